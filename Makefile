@@ -1,0 +1,29 @@
+# Everything a fresh machine needs: `make demo` and `make test` create .venv and install on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[hf,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sightline demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check sightline tests benchmarks
+	$(PY) -m ruff format --check sightline tests benchmarks
+
+test: $(STAMP)
+	$(PY) -m ruff check sightline tests benchmarks
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/speed.py

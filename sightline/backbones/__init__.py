@@ -1,0 +1,90 @@
+"""Image encoders behind one interface, created by name.
+
+Names: `hf:<model id or folder>`, `onnx:<path to .onnx>`, `tiny` (random weights, tests and demos),
+and `default` (the recommended model, or `SIGHTLINE_BACKBONE`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from sightline.backbones.base import Backbone, l2_normalize
+from sightline.backbones.cache import DiskEmbeddingCache, EmbeddingCache, MemoryEmbeddingCache
+from sightline.backbones.catalog import CATALOG
+from sightline.backbones.runtime import EmbeddedImages, embed_images
+from sightline.config import DEFAULT_BACKBONE, cache_dir, models_dir
+from sightline.errors import UnknownBackboneError
+
+__all__ = [
+    "Backbone",
+    "DiskEmbeddingCache",
+    "EmbeddedImages",
+    "EmbeddingCache",
+    "MemoryEmbeddingCache",
+    "create_backbone",
+    "default_backbone_name",
+    "embed_images",
+    "l2_normalize",
+    "list_backbones",
+]
+
+_instances: dict[tuple[str, str], Backbone] = {}
+_instances_lock = threading.Lock()
+
+
+def default_backbone_name() -> str:
+    return os.environ.get("SIGHTLINE_BACKBONE") or DEFAULT_BACKBONE
+
+
+def _create(name: str, device: str) -> Backbone:
+    if name == "tiny" or name.startswith("tiny:"):
+        from sightline.backbones.tiny import create_tiny_backbone
+
+        seed = int(name.split(":", 1)[1]) if ":" in name else 0
+        return create_tiny_backbone(seed, device=device)
+    if name.startswith("hf:"):
+        from sightline.backbones.hf import HFBackbone
+
+        return HFBackbone(name[3:], device=device)
+    if name.startswith("onnx:"):
+        from sightline.backbones.onnx import OnnxBackbone
+
+        return OnnxBackbone(name[5:])
+    raise UnknownBackboneError(
+        f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, `tiny` or `default`"
+    )
+
+
+def create_backbone(name: str = "default", *, device: str = "auto") -> Backbone:
+    """The backbone called `name`, created once per process (sessions and models are reused)."""
+    if name == "default":
+        name = default_backbone_name()
+    key = (f"{name}@{device}", str(cache_dir()))
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = _create(name, device)
+        return _instances[key]
+
+
+def list_backbones() -> list[dict[str, Any]]:
+    """Known backbones: the catalog, `tiny`, and ONNX models found in `SIGHTLINE_MODELS`."""
+    rows: list[dict[str, Any]] = [
+        {
+            "name": entry.name,
+            "license": entry.license,
+            "has_text": entry.has_text,
+            "zero_shot_imagenet": entry.zero_shot_imagenet,
+            "default": entry.name == default_backbone_name(),
+        }
+        for entry in CATALOG
+    ]
+    rows.append({"name": "tiny", "license": "Apache-2.0", "has_text": True, "zero_shot_imagenet": None,
+                 "default": False, "note": "random weights: tests and offline demos only"})  # fmt: skip
+    folder = models_dir()
+    if folder and folder.is_dir():
+        for path in sorted(folder.rglob("*.onnx")):
+            if path.with_suffix(".json").is_file():
+                rows.append({"name": f"onnx:{path}", "license": None, "has_text": False, "default": False})
+    return rows

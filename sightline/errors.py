@@ -1,0 +1,127 @@
+"""Every error Sightline raises on purpose, in one place.
+
+User mistakes (a corrupt image, too few images per tag, a model that is not downloaded) are
+`SightlineError` subclasses with a message a person can act on. Each carries `code`, the Azure
+Custom Vision error code closest in meaning, so the HTTP layer maps errors without a lookup table
+of its own. Anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SightlineError(Exception):
+    """Base class of all deliberate Sightline errors."""
+
+    code: str = "BadRequest"
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+class ImageError(SightlineError):
+    """An input that cannot be used as an image. `reason` is a short machine-readable word."""
+
+    code = "BadRequestImageFormat"
+    reason = "invalid"
+
+
+class ImageNotFoundError(ImageError):
+    """A path that does not exist or cannot be opened for reading."""
+
+    reason = "not_found"
+
+
+class EmptyImageError(ImageError):
+    reason = "empty"
+
+
+class NotAnImageError(ImageError):
+    reason = "not_an_image"
+
+
+class UnsupportedImageFormatError(ImageError):
+    reason = "unsupported_format"
+
+
+class CorruptImageError(ImageError):
+    reason = "corrupt"
+
+
+class ImageTooLargeError(ImageError):
+    """The file is larger than the configured byte limit."""
+
+    code = "BadRequestImageSizeBytes"
+    reason = "too_large"
+
+
+class DecompressionBombError(ImageError):
+    """The decoded image would have more pixels than the configured limit."""
+
+    code = "BadRequestImageDimensions"
+    reason = "too_many_pixels"
+
+
+class ImageTooSmallError(ImageError):
+    code = "BadRequestImageDimensions"
+    reason = "too_small"
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+class ModelError(SightlineError):
+    """A backbone that cannot be created or run."""
+
+    code = "BadRequestDomainNotFound"
+
+
+class UnknownBackboneError(ModelError):
+    pass
+
+
+class ModelNotFoundError(ModelError):
+    """Weights are not on this machine and cannot be downloaded (offline or air-gapped)."""
+
+
+class ModelConfigError(ModelError):
+    """A model folder or ONNX sidecar that is malformed."""
+
+
+# --- training and prediction --------------------------------------------------------------------
+
+
+class TrainingError(SightlineError):
+    code = "BadRequestTrainingValidationFailed"
+
+
+class NotEnoughImagesError(TrainingError):
+    """Some tags have fewer images than training needs. `short_tags` maps tag -> image count."""
+
+    code = "BadRequestNotEnoughImagesPerTag"
+
+    def __init__(self, message: str, short_tags: dict[str, int]):
+        super().__init__(message)
+        self.short_tags = short_tags
+
+
+class InvalidLabelsError(TrainingError):
+    code = "BadRequestInvalidTags"
+
+
+class NotTrainedError(SightlineError):
+    code = "BadRequestIterationNotTrained"
+
+
+class ModelFileError(SightlineError):
+    """A saved classifier file that is missing, damaged or from an incompatible version."""
+
+    code = "BadRequestInvalidModelFile"
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+class StoreError(SightlineError):
+    """The database cannot be used: unreachable, an unsupported URL, or a schema from a newer Sightline."""
+
+    code = "ServiceUnavailable"
