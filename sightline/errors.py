@@ -125,3 +125,12 @@ class StoreError(SightlineError):
     """The database cannot be used: unreachable, an unsupported URL, or a schema from a newer Sightline."""
 
     code = "ServiceUnavailable"
+
+
+# --- tagging ------------------------------------------------------------------------------------
+
+
+class VocabularyError(SightlineError):
+    """A tag vocabulary (file or list of names) that is malformed: the message names the line and the fault."""
+
+    code = "BadRequest"

@@ -1,0 +1,74 @@
+"""Persistence: the project database (SQLAlchemy, Alembic), the blob store (fsspec), and the
+database-backed embedding cache. The service layer is the only user of this package.
+
+    store = open_store()                      # SIGHTLINE_DATABASE_URL, or SQLite under SIGHTLINE_HOME
+    with store.session() as session:          # one transaction: commit on success, rollback on error
+        session.add(Project(name="Shoes", domain="default"))
+    blobs = BlobStore()                       # SIGHTLINE_BLOB_URL, or a folder under SIGHTLINE_HOME
+    key = blobs.put(image_bytes)
+"""
+
+from sightline.store.blobs import BlobStore, default_blob_url
+from sightline.store.db import Store, alembic_config, create_engine_for, database_url, migrate, open_store
+from sightline.store.embeddings import DatabaseEmbeddingCache
+from sightline.store.jobs import (
+    DEFAULT_MAX_ATTEMPTS,
+    claim_next_job,
+    finish_job,
+    heartbeat,
+    release_stale,
+    request_cancel,
+)
+from sightline.store.models import (
+    Base,
+    ClassificationType,
+    Embedding,
+    Image,
+    ImageMetadata,
+    ImageTag,
+    Iteration,
+    IterationStatus,
+    Prediction,
+    Project,
+    Setting,
+    Tag,
+    TagType,
+    new_id,
+)
+from sightline.store.sqltypes import utcnow
+from sightline.store.thumbnails import THUMBNAIL_SUFFIX, make_thumbnail
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "THUMBNAIL_SUFFIX",
+    "Base",
+    "BlobStore",
+    "ClassificationType",
+    "DatabaseEmbeddingCache",
+    "Embedding",
+    "Image",
+    "ImageMetadata",
+    "ImageTag",
+    "Iteration",
+    "IterationStatus",
+    "Prediction",
+    "Project",
+    "Setting",
+    "Store",
+    "Tag",
+    "TagType",
+    "alembic_config",
+    "claim_next_job",
+    "create_engine_for",
+    "database_url",
+    "default_blob_url",
+    "finish_job",
+    "heartbeat",
+    "make_thumbnail",
+    "migrate",
+    "new_id",
+    "open_store",
+    "release_stale",
+    "request_cancel",
+    "utcnow",
+]

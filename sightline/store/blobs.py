@@ -1,0 +1,106 @@
+"""Content-addressed blob storage (image bytes, thumbnails, trained artifacts) on any fsspec URL.
+
+A blob's key is the sha256 of its bytes, so storing the same image twice costs nothing and a key
+can never point at different content. Derived blobs (a thumbnail of an image, say) are keyed
+`<sha256>.<suffix>` next to their source. The local default is a folder under `SIGHTLINE_HOME`;
+`SIGHTLINE_BLOB_URL=s3://bucket/prefix` (with the matching fsspec package) scales out.
+
+Keys are shared across projects: delete a blob only when no row refers to it any more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import uuid
+
+from fsspec.core import url_to_fs
+
+from sightline.config import home
+
+KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9_-]{1,32})?")
+SUFFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
+# Object stores publish an object only once its upload completed: no temporary name needed there.
+_ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+
+
+def default_blob_url() -> str:
+    """`SIGHTLINE_BLOB_URL`, or the folder `blobs` under `SIGHTLINE_HOME`."""
+    return os.environ.get("SIGHTLINE_BLOB_URL") or str(home() / "blobs")
+
+
+class BlobStore:
+    """put/get/exists/delete bytes by content key, on the filesystem that `url` names."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_blob_url()
+        self.fs, root = url_to_fs(self.url)
+        self.root = root.rstrip("/")
+        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
+        self._needs_rename = not (protocols & _ATOMIC_PUT_PROTOCOLS)
+
+    @staticmethod
+    def key_for(data: bytes) -> str:
+        """The key `put(data)` returns: the sha256 of the bytes, in lower-case hex."""
+        return hashlib.sha256(data).hexdigest()
+
+    def path(self, key: str) -> str:
+        """Where `key` lives: `<root>/ab/cd/<key>`, so no folder holds more than a few thousand files."""
+        if not KEY_PATTERN.fullmatch(key):
+            raise ValueError(f"not a blob key: {key!r}")
+        return f"{self.root}/{key[:2]}/{key[2:4]}/{key}"
+
+    def put(self, data: bytes) -> str:
+        """Store `data` and return its key; storing bytes that are already there is a no-op."""
+        key = self.key_for(data)
+        self._write(key, data)
+        return key
+
+    def put_derived(self, key: str, suffix: str, data: bytes) -> str:
+        """Store data derived from blob `key` (e.g. suffix "thumb") and return `<key>.<suffix>`.
+
+        Derived data is a pure function of its source, so an existing derived blob is kept.
+        """
+        if not SUFFIX_PATTERN.fullmatch(suffix) or "." in key:
+            raise ValueError(f"cannot derive {suffix!r} from {key!r}")
+        derived_key = f"{key}.{suffix}"
+        self._write(derived_key, data)
+        return derived_key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.fs.cat_file(self.path(key))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"blob {key} is not in {self.url}") from None
+
+    def exists(self, key: str) -> bool:
+        return self.fs.exists(self.path(key))
+
+    def delete(self, key: str) -> None:
+        """Remove one blob (derived blobs are separate keys); deleting a missing blob is a no-op."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path(key))
+
+    def _write(self, key: str, data: bytes) -> None:
+        path = self.path(key)
+        if self.fs.exists(path):
+            return
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        if not self._needs_rename:
+            self.fs.pipe_file(path, data)
+            return
+        # Write beside the target, then rename: a reader sees the whole blob or none of it.
+        temporary = f"{parent}/.{key}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.fs.pipe_file(temporary, data)
+            self.fs.mv(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(temporary)
+            raise
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self.url!r})"
