@@ -1,0 +1,212 @@
+"""`train_model`: from labelled embeddings to a calibrated, evaluated `TrainedModel`.
+
+1. Check the labels (too few images per tag is an error; few or imbalanced tags are warnings).
+2. Stratified k-fold cross-validation over a grid of C (see `crossval`), out-of-fold logits.
+3. Calibrate on the out-of-fold logits; cross-fitted calibration gives honest report numbers.
+4. Fit the final head on all images with the chosen C; fit the novelty scorer.
+5. Build the evaluation report from the calibrated out-of-fold probabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import clone
+
+from sightline.errors import InvalidLabelsError, NotEnoughImagesError, TrainingError
+from sightline.learn.calibration import make_calibrator
+from sightline.learn.crossval import DEFAULT_C_GRID, assign_folds, cross_fit_calibration, cross_validate
+from sightline.learn.evaluation import build_report
+from sightline.learn.heads import LinearHead
+from sightline.learn.model import TrainedModel, reported_columns, reported_tags
+from sightline.learn.novelty import NoveltyScorer
+from sightline.learn.solver import ProjectedEmbeddings
+
+MIN_IMAGES_PER_TAG = 5
+RECOMMENDED_IMAGES_PER_TAG = 15
+MAX_IMBALANCE_RATIO = 2.0
+
+Progress = Callable[[str, int, int], None]
+
+
+def train_model(
+    X: np.ndarray,
+    Y: np.ndarray,
+    classes: Sequence[str],
+    *,
+    multilabel: bool,
+    prior_weights: np.ndarray | None = None,
+    prior_bias: np.ndarray | None = None,
+    negative_class: str | None = None,
+    threshold: float = 0.5,
+    uncertainty_margin: float = 0.1,
+    random_state: int = 0,
+    progress: Progress | None = None,
+    c_grid: Sequence[float] = DEFAULT_C_GRID,
+) -> TrainedModel:
+    """Train, calibrate and evaluate a head on L2-normalised embeddings X (n, d).
+
+    Y: Multiclass (n,) tag indices into ``classes``; Multilabel (n, k) 0/1 indicator, k = len(classes).
+    negative_class: the tag meaning "none of these". Multiclass: one of ``classes``, trained as an
+    ordinary class whose prior row is zero. Multilabel: not one of ``classes`` (no column); its images
+    are the all-zero rows of Y, and its probability is derived as prod(1 - p_i).
+    prior_weights: (len(classes), d) zero-shot weights, e.g. scaled text embeddings of the tag names.
+    progress(phase, done, total) is called as training advances.
+    Raises NotEnoughImagesError (fewer than 5 images for some tag), TrainingError, InvalidLabelsError.
+    """
+    classes = [str(c) for c in classes]
+    X, Y = _check_inputs(X, Y, classes, multilabel=multilabel, negative_class=negative_class)
+    tags = reported_tags(classes, multilabel=multilabel, negative_class=negative_class)
+    truth = Y if not multilabel else reported_columns(Y, multilabel=True, negative_class=negative_class)
+    counts = dict(zip(tags, _image_counts(truth, len(tags), multilabel=multilabel), strict=True))
+    warnings = check_image_counts(counts)
+    template = LinearHead(
+        multilabel=multilabel,
+        prior_weights=_prior(prior_weights, classes, negative_class, multilabel=multilabel, dim=X.shape[1]),
+        prior_bias=prior_bias,
+    )
+    timer = _PhaseTimer(progress)
+
+    folds = assign_folds(Y, multilabel=multilabel, random_state=random_state)
+    with timer.phase("cross_validation", total=len(c_grid) * len(np.unique(folds))):
+        data = ProjectedEmbeddings.from_embeddings(X)
+        cv = cross_validate(data, X, Y, folds, template=template, c_grid=c_grid, on_fit=timer.step("cross_validation"))
+    with timer.phase("calibration"):
+        oof_probs = cross_fit_calibration(cv.logits, Y, folds, multilabel=multilabel)
+        calibrator = make_calibrator(multilabel=multilabel).fit(cv.logits, Y)
+    with timer.phase("final_fit"):
+        head = clone(template).set_params(C=cv.chosen_c)
+        _, targets, weights = head._validate_training_data(X, Y)
+        head._fit_projected(data, targets, weights, coef_init=cv.coef_mean, intercept_init=cv.intercept_mean)
+    with timer.phase("novelty"):
+        novelty = NoveltyScorer().fit(X)
+    with timer.phase("evaluation"):
+        raw_probs = expit(cv.logits) if multilabel else softmax(cv.logits, axis=1)
+        report = build_report(
+            tags=tags,
+            multilabel=multilabel,
+            y_true=truth,
+            probs=reported_columns(oof_probs, multilabel=multilabel, negative_class=negative_class),
+            uncalibrated_probs=reported_columns(raw_probs, multilabel=multilabel, negative_class=negative_class),
+            folds=folds,
+            threshold=threshold,
+            chosen_c=cv.chosen_c,
+            c_values=cv.c_values,
+            c_log_losses=cv.log_losses,
+        )
+    report.timings = timer.timings
+    return TrainedModel(
+        classes=classes,
+        multilabel=multilabel,
+        negative_class=negative_class,
+        head=head,
+        calibrator=calibrator,
+        novelty=novelty,
+        threshold=float(threshold),
+        tag_thresholds=np.full(len(tags), float(threshold)),
+        uncertainty_margin=float(uncertainty_margin),
+        report=report,
+        warnings=warnings,
+    )
+
+
+def check_image_counts(counts: dict[str, int]) -> list[str]:
+    """Raise NotEnoughImagesError for tags under the minimum; return warnings for weak data."""
+    short = {tag: n for tag, n in counts.items() if n < MIN_IMAGES_PER_TAG}
+    if short:
+        listing = ", ".join(f"{tag!r} ({n})" for tag, n in short.items())
+        raise NotEnoughImagesError(
+            f"Every tag needs at least {MIN_IMAGES_PER_TAG} images; add images to: {listing}.", short
+        )
+    warnings = []
+    few = {tag: n for tag, n in counts.items() if n < RECOMMENDED_IMAGES_PER_TAG}
+    if few:
+        listing = ", ".join(f"{tag!r} ({n})" for tag, n in few.items())
+        warnings.append(
+            f"Tags with fewer than {RECOMMENDED_IMAGES_PER_TAG} images give less reliable results: {listing}."
+        )
+    largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
+    if counts[largest] > MAX_IMBALANCE_RATIO * counts[smallest]:
+        warnings.append(
+            f"The tags are imbalanced: {largest!r} has {counts[largest]} images and {smallest!r} only "
+            f"{counts[smallest]}; the rare tags will be recognised less reliably."
+        )
+    return warnings
+
+
+def _check_inputs(X, Y, classes: list[str], *, multilabel: bool, negative_class: str | None):
+    X = np.asarray(X, dtype=np.float32)
+    Y = np.asarray(Y)
+    if X.ndim != 2 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite (n_images, dim) array, got shape {X.shape}")
+    if len(set(classes)) != len(classes):
+        raise InvalidLabelsError(f"Tag names must be unique: {classes}")
+    if multilabel:
+        if len(classes) < 1:
+            raise TrainingError("Multilabel training needs at least 1 tag.")
+        if negative_class is not None and negative_class in classes:
+            raise InvalidLabelsError(
+                f"In Multilabel projects the negative tag {negative_class!r} is not a column of the labels; "
+                "its images are the rows with no tag."
+            )
+        if Y.shape != (len(X), len(classes)) or not np.isin(Y, (0, 1)).all():
+            raise InvalidLabelsError(
+                f"Multilabel labels must be a 0/1 matrix of shape ({len(X)}, {len(classes)}), got {Y.shape}."
+            )
+        return X, Y.astype(np.int8)
+    if len(classes) < 2:
+        raise TrainingError("Multiclass training needs at least 2 tags (a negative tag counts).")
+    if negative_class is not None and negative_class not in classes:
+        raise InvalidLabelsError(f"The negative tag {negative_class!r} is not one of the tags {classes}.")
+    if Y.ndim != 1:
+        raise InvalidLabelsError(f"Multiclass training needs exactly one tag per image; got labels of shape {Y.shape}.")
+    in_range = np.issubdtype(Y.dtype, np.integer) and np.isin(Y, np.arange(len(classes))).all()
+    if len(Y) != len(X) or not in_range:
+        raise InvalidLabelsError(f"Multiclass labels must be {len(X)} tag indices in [0, {len(classes)}).")
+    return X, Y.astype(np.intp)
+
+
+def _image_counts(truth: np.ndarray, n_tags: int, *, multilabel: bool) -> list[int]:
+    counts = truth.sum(axis=0) if multilabel else np.bincount(truth, minlength=n_tags)
+    return [int(c) for c in counts]
+
+
+def _prior(prior_weights, classes, negative_class, *, multilabel: bool, dim: int) -> np.ndarray | None:
+    """The prior as (len(classes), dim) float64; a Multiclass negative tag has no text prior: zero."""
+    if prior_weights is None:
+        return None
+    prior = np.array(prior_weights, dtype=np.float64)
+    if prior.shape != (len(classes), dim):
+        raise ValueError(f"prior_weights must have shape ({len(classes)}, {dim}), got {prior.shape}")
+    if not multilabel and negative_class is not None:
+        prior[classes.index(negative_class)] = 0.0
+    return prior
+
+
+class _PhaseTimer:
+    """Seconds per training phase, and progress callbacks as phases start, advance and end."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str, total: int = 1) -> Iterator[None]:
+        """Time a phase; report (name, 0, total) as it starts and (name, total, total) as it ends."""
+        self._report(name, 0, total)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - start
+        self._report(name, total, total)
+
+    def step(self, name: str) -> Callable[[int, int], None]:
+        """A callback for the steps inside a phase."""
+        return lambda done, total: self._report(name, done, total)
+
+    def _report(self, name: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(name, done, total)

@@ -1,0 +1,61 @@
+"""sightline.learn.novelty: the conformal-style unknown score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sightline.learn import NoveltyScorer
+
+
+def unit(X: np.ndarray) -> np.ndarray:
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def clusters() -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out images from the same three clusters of a 64-d embedding space."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 64))
+    labels = rng.integers(0, 3, 900)
+    X = unit(centres[labels] + 0.8 * rng.normal(size=(900, 64)))
+    return X[:600], X[600:]
+
+
+def test_in_distribution_images_score_around_one_half(clusters):
+    train, held_out = clusters
+    scores = NoveltyScorer(k=5).fit(train).score(held_out)
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
+    assert 0.35 < scores.mean() < 0.65  # conformal: roughly uniform for exchangeable images
+
+
+def test_unrelated_images_score_near_one(clusters):
+    train, held_out = clusters
+    rng = np.random.default_rng(1)
+    unrelated = unit(rng.normal(size=(20, 64)))  # random directions, far from every cluster
+    scorer = NoveltyScorer(k=5).fit(train)
+    assert scorer.score(unrelated).min() > 0.95
+    assert scorer.score(unrelated).mean() > scorer.score(held_out).mean() + 0.3
+
+
+def test_small_training_sets_use_fewer_neighbours():
+    train = unit(np.eye(3, 8) + 0.01)
+    scores = NoveltyScorer(k=5).fit(train).score(unit(-np.ones((1, 8))))
+    assert scores.tolist() == [1.0]
+
+
+def test_blocks_give_the_same_scores_as_one_block(clusters, monkeypatch):
+    train, held_out = clusters
+    whole = NoveltyScorer().fit(train)
+    monkeypatch.setattr("sightline.learn.novelty._BLOCK_ELEMENTS", 7 * len(train))
+    blocked = NoveltyScorer().fit(train)
+    np.testing.assert_allclose(blocked.reference_distances_, whole.reference_distances_, atol=1e-6)
+    np.testing.assert_allclose(blocked.score(held_out), whole.score(held_out), atol=2 / len(train))
+
+
+def test_a_sampled_reference_set_gives_similar_scores(clusters):
+    train, held_out = clusters
+    full = NoveltyScorer().fit(train).score(held_out)
+    sampled = NoveltyScorer(max_reference=200).fit(train)
+    assert len(sampled.reference_distances_) == 200
+    assert np.abs(sampled.score(held_out) - full).mean() < 0.05
