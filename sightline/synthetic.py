@@ -28,7 +28,8 @@ def _rgb(hue: float, rng: np.random.Generator) -> tuple[int, int, int]:
 
 
 def _background(size: int, rng: np.random.Generator) -> Image.Image:
-    base = rng.uniform(90, 200, size=3)
+    """Grey, textured and shaded: varied, but leaving colour to the objects, as in product photos."""
+    base = np.full(3, rng.uniform(90, 200))
     noise = rng.normal(0, 18, size=(size, size, 1))
     gradient = np.linspace(-25, 25, size)[None, :, None] * rng.choice([-1, 1])
     pixels = np.clip(base[None, None, :] + noise + gradient, 0, 255).astype(np.uint8)
@@ -59,7 +60,7 @@ def make_image(kinds: list[str], seed: int, size: int = 128) -> Image.Image:
     for kind, cell in zip(kinds, cells, strict=False):
         shape, (lo, hi) = KINDS[kind]
         if cell is None:
-            extent = rng.uniform(0.35, 0.7) * size
+            extent = rng.uniform(0.5, 0.8) * size
             x0, y0 = rng.uniform(0, size - extent, size=2)
         else:
             extent = rng.uniform(0.3, 0.45) * size

@@ -185,3 +185,30 @@ def test_onnx_classifier_from_shared_drops_ignored_labels():
     probs = result.vectors[0]
     assert backbone.labels[int(probs.argmax())] == "macaw"
     assert probs.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_known_keys_let_cached_images_go_unread(tiny_backbone):
+    """The project store knows each image's sha256: a cached image must not even be fetched."""
+    cache = MemoryEmbeddingCache()
+    images = [to_jpeg(make_image(["circle"], seed=i)) for i in range(3)]
+    first = embed_images(tiny_backbone, images, cache=cache)
+
+    class Unreadable:
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            raise AssertionError(f"image {i} was read although its embedding is cached")
+
+    again = embed_images(tiny_backbone, Unreadable(), cache=cache, keys=first.keys)
+    assert again.cache_hits == 3
+    np.testing.assert_allclose(again.vectors, first.vectors)
+
+
+def test_zero_shot_parameters_survive_a_fresh_process(tiny_backbone):
+    """A process running on cached ONNX and text must still know the learned logit scale and bias."""
+    scale, bias = tiny_backbone.zero_shot_scale, tiny_backbone.zero_shot_bias
+    assert scale == pytest.approx(np.exp(2.6592), rel=1e-3)  # CLIP's initial logit_scale
+    fresh = HFBackbone(str(tiny_model_dir()), name="tiny-fresh")
+    assert (fresh.zero_shot_scale, fresh.zero_shot_bias) == (scale, bias)
+    assert fresh._model is None, "the stored values should be read without loading torch"

@@ -145,6 +145,7 @@ class HFBackbone(Backbone):
         self._model: Any = None
         self._session: Any = None
         self._tokenizer: Any = None
+        self._zero_shot: tuple[float, float] | None = None
         self._text_cache = DiskEmbeddingCache(cache_dir() / "text")
         self._dim = int(self._projection_dim())
 
@@ -185,13 +186,40 @@ class HFBackbone(Backbone):
                 from transformers import AutoModel
 
                 dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-                model = AutoModel.from_pretrained(self.folder, dtype=dtype).eval().to(self.device)
-                if hasattr(model, "logit_scale"):
-                    self.zero_shot_scale = float(model.logit_scale.detach().float().exp())
-                if getattr(model, "logit_bias", None) is not None:
-                    self.zero_shot_bias = float(model.logit_bias.detach().float().reshape(-1)[0])
-                self._model = model
+                self._model = AutoModel.from_pretrained(self.folder, dtype=dtype).eval().to(self.device)
             return self._model
+
+    # -- zero-shot logit parameters: learned weights, read once and remembered beside the caches
+    @property
+    def zero_shot_scale(self) -> float:  # type: ignore[override]
+        return self._zero_shot_parameters()[0]
+
+    @property
+    def zero_shot_bias(self) -> float:  # type: ignore[override]
+        return self._zero_shot_parameters()[1]
+
+    def _zero_shot_parameters(self) -> tuple[float, float]:
+        """(scale, bias) of the model's image-text logits, without loading torch when known already.
+
+        They are weights of the model, so a process that runs on cached ONNX and cached text
+        embeddings would otherwise never see them and fall back to wrong defaults.
+        """
+        if self._zero_shot is None:
+            path = cache_dir() / "onnx" / self.fingerprint / "zero_shot.json"
+            try:
+                stored = json.loads(path.read_text())
+                self._zero_shot = (float(stored["scale"]), float(stored["bias"]))
+            except (OSError, ValueError, KeyError):
+                model = self.torch_model()
+                scale = float(model.logit_scale.detach().float().exp()) if hasattr(model, "logit_scale") else 100.0
+                bias = getattr(model, "logit_bias", None)
+                bias = float(bias.detach().float().reshape(-1)[0]) if bias is not None else 0.0
+                self._zero_shot = (scale, bias)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"scale": scale, "bias": bias}))
+                os.replace(tmp, path)
+        return self._zero_shot
 
     def _torch_image_features(self, pixel_values: Any) -> Any:
         model = self.torch_model()

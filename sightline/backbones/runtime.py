@@ -59,10 +59,10 @@ class EmbeddedImages:
     cache_hits: int = 0
 
 
-def _read_and_hash(source: ImageSource, limits: ImageLimits | None) -> tuple[ImageSource, str]:
+def _read_and_hash(source: ImageSource, key: str | None, limits: ImageLimits | None) -> tuple[ImageSource, str]:
     if isinstance(source, (str, os.PathLike)):
         source = read_bytes(source, limits)
-    return source, image_sha256(source)
+    return source, key or image_sha256(source)
 
 
 def embed_images(
@@ -70,36 +70,56 @@ def embed_images(
     sources: Sequence[ImageSource],
     *,
     cache: EmbeddingCache | None = None,
+    keys: Sequence[str | None] | None = None,
     batch_size: int = 32,
     limits: ImageLimits | None = None,
     progress: Progress | None = None,
 ) -> EmbeddedImages:
-    """Embed images (paths, bytes or PIL images) with `backbone`, using and filling `cache`."""
+    """Embed images (paths, bytes or PIL images) with `backbone`, using and filling `cache`.
+
+    `keys`: the images' sha256 when the caller already knows them (the project store does); then a
+    cached image is not even read, so `sources` may be a lazy sequence that fetches on indexing.
+    """
     total = len(sources)
     vectors: dict[int, np.ndarray] = {}
-    keys: list[str | None] = [None] * total
+    found_keys: list[str | None] = [None] * total
     failures: list[DecodeFailure] = []
     hits = 0
     done = 0
+
+    def take_cached(indices: list[int]) -> list[int]:
+        """Fill `vectors` from the cache; return the indices still to embed."""
+        nonlocal hits, done
+        if not cache or not indices:
+            return indices
+        cached = cache.get_many(backbone.fingerprint, [found_keys[i] for i in indices])
+        rest = []
+        for i in indices:
+            if found_keys[i] in cached:
+                vectors[i] = cached[found_keys[i]]
+                hits += 1
+                done += 1
+            else:
+                rest.append(i)
+        return rest
+
     with ThreadPoolExecutor(max_workers=max(2, cpu_threads())) as pool:
         for start in range(0, total, _CHUNK):
-            chunk = range(start, min(start + _CHUNK, total))
+            chunk = list(range(start, min(start + _CHUNK, total)))
+            known = [i for i in chunk if keys is not None and keys[i]]
+            for i in known:
+                found_keys[i] = keys[i]
+            unread = sorted(set(chunk) - set(known) | set(take_cached(known)))
             loaded: dict[int, ImageSource] = {}
-            futures = {i: pool.submit(_read_and_hash, sources[i], limits) for i in chunk}
+            futures = {i: pool.submit(_read_and_hash, sources[i], found_keys[i], limits) for i in unread}
             for i, future in futures.items():
                 try:
-                    loaded[i], keys[i] = future.result()
+                    loaded[i], found_keys[i] = future.result()
                 except ImageError as error:
                     failures.append(DecodeFailure(index=i, error=error))
-            cached = cache.get_many(backbone.fingerprint, [keys[i] for i in loaded]) if cache else {}
-            todo = []
-            for i in loaded:
-                if keys[i] in cached:
-                    vectors[i] = cached[keys[i]]
-                    hits += 1
-                else:
-                    todo.append(i)
-            done += len(chunk) - len(todo)
+                    done += 1
+            todo = take_cached([i for i in loaded if i not in known])
+            todo = sorted(set(todo) | {i for i in loaded if i in known})
             if progress:
                 progress(done, total)
             chunk_failures: list[DecodeFailure] = []
@@ -116,19 +136,18 @@ def embed_images(
                 for row, local in enumerate(batch.indices):
                     i = todo[local]
                     vectors[i] = out[row]
-                    fresh[keys[i]] = out[row]
+                    fresh[found_keys[i]] = out[row]
                 if cache:
                     cache.put_many(backbone.fingerprint, fresh)
                 done += len(batch.indices)
                 if progress:
                     progress(done, total)
             for failure in chunk_failures:
-                i = todo[failure.index]
-                failures.append(DecodeFailure(index=i, error=failure.error))
+                failures.append(DecodeFailure(index=todo[failure.index], error=failure.error))
                 done += 1
     failures.sort(key=lambda f: f.index)
     ok = sorted(vectors)
     matrix = np.stack([vectors[i] for i in ok]).astype(np.float32) if ok else np.zeros((0, backbone.dim), np.float32)
     if progress:
         progress(total, total)
-    return EmbeddedImages(vectors=matrix, ok_indices=ok, keys=keys, failures=failures, cache_hits=hits)
+    return EmbeddedImages(vectors=matrix, ok_indices=ok, keys=found_keys, failures=failures, cache_hits=hits)

@@ -17,7 +17,7 @@ from pathlib import Path
 from sightline.backbones.hf import HFBackbone
 from sightline.config import cache_dir
 
-TINY_VERSION = "tiny-clip-v1"
+TINY_VERSION = "tiny-clip-v2"
 _IMAGE_SIZE = 64
 _CONTEXT = 32
 _SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
@@ -57,7 +57,7 @@ def _build_model(folder: Path, seed: int) -> None:
         },
         vision_config={
             "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "image_size": _IMAGE_SIZE, "patch_size": 16,
+            "image_size": _IMAGE_SIZE, "patch_size": 8,
         },
         projection_dim=64,
     )  # fmt: skip

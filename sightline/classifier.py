@@ -1,0 +1,330 @@
+"""`Classifier`: the engine's front door. Images in, calibrated single- or multi-label predictions out.
+
+It ties the layers together without adding logic of its own: `imaging` decodes, a backbone embeds
+(through the embedding cache), `learn` fits the head, calibrates and evaluates, and decides what each
+prediction means (threshold, uncertain, unknown).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sightline.backbones import (
+    Backbone,
+    DiskEmbeddingCache,
+    EmbeddedImages,
+    EmbeddingCache,
+    create_backbone,
+    embed_images,
+    l2_normalize,
+)
+from sightline.config import ImageLimits, cache_dir
+from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
+from sightline.imaging import ImageSource
+from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
+from sightline.vocabulary import Vocabulary, prompts_for
+
+FORMAT = "sightline-classifier"
+FORMAT_VERSION = 1
+
+Label = str | Sequence[str]
+PhaseProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImagePrediction:
+    """What the classifier says about one image; `error` is set (and nothing else) when it was unusable."""
+
+    index: int
+    tags: list[TagDecision] = field(default_factory=list)
+    uncertain: bool = False
+    unknown_score: float = 0.0
+    unknown: bool = False
+    error: ImageError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def top(self) -> TagDecision | None:
+        return self.tags[0] if self.tags else None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"index": self.index, "error": {"reason": self.error.reason, "message": str(self.error)}}
+        return {
+            "index": self.index,
+            "tags": [
+                {"tag": t.tag, "probability": t.probability, "above_threshold": t.above_threshold} for t in self.tags
+            ],
+            "uncertain": self.uncertain,
+            "unknown_score": self.unknown_score,
+            "unknown": self.unknown,
+        }
+
+
+def _default_cache() -> EmbeddingCache:
+    return DiskEmbeddingCache(cache_dir() / "embeddings")
+
+
+class Classifier:
+    """A custom image classifier on a pretrained backbone.
+
+    `multilabel=False`: exactly one tag per image (softmax). `multilabel=True`: any number (sigmoids).
+    `negative_tag`: the label that means "none of these" (Custom Vision's Negative tag).
+    """
+
+    def __init__(
+        self,
+        backbone: str | Backbone = "default",
+        *,
+        multilabel: bool = False,
+        negative_tag: str | None = None,
+        threshold: float = 0.5,
+        uncertainty_margin: float = 0.1,
+        unknown_threshold: float = 0.99,
+        zero_shot_prior: bool = True,
+        cache: EmbeddingCache | str | None = "disk",
+        batch_size: int = 32,
+        limits: ImageLimits | None = None,
+        random_state: int = 0,
+    ):
+        self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
+        self.multilabel = multilabel
+        self.negative_tag = negative_tag
+        self.threshold = threshold
+        self.uncertainty_margin = uncertainty_margin
+        self.unknown_threshold = unknown_threshold
+        self.zero_shot_prior = zero_shot_prior
+        self.cache = _default_cache() if cache == "disk" else cache
+        self.batch_size = batch_size
+        self.limits = limits
+        self.random_state = random_state
+        self.model_: TrainedModel | None = None
+        self.failures_: list[tuple[int, ImageError]] = []
+
+    # -- embedding
+    def embed(
+        self,
+        images: Sequence[ImageSource],
+        progress: PhaseProgress | None = None,
+        keys: Sequence[str | None] | None = None,
+    ) -> EmbeddedImages:
+        """Raw backbone vectors for `images`, through the cache; bad images are listed, not raised.
+
+        `keys`: the images' sha256 when known, so cached images are not read at all.
+        """
+        report = (lambda done, total: progress("embedding", done, total)) if progress else None
+        return embed_images(
+            self.backbone,
+            images,
+            cache=self.cache,
+            keys=keys,
+            batch_size=self.batch_size,
+            limits=self.limits,
+            progress=report,
+        )
+
+    # -- training
+    @property
+    def classes_(self) -> list[str]:
+        return list(self._model.classes)
+
+    @property
+    def _model(self) -> TrainedModel:
+        if self.model_ is None:
+            raise NotTrainedError("this classifier is not trained yet: call fit() or Classifier.load()")
+        return self.model_
+
+    def fit(
+        self,
+        images: Sequence[ImageSource],
+        labels: Sequence[Label],
+        progress: PhaseProgress | None = None,
+        keys: Sequence[str | None] | None = None,
+    ) -> Classifier:
+        """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`."""
+        if len(images) != len(labels):
+            raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
+        tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
+        embedded = self.embed(images, progress, keys)
+        self.failures_ = [(f.index, f.error) for f in embedded.failures]
+        kept = [tag_sets[i] for i in embedded.ok_indices]
+        classes, Y = self._encode(kept)
+        X = l2_normalize(embedded.vectors)
+        prior_weights, prior_bias = self._zero_shot_prior(classes) if self.zero_shot_prior else (None, None)
+        self.model_ = train_model(
+            X,
+            Y,
+            classes,
+            multilabel=self.multilabel,
+            prior_weights=prior_weights,
+            prior_bias=prior_bias,
+            negative_class=self.negative_tag,
+            threshold=self.threshold,
+            uncertainty_margin=self.uncertainty_margin,
+            random_state=self.random_state,
+            progress=progress,
+        )
+        self.model_.unknown_threshold = self.unknown_threshold
+        return self
+
+    def _as_tag_set(self, label: Label, index: int) -> tuple[str, ...]:
+        tags = (label,) if isinstance(label, str) else tuple(label)
+        if any(not isinstance(t, str) or not t.strip() for t in tags):
+            raise InvalidLabelsError(f"image {index}: tags must be non-empty strings, got {label!r}")
+        if not self.multilabel and len(tags) != 1:
+            raise InvalidLabelsError(
+                f"image {index}: a Multiclass classifier needs exactly one tag per image, got {tags!r}"
+            )
+        if self.negative_tag in tags and len(tags) > 1:
+            raise InvalidLabelsError(
+                f"image {index}: the negative tag {self.negative_tag!r} cannot sit with other tags {tags!r}"
+            )
+        return tags
+
+    def _encode(self, tag_sets: list[tuple[str, ...]]) -> tuple[list[str], np.ndarray]:
+        if not self.multilabel:
+            classes = sorted({tags[0] for tags in tag_sets})
+            lookup = {c: i for i, c in enumerate(classes)}
+            return classes, np.array([lookup[tags[0]] for tags in tag_sets], dtype=np.int64)
+        classes = sorted({t for tags in tag_sets for t in tags if t != self.negative_tag})
+        lookup = {c: i for i, c in enumerate(classes)}
+        Y = np.zeros((len(tag_sets), len(classes)), dtype=np.int64)
+        for row, tags in enumerate(tag_sets):
+            for tag in tags:
+                if tag != self.negative_tag:
+                    Y[row, lookup[tag]] = 1
+        return classes, Y
+
+    def _zero_shot_prior(self, classes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Text embeddings of the tag names as the head's starting point (None without a text tower)."""
+        if not self.backbone.has_text:
+            return None, None
+        vocabulary = Vocabulary.from_names([c for c in classes if c != self.negative_tag])
+        weights = np.zeros((len(classes), self.backbone.dim), dtype=np.float32)
+        for row, name in enumerate(classes):
+            if name == self.negative_tag:
+                continue  # "none of these" has no text; its prior is neutral
+            prompts = prompts_for(vocabulary.get(name))
+            weights[row] = l2_normalize(l2_normalize(self.backbone.embed_text(prompts)).mean(axis=0))
+        bias = np.full(len(classes), self.backbone.zero_shot_bias, dtype=np.float64)
+        return weights * self.backbone.zero_shot_scale, bias
+
+    # -- evaluation and prediction
+    def evaluate(self) -> EvaluationReport:
+        """The cross-validated report computed during `fit` (out-of-fold, calibrated)."""
+        return self._model.report
+
+    @property
+    def warnings_(self) -> list[str]:
+        return list(self._model.warnings)
+
+    def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
+        """Calibrated probabilities, columns in `classes_` order; rows of unusable images are NaN."""
+        embedded = self.embed(images)
+        out = np.full((len(images), len(self.classes_)), np.nan)
+        if embedded.ok_indices:
+            out[embedded.ok_indices] = self._model.predict_proba(l2_normalize(embedded.vectors))
+        return out
+
+    def predict(self, images: Sequence[ImageSource]) -> list[ImagePrediction]:
+        """Per image: tags with calibrated probability and `above_threshold`, `uncertain`, `unknown`."""
+        embedded = self.embed(images)
+        results = [ImagePrediction(index=f.index, error=f.error) for f in embedded.failures]
+        if embedded.ok_indices:
+            decisions = self._model.decide(l2_normalize(embedded.vectors))
+            for index, decision in zip(embedded.ok_indices, decisions, strict=True):
+                results.append(
+                    ImagePrediction(
+                        index=index,
+                        tags=decision.tags,
+                        uncertain=decision.uncertain,
+                        unknown_score=decision.unknown_score,
+                        unknown=decision.unknown,
+                    )
+                )
+        return sorted(results, key=lambda r: r.index)
+
+    # -- persistence (zip of JSON + npz: no pickle, so loading a model file cannot run code)
+    def to_bytes(self) -> bytes:
+        """The trained classifier as a self-describing zip (manifest.json + arrays.npz)."""
+        arrays, meta = self._model.to_arrays()
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "backbone": self.backbone.name,
+            "backbone_fingerprint": self.backbone.fingerprint,
+            "settings": {
+                "multilabel": self.multilabel,
+                "negative_tag": self.negative_tag,
+                "threshold": self.threshold,
+                "uncertainty_margin": self.uncertainty_margin,
+                "unknown_threshold": self.unknown_threshold,
+                "zero_shot_prior": self.zero_shot_prior,
+            },
+            "model": meta,
+        }
+        npz = BytesIO()
+        np.savez_compressed(npz, **arrays)
+        out = BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest))
+            archive.writestr("arrays.npz", npz.getvalue())
+        return out.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        """Write `to_bytes()` to `path` atomically (a reader never sees half a file)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, backbone: str | Backbone | None = None, **options: Any) -> Classifier:
+        """A classifier from `to_bytes()` output; `backbone` overrides the stored name."""
+        manifest, arrays = _read_model(data, "the model data")
+        settings = {**manifest["settings"], **options}
+        clf = cls(backbone or manifest["backbone"], **settings)
+        if clf.backbone.fingerprint != manifest["backbone_fingerprint"]:
+            raise ModelFileError(
+                f"the model was trained on backbone {manifest['backbone']!r} with different weights or "
+                f"preprocessing than {clf.backbone.name!r} here; its predictions would be meaningless. "
+                "Retrain, or load it with the same backbone files."
+            )
+        clf.model_ = TrainedModel.from_arrays(arrays, manifest["model"])
+        clf.model_.unknown_threshold = clf.unknown_threshold
+        return clf
+
+    @classmethod
+    def load(cls, path: str | Path, *, backbone: str | Backbone | None = None, **options: Any) -> Classifier:
+        """A saved classifier; `backbone` overrides the stored name (e.g. a model moved to another folder)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"model file not found: {path}")
+        return cls.from_bytes(path.read_bytes(), backbone=backbone, **options)
+
+
+def _read_model(data: bytes, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            with np.load(BytesIO(archive.read("arrays.npz")), allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ModelFileError(f"{what} is not a Sightline model file ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{what} is not a Sightline classifier file")
+    if manifest.get("version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"{what} was written by a newer Sightline (format {manifest['version']}); upgrade")
+    return manifest, arrays
