@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 import sys
@@ -9,6 +10,9 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SIGHTLINE_SHARED", ROOT.parent / "shared"))
@@ -53,6 +57,26 @@ def write_result(name: str, title: str, body: str) -> Path:
 def class_folders(split: str) -> dict[str, list[Path]]:
     """clothing-dataset-small: class name -> sorted image paths of one split."""
     return {d.name: sorted(d.glob("*.jpg")) for d in sorted((CLOTHING / split).iterdir()) if d.is_dir()}
+
+
+def make_mosaics(split: str, n: int, seed: int, cell: int = 200) -> tuple[list[bytes], list[list[str]]]:
+    """`n` labelled multi-label photos: 2x2 mosaics (JPEG bytes) of clothing photos from `split`,
+    four classes drawn with replacement; the tags of a mosaic are the classes it shows."""
+    folders = class_folders(split)
+    classes = sorted(folders)
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for _ in range(n):
+        chosen = rng.choice(classes, size=4, replace=True)
+        canvas = Image.new("RGB", (2 * cell, 2 * cell))
+        for k, c in enumerate(chosen):
+            with Image.open(rng.choice(folders[c])) as img:
+                canvas.paste(img.convert("RGB").resize((cell, cell)), ((k % 2) * cell, (k // 2) * cell))
+        buffer = io.BytesIO()
+        canvas.save(buffer, "JPEG", quality=90)
+        images.append(buffer.getvalue())
+        labels.append(sorted(set(chosen)))
+    return images, labels
 
 
 class Timer:
