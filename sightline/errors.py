@@ -105,17 +105,17 @@ class NotEnoughImagesError(TrainingError):
 
 
 class InvalidLabelsError(TrainingError):
-    code = "BadRequestInvalidTags"
+    code = "BadRequestImageTags"
 
 
 class NotTrainedError(SightlineError):
-    code = "BadRequestIterationNotTrained"
+    code = "BadRequestIterationIsNotTrained"
 
 
 class ModelFileError(SightlineError):
     """A saved classifier file that is missing, damaged or from an incompatible version."""
 
-    code = "BadRequestInvalidModelFile"
+    code = "BadRequestInvalid"
 
 
 # --- storage ------------------------------------------------------------------------------------
@@ -134,3 +134,39 @@ class VocabularyError(SightlineError):
     """A tag vocabulary (file or list of names) that is malformed: the message names the line and the fault."""
 
     code = "BadRequest"
+
+
+# --- the service layer (projects, tags, images, iterations) ----------------------------------------
+
+
+class ServiceError(SightlineError):
+    """A request the service cannot carry out. `code` may be set per error, from Custom Vision's codes."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class NotFoundError(ServiceError):
+    """No such project, tag, image, iteration or publish name (HTTP 404)."""
+
+    code = "NotFound"
+
+
+class ConflictError(ServiceError):
+    """The request clashes with the current state, e.g. deleting a published iteration (HTTP 409)."""
+
+    code = "Conflict"
+
+
+class InvalidRequestError(ServiceError):
+    """A request whose values are wrong: an empty name, a bad classification type (HTTP 400)."""
+
+    code = "BadRequest"
+
+
+class LimitExceededError(ServiceError):
+    """A configured limit (tags per project, images per project, tags per image) would be exceeded."""
+
+    code = "BadRequestExceededQuota"

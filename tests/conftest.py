@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["store_fixtures"]  # `store`, `store_url`, `pg_store`: SQLite and PostgreSQL databases
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_MODELS = SHARED / "models"
 SHARED_DATA = SHARED / "data" / "clothing-dataset-small" / "data"

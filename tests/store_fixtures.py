@@ -7,8 +7,8 @@ the others share one migrated schema that is emptied after each test (migrating 
 cost a quarter of a second each). When the server is unreachable the PostgreSQL tests skip,
 except under CI (env `CI` set), where they fail: CI must run them.
 
-Use them from a test module with `pytest_plugins = ["store_fixtures"]` (tests/conftest.py belongs
-to the whole suite; these stay here so the store tests own their setup).
+They are registered for the whole suite by `pytest_plugins` in tests/conftest.py; they live here so
+the database set-up stays in one place.
 """
 
 from __future__ import annotations

@@ -1,0 +1,23 @@
+"""The use cases of Sightline, free of HTTP: projects, tags, images, training, iterations, predictions.
+
+The CLI, the HTTP API and the web UI all call these functions with a `Workspace`, so every rule
+(limits, Custom Vision's constraints, error codes) lives here once.
+"""
+
+from sightline.service import images, importing, iterations, predictions, projects, tags, training
+from sightline.service.worker import Worker, start_background_worker
+from sightline.service.workspace import ProjectLimits, Workspace
+
+__all__ = [
+    "ProjectLimits",
+    "Worker",
+    "Workspace",
+    "images",
+    "importing",
+    "iterations",
+    "predictions",
+    "projects",
+    "start_background_worker",
+    "tags",
+    "training",
+]

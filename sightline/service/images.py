@@ -1,0 +1,360 @@
+"""Images: upload (validated, deduplicated, blobs before rows), list, count, tag, untag, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
+from sightline.imaging import inspect_image
+from sightline.service.projects import find_project_row
+from sightline.service.tags import find_tag_row, tag_view
+from sightline.service.views import ImageAddResult, ImageView
+from sightline.service.workspace import Workspace
+from sightline.store import (
+    THUMBNAIL_SUFFIX,
+    ClassificationType,
+    Image,
+    ImageMetadata,
+    ImageTag,
+    Project,
+    Tag,
+    TagType,
+    make_thumbnail,
+)
+
+#: Custom Vision's per-image status for each kind of bad image.
+_STATUS_FOR_REASON = {
+    "too_large": "ErrorImageSize",
+    "too_many_pixels": "ErrorImageDimensions",
+    "too_small": "ErrorImageDimensions",
+    "not_found": "ErrorSource",
+}
+
+
+@dataclass
+class NewImage:
+    """An image to upload: its bytes, an optional original name, tags (ids or names), metadata."""
+
+    data: bytes
+    name: str | None = None
+    tags: Sequence[str] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def image_view(image: Image) -> ImageView:
+    return ImageView(
+        id=image.id,
+        sha256=image.sha256,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        size_bytes=image.size_bytes,
+        created=image.created,
+        original_name=image.original_name,
+        tags=[_tag_summary(link.tag) for link in sorted(image.tag_links, key=lambda link: link.tag.name_key)],
+        metadata={m.key: m.value for m in image.metadata_entries},
+    )
+
+
+def _tag_summary(tag: Tag):
+    from sightline.service.views import TagView
+
+    return TagView(
+        id=tag.id, name=tag.name, description=tag.description, type=str(tag.type), image_count=0, created=tag.created
+    )
+
+
+def _resolve_tags(session: Session, project: Project, refs: Iterable[str]) -> list[Tag]:
+    tags = []
+    for ref in dict.fromkeys(refs):
+        tag = find_tag_row(session, project.id, ref)
+        if tag is None:
+            raise NotFoundError(f"no tag {ref!r} in project {project.name!r}", "NotFoundTag")
+        tags.append(tag)
+    return tags
+
+
+def _check_tag_rules(project: Project, tags: Sequence[Tag], ws: Workspace, subject: str) -> None:
+    """Multiclass: one tag per image. Negative never with a regular tag. Tags per image limited."""
+    regular = [t for t in tags if t.type == TagType.REGULAR]
+    negative = [t for t in tags if t.type == TagType.NEGATIVE]
+    if negative and regular:
+        raise InvalidRequestError(
+            f"{subject}: the Negative tag {negative[0].name!r} cannot sit with a regular tag",
+            "BadRequestNegativeAndRegularTagOnSameImage",
+        )
+    if project.classification_type == ClassificationType.MULTICLASS and len(tags) > 1:
+        names = ", ".join(t.name for t in tags)
+        raise InvalidRequestError(
+            f"{subject}: a Multiclass project allows one tag per image, not {names}", "BadRequestImageTags"
+        )
+    if len(tags) > ws.limits.max_tags_per_image:
+        raise LimitExceededError(
+            f"{subject}: {len(tags)} tags, over the limit of {ws.limits.max_tags_per_image}",
+            "BadRequestExceedTagPerImageLimit",
+        )
+
+
+def add_images(
+    ws: Workspace, project_id: str, images: Sequence[NewImage], *, tags: Sequence[str] = ()
+) -> list[ImageAddResult]:
+    """Upload images; each gets a status ("OK", "OKDuplicate" or an error), the rest go on.
+
+    `tags` apply to every image in addition to its own. Blobs are written before rows, and rows for
+    the whole batch go in one transaction.
+    """
+    results: list[ImageAddResult | None] = [None] * len(images)
+    checked: list[tuple[int, NewImage, object]] = []
+    for i, item in enumerate(images):
+        label = item.name or f"image {i + 1}"
+        try:
+            info = inspect_image(item.data, ws.image_limits)
+        except ImageError as error:
+            results[i] = ImageAddResult(
+                label, _STATUS_FOR_REASON.get(error.reason, "ErrorImageFormat"), message=str(error)
+            )
+            continue
+        checked.append((i, item, info))
+    written: list[str] = []
+    try:
+        with ws.session() as session:
+            project = find_project_row(session, project_id)
+            common = _resolve_tags(session, project, tags)
+            count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+            for i, item, info in checked:
+                label = item.name or f"image {i + 1}"
+                results[i] = _add_one(ws, session, project, item, info, common, label, written, count)
+                if results[i].status == "OK":
+                    count += 1
+            session.flush()
+            views = {i: image_view(session.get(Image, r.image.id)) for i, r in enumerate(results) if r and r.image}
+            results = [
+                ImageAddResult(r.source, r.status, views.get(i), r.message) if r is not None else None
+                for i, r in enumerate(results)
+            ]
+    except BaseException:
+        _forget_blobs(ws, written)
+        raise
+    return [r for r in results if r is not None]
+
+
+def _add_one(
+    ws: Workspace,
+    session: Session,
+    project: Project,
+    item: NewImage,
+    info,
+    common: list[Tag],
+    label: str,
+    written: list[str],
+    count: int,
+) -> ImageAddResult:
+    sha = ws.blobs.key_for(item.data)
+    existing = session.scalar(select(Image).where(Image.project_id == project.id, Image.sha256 == sha))
+    if existing is not None:
+        return ImageAddResult(label, "OKDuplicate", _stub(existing), "the project already has this image")
+    if count >= ws.limits.max_images_per_project:
+        return ImageAddResult(label, "ErrorLimitExceed", message=f"the project has {count} images, the limit")
+    try:
+        tags = common + [t for t in _resolve_tags(session, project, item.tags) if t not in common]
+        _check_tag_rules(project, tags, ws, label)
+    except (InvalidRequestError, NotFoundError, LimitExceededError) as error:
+        status = "ErrorNegativeAndRegularTagOnSameImage" if "Negative" in error.code else "ErrorInvalidTag"
+        return ImageAddResult(label, status, message=str(error))
+    if len(item.metadata) > ws.limits.max_metadata_per_image:
+        return ImageAddResult(
+            label,
+            "ErrorMetadataLimitExceed",
+            message=f"{len(item.metadata)} metadata entries, over {ws.limits.max_metadata_per_image}",
+        )
+    if not ws.blobs.exists(sha):
+        written.append(sha)
+    ws.blobs.put(item.data)
+    ws.blobs.put_derived(sha, THUMBNAIL_SUFFIX, make_thumbnail(item.data))
+    image = Image(
+        project_id=project.id,
+        sha256=sha,
+        blob_key=sha,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        size_bytes=len(item.data),
+        original_name=item.name,
+    )
+    session.add(image)
+    session.flush()
+    session.add_all(ImageTag(image_id=image.id, tag_id=t.id) for t in tags)
+    session.add_all(ImageMetadata(image_id=image.id, key=str(k), value=str(v)) for k, v in item.metadata.items())
+    return ImageAddResult(label, "OK", _stub(image))
+
+
+def _stub(image: Image) -> ImageView:
+    return ImageView(
+        id=image.id,
+        sha256=image.sha256,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        size_bytes=image.size_bytes,
+        created=image.created,
+        original_name=image.original_name,
+    )
+
+
+def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
+    """Remove blobs this failed upload wrote, unless some row refers to them meanwhile."""
+    if not keys:
+        return
+    with ws.session() as session:
+        used = set(session.scalars(select(Image.blob_key).where(Image.blob_key.in_(keys))))
+    for key in keys:
+        if key not in used:
+            ws.blobs.delete(key)
+
+
+def list_images(
+    ws: Workspace,
+    project_id: str,
+    *,
+    tagged: bool | None = None,
+    tag_ids: Sequence[str] = (),
+    take: int = 50,
+    skip: int = 0,
+    newest_first: bool = True,
+) -> list[ImageView]:
+    """Images of a project: all, tagged only, untagged only, or carrying any of `tag_ids`."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        query = _filtered(select(Image), session, project, tagged, tag_ids)
+        order = Image.created.desc() if newest_first else Image.created.asc()
+        query = query.options(
+            selectinload(Image.tag_links).selectinload(ImageTag.tag), selectinload(Image.metadata_entries)
+        )
+        rows = session.scalars(query.order_by(order, Image.id).offset(skip).limit(take)).all()
+        return [image_view(image) for image in rows]
+
+
+def count_images(ws: Workspace, project_id: str, *, tagged: bool | None = None, tag_ids: Sequence[str] = ()) -> int:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        query = _filtered(select(func.count()).select_from(Image), session, project, tagged, tag_ids)
+        return session.scalar(query) or 0
+
+
+def _filtered(query, session: Session, project: Project, tagged: bool | None, tag_ids: Sequence[str]):
+    query = query.where(Image.project_id == project.id)
+    has_tag = exists().where(ImageTag.image_id == Image.id)
+    if tagged is True:
+        query = query.where(has_tag)
+    elif tagged is False:
+        query = query.where(~has_tag)
+    if tag_ids:
+        ids = [t.id for t in _resolve_tags(session, project, tag_ids)]
+        query = query.where(exists().where(ImageTag.image_id == Image.id, ImageTag.tag_id.in_(ids)))
+    return query
+
+
+def get_images(ws: Workspace, project_id: str, image_ids: Sequence[str]) -> list[ImageView]:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        rows = session.scalars(select(Image).where(Image.project_id == project.id, Image.id.in_(image_ids))).all()
+        return [image_view(image) for image in rows]
+
+
+def image_bytes(ws: Workspace, project_id: str, image_id: str, *, thumbnail: bool = False) -> bytes:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        image = session.get(Image, image_id)
+        if image is None or image.project_id != project.id:
+            raise NotFoundError(f"no image {image_id} in project {project.name!r}", "NotFoundImage")
+        key = image.blob_key
+    return ws.blobs.get(f"{key}.{THUMBNAIL_SUFFIX}" if thumbnail else key)
+
+
+def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
+    """Add (image id, tag id or name) pairs, checking the project's rules per image; returns links added."""
+    added = 0
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        for image_id, tag_ref in pairs:
+            image = _image_row(session, project, image_id)
+            (tag,) = _resolve_tags(session, project, [tag_ref])
+            current = [link.tag for link in image.tag_links]
+            if tag in current:
+                continue
+            _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
+            session.add(ImageTag(image_id=image.id, tag_id=tag.id))
+            session.flush()
+            session.refresh(image)
+            added += 1
+    return added
+
+
+def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
+    removed = 0
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        for image_id, tag_ref in pairs:
+            image = _image_row(session, project, image_id)
+            (tag,) = _resolve_tags(session, project, [tag_ref])
+            result = session.execute(delete(ImageTag).where(ImageTag.image_id == image.id, ImageTag.tag_id == tag.id))
+            removed += result.rowcount or 0
+    return removed
+
+
+def set_metadata(ws: Workspace, project_id: str, image_id: str, metadata: dict[str, str]) -> ImageView:
+    """Merge key/value metadata into an image (Custom Vision allows up to 50 pairs)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        image = _image_row(session, project, image_id)
+        current = {m.key: m for m in image.metadata_entries}
+        if len(set(current) | set(metadata)) > ws.limits.max_metadata_per_image:
+            raise LimitExceededError(f"an image may carry at most {ws.limits.max_metadata_per_image} metadata entries")
+        for key, value in metadata.items():
+            if key in current:
+                current[key].value = str(value)
+            else:
+                session.add(ImageMetadata(image_id=image.id, key=str(key), value=str(value)))
+        session.flush()
+        session.refresh(image)
+        return image_view(image)
+
+
+def delete_images(
+    ws: Workspace, project_id: str, image_ids: Sequence[str] | None = None, *, all_images: bool = False
+) -> int:
+    """Delete images by id (or all of the project's). Blobs are shared by content, so they stay."""
+    if not image_ids and not all_images:
+        raise InvalidRequestError("name the images to delete, or ask for all of them", "BadRequestImageBatch")
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        query = delete(Image).where(Image.project_id == project.id)
+        if not all_images:
+            query = query.where(Image.id.in_(list(image_ids or ())))
+        return session.execute(query).rowcount or 0
+
+
+def _image_row(session: Session, project: Project, image_id: str) -> Image:
+    image = session.get(Image, image_id)
+    if image is None or image.project_id != project.id:
+        raise NotFoundError(f"no image {image_id} in project {project.name!r}", "NotFoundImage")
+    return image
+
+
+__all__ = [
+    "NewImage",
+    "add_images",
+    "count_images",
+    "delete_images",
+    "get_images",
+    "image_bytes",
+    "list_images",
+    "set_metadata",
+    "tag_images",
+    "tag_view",
+    "untag_images",
+]

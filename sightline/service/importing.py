@@ -1,0 +1,115 @@
+"""Importing labelled images from disk: a folder per class, or a CSV of paths and tags.
+
+Conventions users already have: `root/<tag>/*.jpg` (Keras, torchvision's ImageFolder, Ultralytics),
+optionally under `train/`, `val/`/`validation/`, `test/`; and for multi-label a CSV `path,tags` with
+tags separated by `;`, or one 0/1 column per tag. Tags are created as needed. Re-running an import
+adds nothing twice (images are deduplicated by content); unreadable files are listed, not fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sightline.errors import InvalidRequestError
+from sightline.service.images import NewImage, add_images
+from sightline.service.tags import create_tag, list_tags
+from sightline.service.workspace import Workspace
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SPLIT_FOLDERS = {"train", "val", "valid", "validation", "test"}
+_BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    duplicates: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    tags_created: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "duplicates": self.duplicates, "tags_created": self.tags_created,
+                "failed": [{"path": p, "reason": r} for p, r in self.failed]}  # fmt: skip
+
+
+def folder_items(root: Path, splits: set[str] | None = None) -> list[tuple[Path, list[str]]]:
+    """(image path, [tag]) for `root/<tag>/*` or `root/<split>/<tag>/*` (all splits unless `splits`)."""
+    if not root.is_dir():
+        raise InvalidRequestError(f"{root} is not a folder")
+    children = [d for d in sorted(root.iterdir()) if d.is_dir()]
+    if children and all(d.name.lower() in SPLIT_FOLDERS for d in children):
+        chosen = [d for d in children if splits is None or d.name.lower() in splits]
+        return [item for split in chosen for item in folder_items(split)]
+    items = [
+        (path, [folder.name])
+        for folder in children
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not items:
+        raise InvalidRequestError(f"no images found under {root}: expected {root}/<tag>/<image files>")
+    return items
+
+
+def csv_items(path: Path) -> list[tuple[Path, list[str]]]:
+    """Rows of `path,tags` (tags `;`-separated) or `path,<tag1>,<tag2>,...` with 0/1 cells."""
+    if not path.is_file():
+        raise InvalidRequestError(f"{path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or not rows[0] or rows[0][0].strip().lower() not in ("path", "file", "filename", "image"):
+        raise InvalidRequestError(f"{path}: the first row must be a header starting with `path`")
+    header = [h.strip() for h in rows[0]]
+    base = path.parent
+    items = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not row[0].strip():
+            continue
+        image = (base / row[0].strip()).resolve()
+        if len(header) == 2 and header[1].lower() == "tags":
+            tags = [t.strip() for t in (row[1] if len(row) > 1 else "").split(";") if t.strip()]
+        else:
+            cells = row[1:] + [""] * (len(header) - len(row))
+            bad = [c for c in cells if c.strip() not in ("", "0", "1")]
+            if bad:
+                raise InvalidRequestError(f"{path}, line {line}: tag columns hold 0 or 1, found {bad[0]!r}")
+            tags = [name for name, cell in zip(header[1:], cells, strict=False) if cell.strip() == "1"]
+        items.append((image, tags))
+    return items
+
+
+def import_items(
+    ws: Workspace, project_id: str, items: list[tuple[Path, list[str]]], progress: Progress | None = None
+) -> ImportReport:
+    """Upload (path, tags) pairs in batches, creating missing tags first."""
+    report = ImportReport()
+    known = {t.name.casefold() for t in list_tags(ws, project_id)}
+    for name in dict.fromkeys(tag for _, tags in items for tag in tags):
+        if name.casefold() not in known:
+            create_tag(ws, project_id, name)
+            known.add(name.casefold())
+            report.tags_created.append(name)
+    done = 0
+    for start in range(0, len(items), _BATCH):
+        batch = []
+        for path, tags in items[start : start + _BATCH]:
+            try:
+                batch.append(NewImage(path.read_bytes(), name=str(path), tags=tags))
+            except OSError as error:
+                report.failed.append((str(path), f"cannot read: {error.strerror or error}"))
+        for result in add_images(ws, project_id, batch):
+            if result.status == "OK":
+                report.added += 1
+            elif result.status == "OKDuplicate":
+                report.duplicates += 1
+            else:
+                report.failed.append((result.source, result.message or result.status))
+        done += len(items[start : start + _BATCH])
+        if progress:
+            progress(done, len(items))
+    return report

@@ -1,0 +1,127 @@
+"""Iterations: list, show, rename, cancel, delete, publish and unpublish."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sightline.errors import ConflictError, InvalidRequestError, NotFoundError
+from sightline.service.projects import find_project_row
+from sightline.service.training import iteration_view
+from sightline.service.views import IterationView
+from sightline.service.workspace import Workspace
+from sightline.store import Iteration, IterationStatus, Project, request_cancel, utcnow
+
+_PUBLISH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def find_iteration_row(session: Session, project: Project, id_or_name: str | None = None) -> Iteration:
+    """By id or name; None means the latest iteration of the project."""
+    query = select(Iteration).where(Iteration.project_id == project.id)
+    if id_or_name is None:
+        iteration = session.scalar(query.order_by(Iteration.created.desc()).limit(1))
+    else:
+        iteration = session.get(Iteration, id_or_name)
+        if iteration is None or iteration.project_id != project.id:
+            iteration = session.scalar(query.where(Iteration.name == id_or_name))
+    if iteration is None:
+        what = "no iterations yet" if id_or_name is None else f"no iteration {id_or_name!r}"
+        raise NotFoundError(f"project {project.name!r} has {what}", "NotFoundIteration")
+    return iteration
+
+
+def list_iterations(ws: Workspace, project_id: str) -> list[IterationView]:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        rows = session.scalars(select(Iteration).where(Iteration.project_id == project.id).order_by(Iteration.created))
+        return [iteration_view(i) for i in rows]
+
+
+def get_iteration(ws: Workspace, project_id: str, iteration_id: str | None = None) -> IterationView:
+    with ws.session() as session:
+        return iteration_view(find_iteration_row(session, find_project_row(session, project_id), iteration_id))
+
+
+def rename_iteration(ws: Workspace, project_id: str, iteration_id: str, name: str) -> IterationView:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidRequestError("an iteration needs a name", "BadRequestIterationName")
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        iteration = find_iteration_row(session, project, iteration_id)
+        clash = session.scalar(select(Iteration.id).where(Iteration.project_id == project.id, Iteration.name == name))
+        if clash and clash != iteration.id:
+            raise InvalidRequestError(f"another iteration is called {name!r}", "BadRequestIterationNameNotUnique")
+        iteration.name = name
+        session.flush()
+        return iteration_view(iteration)
+
+
+def cancel_training(ws: Workspace, project_id: str, iteration_id: str | None = None) -> IterationView:
+    """Cancel a queued iteration at once, or ask a running one's worker to stop."""
+    with ws.session() as session:
+        iteration = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
+        if iteration.status not in (IterationStatus.QUEUED, IterationStatus.TRAINING):
+            raise ConflictError(
+                f"{iteration.name} is {iteration.status}; only queued or running training can be cancelled"
+            )
+        iteration_id = iteration.id
+    with ws.session() as session:
+        request_cancel(session, iteration_id)
+    with ws.session() as session:
+        return iteration_view(session.get(Iteration, iteration_id))
+
+
+def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:
+    """Delete a finished iteration; published or running ones cannot be deleted."""
+    with ws.session() as session:
+        iteration = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
+        if iteration.publish_name:
+            raise ConflictError(
+                f"{iteration.name} is published as {iteration.publish_name!r}: unpublish it first",
+                "BadRequestIterationIsPublished",
+            )
+        if iteration.status in (IterationStatus.QUEUED, IterationStatus.TRAINING):
+            raise ConflictError(
+                f"{iteration.name} is {iteration.status}: cancel it first", "BadRequestTrainingAlreadyInProgress"
+            )
+        session.delete(iteration)
+
+
+def publish_iteration(ws: Workspace, project_id: str, iteration_id: str, publish_name: str) -> IterationView:
+    """Make a completed iteration answer predictions under `publish_name` (several names may be live)."""
+    if not _PUBLISH_NAME.match(publish_name or ""):
+        raise InvalidRequestError(
+            f"invalid publish name {publish_name!r}: use letters, digits, '.', '_' and '-' (first a letter or digit)",
+            "BadRequestInvalidPublishName",
+        )
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        iteration = find_iteration_row(session, project, iteration_id)
+        if iteration.status != IterationStatus.COMPLETED:
+            raise InvalidRequestError(
+                f"{iteration.name} is {iteration.status}, not Completed", "BadRequestIterationIsNotTrained"
+            )
+        holder = session.scalar(
+            select(Iteration).where(Iteration.project_id == project.id, Iteration.publish_name == publish_name)
+        )
+        if holder is not None and holder.id != iteration.id:
+            raise ConflictError(
+                f"{publish_name!r} is already published from {holder.name}: unpublish it first",
+                "BadRequestInvalidPublishName",
+            )
+        iteration.publish_name, iteration.published_at = publish_name, utcnow()
+        session.flush()
+        return iteration_view(iteration)
+
+
+def unpublish_iteration(ws: Workspace, project_id: str, iteration_id: str) -> IterationView:
+    with ws.session() as session:
+        iteration = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
+        if not iteration.publish_name:
+            raise InvalidRequestError(f"{iteration.name} is not published", "BadRequestIterationNotPublished")
+        iteration.publish_name, iteration.published_at = None, None
+        session.flush()
+        return iteration_view(iteration)

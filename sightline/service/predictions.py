@@ -1,0 +1,190 @@
+"""Predictions: classify an image with a published (or any completed) iteration; keep it for review.
+
+A prediction names its tags by id and name with calibrated probabilities, sorted high to low, and
+says whether each passes the threshold, whether a person should look (`uncertain`), and how unlike
+the training images the image is (`unknown_score`, `unknown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+
+from sightline.errors import ImageError, InvalidRequestError, NotFoundError
+from sightline.service.iterations import find_iteration_row
+from sightline.service.projects import find_project_row
+from sightline.service.views import PredictionView
+from sightline.service.workspace import Workspace
+from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
+
+
+def _model_for(ws: Workspace, artifact_key: str):
+    from sightline.classifier import Classifier
+
+    model = ws.cached_model(artifact_key)
+    if model is None:
+        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=ws.embedding_cache, limits=ws.image_limits)
+        ws.remember_model(artifact_key, model)
+    return model
+
+
+def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_id: str | None):
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        if publish_name is not None:
+            iteration = session.scalar(
+                select(Iteration).where(Iteration.project_id == project.id, Iteration.publish_name == publish_name)
+            )
+            if iteration is None:
+                raise NotFoundError(
+                    f"nothing is published as {publish_name!r} in project {project.name!r}", "NotFoundIteration"
+                )
+        else:
+            iteration = find_iteration_row(session, project, iteration_id)
+        if iteration.status != IterationStatus.COMPLETED or not iteration.artifact_key:
+            raise InvalidRequestError(
+                f"{iteration.name} is {iteration.status}, not a trained model", "BadRequestIterationIsNotTrained"
+            )
+        tag_ids = {t.name: t.id for t in session.scalars(select(Tag).where(Tag.project_id == project.id))}
+        return project.id, project.threshold, iteration.id, iteration.artifact_key, tag_ids
+
+
+def predict(
+    ws: Workspace,
+    project_id: str,
+    images: Sequence[bytes],
+    *,
+    publish_name: str | None = None,
+    iteration_id: str | None = None,
+    store: bool = True,
+    threshold: float | None = None,
+) -> list[PredictionView | ImageError]:
+    """Classify images with a publish name (or an iteration, default the latest). Bad images come back as errors."""
+    project_id, project_threshold, iteration_id, artifact_key, tag_ids = _target(
+        ws, project_id, publish_name, iteration_id
+    )
+    threshold = project_threshold if threshold is None else threshold
+    model = _model_for(ws, artifact_key)
+    results = model.predict(list(images))
+    out: list[PredictionView | ImageError] = []
+    for data, result in zip(images, results, strict=True):
+        if result.error is not None:
+            out.append(result.error)
+            continue
+        predictions = [
+            {
+                "tag_id": tag_ids.get(t.tag),
+                "tag_name": t.tag,
+                "probability": float(t.probability),
+                "above_threshold": bool(t.probability >= threshold),
+            }
+            for t in result.tags
+        ]
+        view = PredictionView(
+            id=new_id(),
+            project_id=project_id,
+            iteration_id=iteration_id,
+            created=utcnow(),
+            predictions=predictions,
+            threshold=threshold,
+            uncertain=result.uncertain,
+            unknown_score=result.unknown_score,
+            unknown=result.unknown,
+            stored=store,
+        )
+        if store:
+            _store(ws, view, data)
+        out.append(view)
+    return out
+
+
+def _store(ws: Workspace, view: PredictionView, data: bytes) -> None:
+    key = ws.blobs.put(data)
+    with ws.session() as session:
+        session.add(
+            Prediction(
+                id=view.id,
+                project_id=view.project_id,
+                iteration_id=view.iteration_id,
+                image_key=key,
+                created=view.created,
+                results=view.predictions,
+                uncertain=view.uncertain,
+                unknown_score=view.unknown_score,
+            )
+        )
+
+
+def _view(row: Prediction, threshold: float, unknown_threshold: float = 0.99) -> PredictionView:
+    return PredictionView(
+        id=row.id,
+        project_id=row.project_id,
+        iteration_id=row.iteration_id,
+        created=row.created,
+        predictions=row.results,
+        threshold=threshold,
+        uncertain=row.uncertain,
+        unknown_score=row.unknown_score or 0.0,
+        unknown=(row.unknown_score or 0.0) >= unknown_threshold,
+        stored=True,
+        reviewed=row.reviewed,
+    )
+
+
+def list_predictions(
+    ws: Workspace,
+    project_id: str,
+    *,
+    iteration_id: str | None = None,
+    uncertain_first: bool = True,
+    reviewed: bool | None = False,
+    take: int = 50,
+    skip: int = 0,
+) -> list[PredictionView]:
+    """Stored predictions for review: uncertain and unknown ones first, newest first within each."""
+    with ws.session() as session:
+        project: Project = find_project_row(session, project_id)
+        query = select(Prediction).where(Prediction.project_id == project.id)
+        if iteration_id:
+            query = query.where(Prediction.iteration_id == iteration_id)
+        if reviewed is not None:
+            query = query.where(Prediction.reviewed.is_(reviewed))
+        order = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if uncertain_first else []
+        rows = session.scalars(query.order_by(*order, Prediction.created.desc()).offset(skip).limit(take)).all()
+        return [_view(row, project.threshold) for row in rows]
+
+
+def prediction_image(ws: Workspace, project_id: str, prediction_id: str) -> bytes:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        row = session.get(Prediction, prediction_id)
+        if row is None or row.project_id != project.id or not row.image_key:
+            raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
+        key = row.image_key
+    return ws.blobs.get(key)
+
+
+def delete_predictions(ws: Workspace, project_id: str, prediction_ids: Sequence[str]) -> int:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        result = session.execute(
+            delete(Prediction).where(Prediction.project_id == project.id, Prediction.id.in_(list(prediction_ids)))
+        )
+        return result.rowcount or 0
+
+
+def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: Sequence[str]) -> str:
+    """Accept or correct a stored prediction: its image joins the training set with `tags`. Returns the image id."""
+    from sightline.service.images import NewImage, add_images, tag_images
+
+    image = prediction_image(ws, project_id, prediction_id)
+    (result,) = add_images(ws, project_id, [NewImage(image, name=f"prediction {prediction_id}", tags=list(tags))])
+    if result.status == "OKDuplicate":  # already in the training set: make its tags the reviewed ones
+        tag_images(ws, project_id, [(result.image.id, tag) for tag in tags])
+    elif not result.ok:
+        raise InvalidRequestError(result.message or result.status, "BadRequestImageTags")
+    with ws.session() as session:
+        row = session.get(Prediction, prediction_id)
+        row.reviewed = True
+    return result.image.id

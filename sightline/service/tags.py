@@ -1,0 +1,119 @@
+"""Tags: Regular (a category) or Negative ("none of these"); unique per project, ignoring case."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sightline.errors import InvalidRequestError, LimitExceededError, NotFoundError
+from sightline.service.projects import _clean_name, find_project_row
+from sightline.service.views import TagView
+from sightline.service.workspace import Workspace
+from sightline.store import ImageTag, Tag, TagType
+
+
+def _tag_type(value: str) -> TagType:
+    for member in TagType:
+        if member.value.lower() == str(value).lower():
+            return member
+    raise InvalidRequestError(f"unknown tag type {value!r}: use Regular or Negative", "BadRequestTagType")
+
+
+def tag_view(session: Session, tag: Tag) -> TagView:
+    count = session.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.tag_id == tag.id)) or 0
+    return TagView(
+        id=tag.id,
+        name=tag.name,
+        description=tag.description,
+        type=str(tag.type),
+        image_count=count,
+        created=tag.created,
+    )
+
+
+def get_tag_row(session: Session, project_id: str, tag_id: str) -> Tag:
+    tag = session.get(Tag, tag_id)
+    if tag is None or tag.project_id != project_id:
+        raise NotFoundError(f"no tag with id {tag_id} in this project", "NotFoundTag")
+    return tag
+
+
+def find_tag_row(session: Session, project_id: str, id_or_name: str) -> Tag | None:
+    tag = session.get(Tag, id_or_name)
+    if tag is not None and tag.project_id == project_id:
+        return tag
+    return session.scalar(select(Tag).where(Tag.project_id == project_id, Tag.name_key == Tag.key_for(id_or_name)))
+
+
+def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = "", type: str = "Regular") -> TagView:
+    name = _clean_name(name, ws, "tag")
+    kind = _tag_type(type)
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        if find_tag_row(session, project.id, name) is not None:
+            raise InvalidRequestError(f"the project already has a tag called {name!r}", "BadRequestTagNameNotUnique")
+        count = session.scalar(select(func.count()).select_from(Tag).where(Tag.project_id == project.id)) or 0
+        if count >= ws.limits.max_tags_per_project:
+            raise LimitExceededError(f"the project has {count} tags, the limit", "BadRequestExceedTagPerProjectLimit")
+        if kind == TagType.NEGATIVE and session.scalar(
+            select(Tag.id).where(Tag.project_id == project.id, Tag.type == TagType.NEGATIVE)
+        ):
+            raise InvalidRequestError("the project already has a Negative tag", "BadRequestMultipleNegativeTag")
+        tag = Tag(project_id=project.id, name=name, name_key=Tag.key_for(name), description=description, type=kind)
+        session.add(tag)
+        session.flush()
+        return tag_view(session, tag)
+
+
+def list_tags(ws: Workspace, project_id: str) -> list[TagView]:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        tags = session.scalars(select(Tag).where(Tag.project_id == project.id).order_by(Tag.name_key)).all()
+        return [tag_view(session, t) for t in tags]
+
+
+def get_tag(ws: Workspace, project_id: str, tag_id: str) -> TagView:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        tag = find_tag_row(session, project.id, tag_id)
+        if tag is None:
+            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        return tag_view(session, tag)
+
+
+def update_tag(
+    ws: Workspace,
+    project_id: str,
+    tag_id: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    type: str | None = None,
+) -> TagView:
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        tag = get_tag_row(session, project.id, tag_id)
+        if name is not None:
+            name = _clean_name(name, ws, "tag")
+            other = find_tag_row(session, project.id, name)
+            if other is not None and other.id != tag.id:
+                raise InvalidRequestError(
+                    f"the project already has a tag called {name!r}", "BadRequestTagNameNotUnique"
+                )
+            tag.name, tag.name_key = name, Tag.key_for(name)
+        if description is not None:
+            tag.description = description
+        if type is not None:
+            tag.type = _tag_type(type)
+        session.flush()
+        return tag_view(session, tag)
+
+
+def delete_tag(ws: Workspace, project_id: str, tag_id: str) -> None:
+    """Delete a tag; its images stay, untagged from it."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        tag = find_tag_row(session, project.id, tag_id)
+        if tag is None:
+            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        session.delete(tag)

@@ -1,0 +1,242 @@
+"""Training: queue an iteration, and the job body a worker runs for it.
+
+`start_training` only validates and queues (the answer is immediate, as in Custom Vision); a worker
+(`sightline.service.worker`) claims the job and calls `run_training_job`, which records progress,
+honours cancellation, and stores the trained model as a blob and its report on the iteration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError
+from sightline.service.projects import find_project_row
+from sightline.service.views import IterationView
+from sightline.service.workspace import Workspace
+from sightline.store import (
+    ClassificationType,
+    Image,
+    ImageTag,
+    Iteration,
+    IterationStatus,
+    Project,
+    TagType,
+    utcnow,
+)
+
+MIN_IMAGES_PER_TAG = 5
+_ACTIVE = (IterationStatus.QUEUED, IterationStatus.TRAINING)
+
+
+class TrainingCancelled(Exception):
+    """Raised inside a running job when its cancellation was requested."""
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What one iteration trains on: image blob keys (= sha256) and their tag names."""
+
+    keys: list[str]
+    labels: list[list[str]]
+    negative_tag: str | None
+
+    def fingerprint(self, project: Project) -> str:
+        items = sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
+        blob = json.dumps([str(project.classification_type), project.domain, project.threshold, items])
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def iteration_view(iteration: Iteration) -> IterationView:
+    return IterationView(
+        id=iteration.id,
+        project_id=iteration.project_id,
+        name=iteration.name,
+        status=str(iteration.status),
+        classification_type=str(iteration.classification_type),
+        domain=iteration.domain,
+        created=iteration.created,
+        modified=iteration.modified,
+        trained_at=iteration.trained_at,
+        finished_at=iteration.finished_at,
+        training_seconds=iteration.training_seconds,
+        progress_phase=iteration.progress_phase,
+        progress_done=iteration.progress_done,
+        progress_total=iteration.progress_total,
+        error=iteration.error,
+        publish_name=iteration.publish_name,
+        published_at=iteration.published_at,
+    )
+
+
+def training_set(session: Session, project: Project) -> TrainingSet:
+    """Every tagged image of the project with its tags (untagged images are not trained on)."""
+    images = session.scalars(
+        select(Image)
+        .where(Image.project_id == project.id)
+        .where(select(ImageTag.image_id).where(ImageTag.image_id == Image.id).exists())
+        .options(selectinload(Image.tag_links).selectinload(ImageTag.tag))
+        .order_by(Image.created, Image.id)
+    ).all()
+    negative = next((t.name for t in project.tags if t.type == TagType.NEGATIVE), None)
+    return TrainingSet(
+        keys=[image.blob_key for image in images],
+        labels=[[link.tag.name for link in image.tag_links] for image in images],
+        negative_tag=negative,
+    )
+
+
+def _validate(project: Project, data: TrainingSet) -> None:
+    """Fail fast, at request time, on what training would reject anyway."""
+    counts: dict[str, int] = {t.name: 0 for t in project.tags}
+    for labels in data.labels:
+        for name in labels:
+            counts[name] += 1
+    regular = {name: n for name, n in counts.items() if name != data.negative_tag}
+    if not regular:
+        raise InvalidRequestError(
+            "the project has no tags yet: create tags and tag images first", "BadRequestTrainingValidationFailed"
+        )
+    short = {name: n for name, n in counts.items() if n < MIN_IMAGES_PER_TAG and (n > 0 or name in regular)}
+    if short:
+        listing = ", ".join(f"{name} ({n})" for name, n in sorted(short.items()))
+        raise NotEnoughImagesError(
+            f"every tag needs at least {MIN_IMAGES_PER_TAG} images to train; short: {listing}", short_tags=short
+        )
+    if project.classification_type == ClassificationType.MULTICLASS and len([n for n in counts.values() if n]) < 2:
+        raise InvalidRequestError(
+            "a Multiclass project needs at least two tags with images (a Negative tag counts)",
+            "BadRequestMultiClassClassificationTrainingValidationFailed",
+        )
+
+
+def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> IterationView:
+    """Validate and queue a new iteration. 'Training not needed' when nothing changed (unless forced)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        active = session.scalar(
+            select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE))
+        )
+        if active is not None:
+            raise ConflictError(
+                f"{active.name} of this project is already {active.status}", "BadRequestTrainingAlreadyInProgress"
+            )
+        data = training_set(session, project)
+        _validate(project, data)
+        fingerprint = data.fingerprint(project)
+        last = session.scalar(
+            select(Iteration)
+            .where(Iteration.project_id == project.id, Iteration.status == IterationStatus.COMPLETED)
+            .order_by(Iteration.created.desc())
+            .limit(1)
+        )
+        if not force and last is not None and last.training_fingerprint == fingerprint:
+            raise InvalidRequestError(
+                f"training not needed: nothing changed since {last.name} (use force to train anyway)",
+                "BadRequestTrainingNotNeeded",
+            )
+        number = (
+            session.scalar(select(func.count()).select_from(Iteration).where(Iteration.project_id == project.id)) or 0
+        ) + 1
+        iteration = Iteration(
+            project_id=project.id,
+            name=f"Iteration {number}",
+            status=IterationStatus.QUEUED,
+            classification_type=project.classification_type,
+            domain=project.domain,
+            training_fingerprint=fingerprint,
+        )
+        session.add(iteration)
+        session.flush()
+        return iteration_view(iteration)
+
+
+class _BlobImages(Sequence[bytes]):
+    """Image bytes fetched from the blob store only when the pipeline asks (cached ones never are)."""
+
+    def __init__(self, ws: Workspace, keys: list[str]):
+        self._ws, self._keys = ws, keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._ws.blobs.get(self._keys[index])
+
+
+class ProgressRecorder:
+    """Writes progress to the iteration at most every `interval` s; raises TrainingCancelled when asked to stop.
+
+    It checks the iteration's cancel flag itself, so Ctrl-C in `sightline train` stops training within a
+    second instead of waiting for the worker's next heartbeat.
+    """
+
+    def __init__(self, ws: Workspace, iteration_id: str, should_continue: Callable[[], bool], interval: float = 0.5):
+        self.ws, self.iteration_id, self.should_continue, self.interval = ws, iteration_id, should_continue, interval
+        self._last = 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.should_continue():
+            raise TrainingCancelled()
+        now = time.monotonic()
+        if now - self._last < self.interval and done < total:
+            return
+        self._last = now
+        with self.ws.session() as session:
+            iteration = session.get(Iteration, self.iteration_id)
+            if iteration is None or iteration.cancel_requested:
+                raise TrainingCancelled()
+            iteration.progress_phase, iteration.progress_done, iteration.progress_total = phase, done, total
+
+
+def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable[[], bool] = lambda: True) -> dict:
+    """Train the iteration's project now; returns what to record on success (artifact key, report, ...).
+
+    Raises TrainingCancelled when `should_continue()` turns False, and the engine's errors on failure.
+    """
+    from sightline.classifier import Classifier
+
+    with ws.session() as session:
+        iteration = session.get(Iteration, iteration_id)
+        if iteration is None:
+            raise NotFoundError(f"no iteration {iteration_id}", "NotFoundIteration")
+        project = session.get(Project, iteration.project_id)
+        data = training_set(session, project)
+        multilabel = project.classification_type == ClassificationType.MULTILABEL
+        threshold, domain = project.threshold, iteration.domain
+        fingerprint = data.fingerprint(project)
+    progress = ProgressRecorder(ws, iteration_id, should_continue)
+    started = time.perf_counter()
+    classifier = Classifier(
+        domain,
+        multilabel=multilabel,
+        negative_tag=data.negative_tag,
+        threshold=threshold,
+        cache=ws.embedding_cache,
+        limits=ws.image_limits,
+    )
+    labels = [labels[0] if not multilabel else labels for labels in data.labels]
+    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys)
+    if not should_continue():
+        raise TrainingCancelled()
+    artifact_key = ws.blobs.put(classifier.to_bytes())
+    report = classifier.evaluate().to_dict()
+    report["warnings"] = classifier.warnings_
+    report["skipped_images"] = [{"key": data.keys[i], "error": str(e)} for i, e in classifier.failures_]
+    skipped = {i for i, _ in classifier.failures_}
+    # per-image out-of-fold predictions are indexed over the images actually trained on
+    report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
+    ws.remember_model(artifact_key, classifier)
+    return {
+        "artifact_key": artifact_key,
+        "report": report,
+        "training_seconds": time.perf_counter() - started,
+        "training_fingerprint": fingerprint,
+        "trained_at": utcnow(),
+    }

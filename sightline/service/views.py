@@ -1,0 +1,119 @@
+"""What the service returns: plain dataclasses, detached from the database session.
+
+The CLI prints them, the API turns them into Custom Vision's camelCase JSON, the web UI renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    id: str
+    name: str
+    description: str
+    classification_type: str
+    domain: str
+    threshold: float
+    created: datetime
+    modified: datetime
+    image_count: int = 0
+    tag_count: int = 0
+    latest_iteration: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TagView:
+    id: str
+    name: str
+    description: str
+    type: str
+    image_count: int
+    created: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    id: str
+    sha256: str
+    width: int
+    height: int
+    format: str
+    size_bytes: int
+    created: datetime
+    original_name: str | None
+    tags: list[TagView] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageAddResult:
+    """One uploaded image: `status` is "OK", "OKDuplicate" or an error code, as Custom Vision reports."""
+
+    source: str
+    status: str
+    image: ImageView | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("OK", "OKDuplicate")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IterationView:
+    id: str
+    project_id: str
+    name: str
+    status: str
+    classification_type: str
+    domain: str
+    created: datetime
+    modified: datetime
+    trained_at: datetime | None
+    finished_at: datetime | None
+    training_seconds: float | None
+    progress_phase: str | None
+    progress_done: int
+    progress_total: int
+    error: str | None
+    publish_name: str | None
+    published_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PredictionView:
+    """A prediction as returned and, when stored, as kept for review."""
+
+    id: str
+    project_id: str
+    iteration_id: str | None
+    created: datetime
+    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability, above_threshold}]
+    threshold: float
+    uncertain: bool
+    unknown_score: float
+    unknown: bool
+    stored: bool = False
+    reviewed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
