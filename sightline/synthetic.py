@@ -72,10 +72,16 @@ def make_image(kinds: list[str], seed: int, size: int = 128) -> Image.Image:
 
 
 def make_unrelated_image(seed: int, size: int = 128) -> Image.Image:
-    """Something unlike any training image: a high-contrast checkerboard of random colours."""
+    """Something unlike any training image: black-and-white stripes at a random angle and pitch.
+
+    With the random-weight `tiny` backbone, novelty can only be judged by colour and texture, so the
+    unrelated image differs in both; real backbones also flag unrelated content (see the tests).
+    """
     rng = np.random.default_rng(seed)
-    tiles = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
-    return Image.fromarray(np.kron(tiles, np.ones((size // 8, size // 8, 1), dtype=np.uint8)), "RGB")
+    angle, pitch = rng.uniform(0, np.pi), rng.uniform(6, 12)
+    y, x = np.indices((size, size))
+    stripes = (np.sin((x * np.cos(angle) + y * np.sin(angle)) * 2 * np.pi / pitch) > 0).astype(np.uint8) * 255
+    return Image.fromarray(np.repeat(stripes[..., None], 3, axis=2), "RGB")
 
 
 def to_jpeg(image: Image.Image, quality: int = 90) -> bytes:

@@ -8,6 +8,7 @@ The text tower runs in torch: text embeddings are computed once per phrase and c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -111,10 +112,28 @@ def preprocess_from_hf(folder: Path) -> PreprocessSpec:
     return PreprocessSpec(height=height, width=width, resize="stretch", resample=resample, mean=mean, std=std)
 
 
-def _weights_signature(folder: Path) -> list[tuple[str, int]]:
-    return sorted((p.name, p.stat().st_size) for p in folder.glob("*.safetensors")) or sorted(
-        (p.name, p.stat().st_size) for p in folder.glob("*.bin")
-    )
+def _weights_signature(folder: Path) -> list[tuple[str, str]]:
+    """Identifies the weight files' content cheaply, so two fine-tunes of one architecture never
+    share embedding-cache entries, without hashing gigabytes at every start.
+
+    In the Hugging Face cache a weight file is a link to a blob named by its content hash: use that
+    name. Elsewhere hash the size and 16 evenly spaced 64 KB samples of the file.
+    """
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    return [(path.name, _content_id(path)) for path in files]
+
+
+def _content_id(path: Path, samples: int = 16, block: int = 1 << 16) -> str:
+    target = path.resolve()
+    if target != path.absolute() and target.parent.name == "blobs":
+        return target.name
+    size = target.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with target.open("rb") as handle:
+        for i in range(samples):
+            handle.seek(max(0, (size - block) * i // max(1, samples - 1)))
+            h.update(handle.read(block))
+    return h.hexdigest()
 
 
 # --- the backbone -------------------------------------------------------------------------------------
