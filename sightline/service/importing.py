@@ -60,8 +60,13 @@ def csv_items(path: Path) -> list[tuple[Path, list[str]]]:
     """Rows of `path,tags` (tags `;`-separated) or `path,<tag1>,<tag2>,...` with 0/1 cells."""
     if not path.is_file():
         raise InvalidRequestError(f"{path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError:
+        raise InvalidRequestError(f"{path} is not a UTF-8 text CSV file") from None
+    except csv.Error as error:
+        raise InvalidRequestError(f"{path} is not a readable CSV file: {error}") from None
     if not rows or not rows[0] or rows[0][0].strip().lower() not in ("path", "file", "filename", "image"):
         raise InvalidRequestError(f"{path}: the first row must be a header starting with `path`")
     header = [h.strip() for h in rows[0]]

@@ -1,0 +1,191 @@
+"""The `sightline` command line (Typer + Rich).
+
+User errors end with one clear line and exit code 1 (usage errors: 2, from Typer); never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from sightline.errors import ImageNotFoundError, SightlineError
+
+if TYPE_CHECKING:
+    from sightline.tagging import Tagger, TagResult
+
+app = typer.Typer(
+    name="sightline",
+    help="Self-hosted image classification: custom classifiers with calibrated confidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def demo(
+    backbone: Annotated[str, typer.Option(help="Backbone to use; falls back to `tiny` when weights are missing.")] = (
+        "default"
+    ),
+) -> None:
+    """Train, evaluate, test and save a classifier on generated photos: the whole engine in one minute."""
+    from sightline.demo import run_demo
+
+    run_demo(console, backbone)
+
+
+@app.command()
+def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List the known backbones (image encoders)."""
+    from rich.table import Table
+
+    from sightline.backbones import list_backbones
+
+    rows = list_backbones()
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("name", "licence", "text tower", "zero-shot ImageNet", "default")
+    for row in rows:
+        accuracy = row.get("zero_shot_imagenet")
+        table.add_row(
+            row["name"],
+            row.get("license") or "",
+            "yes" if row.get("has_text") else "no",
+            f"{accuracy:.1%}" if accuracy else "",
+            "*" if row.get("default") else "",
+        )
+    console.print(table)
+
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+#: Above this many images the `tag` command shows a progress bar (on stderr).
+_PROGRESS_FROM = 8
+
+
+def _image_paths(inputs: list[Path]) -> list[Path]:
+    """Files as given (a bad one is reported, not skipped); folders walked for image files, sorted.
+
+    Hidden files in folders are skipped: `._photo.jpg` is macOS metadata, not a photo.
+    """
+    paths: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(
+                p
+                for p in item.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+            )
+            if not found:
+                raise ImageNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {item}")
+            paths += found
+        else:
+            paths.append(item)
+    return paths
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeated options and comma-separated lists alike: `--category animal,food --category scene`."""
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+@app.command()
+def tag(
+    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders (walked for images).")],
+    backbone: Annotated[str, typer.Option(help="Image-text model, or a classification model (its labels).")] = (
+        "default"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image (JSON Lines).")] = False,
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest confidence shown.")] = 0.5,
+    top: Annotated[int, typer.Option(min=0, help="At most this many tags per image (0: no limit).")] = 10,
+    tags: Annotated[str | None, typer.Option(help='Your own vocabulary: "ripe,unripe,rotten".')] = None,
+    tags_file: Annotated[
+        Path | None, typer.Option(help="Vocabulary file: one tag per line, or a TSV (see sightline/vocabulary.py).")
+    ] = None,
+    single: Annotated[
+        bool, typer.Option("--single", help="Exactly one of the tags per image: confidences sum to 1.")
+    ] = False,
+    category: Annotated[list[str] | None, typer.Option(help="Only tags of these categories (repeatable).")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Only these tags and the tags below them.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Never these tags, nor the tags below them.")] = None,
+) -> None:
+    """Tag photos with no training: `beach.jpg: outdoor 0.97, beach 0.95, sea 0.91`.
+
+    Several tags can be right at once, each scored on its own. Exit code 1 if an image was unreadable.
+    """
+    from sightline.tagging import Tagger
+
+    if tags is not None and tags_file is not None:
+        raise typer.BadParameter("give --tags or --tags-file, not both")
+    vocabulary = _names([tags]) if tags is not None else tags_file
+    paths = _image_paths(images)
+    tagger = Tagger(
+        backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,
+        top=top or None, categories=_names(category), include=_names(include), exclude=_names(exclude),
+    )  # fmt: skip
+    results = _tag_with_progress(tagger, [str(p) for p in paths])
+    failed = False
+    for path, result in zip(paths, results, strict=True):
+        failed |= not result.ok
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), **result.to_dict()}))
+        elif result.ok:
+            shown = ", ".join(f"{t.name} {t.confidence:.2f}" for t in result.tags) or f"(no tag >= {threshold:g})"
+            typer.echo(f"{path}: {shown}")
+        else:
+            typer.echo(f"{path}: error: {result.error}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _tag_with_progress(tagger: Tagger, paths: list[str]) -> list[TagResult]:
+    if len(paths) <= _PROGRESS_FROM:
+        return tagger.tag(paths)
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("tagging", total=len(paths))
+        return tagger.tag(paths, progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+
+# The project workflow (create, upload, train, evaluate, publish, predict): sightline/commands/.
+from sightline import commands  # noqa: E402
+
+app.add_typer(commands.projects.app, name="projects")
+app.add_typer(commands.tags.app, name="tags")
+app.add_typer(commands.images.app, name="images")
+app.command()(commands.training.train)
+app.add_typer(commands.training.iterations_app, name="iterations")
+app.command()(commands.training.publish)
+app.command()(commands.training.unpublish)
+app.command()(commands.predict.predict)
+app.command()(commands.predict.test)
+app.command()(commands.report.report)
+app.command()(commands.training.worker)
+
+
+def main() -> None:
+    """Entry point: run the app, turning Sightline's own errors into one line and exit code 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("sightline").setLevel(logging.INFO)
+    try:
+        app()
+    except SightlineError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

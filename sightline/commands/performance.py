@@ -1,0 +1,120 @@
+"""An iteration's evaluation report, read defensively, for `iterations show`, `train` and `report`.
+
+The report is stored as JSON on the iteration (`EvaluationReport.to_dict()` plus `warnings`,
+`skipped_images` and `image_keys`). Iterations trained by another Sightline version may lack a key
+or carry new ones, so every reader here uses `.get` and returns None for what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sightline.service.performance import Report, iteration_report
+
+__all__ = ["Report", "iteration_report"]  # re-exported for the commands
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """One line of the per-tag table; None where the report does not say."""
+
+    tag: str
+    image_count: int | None
+    precision: float | None
+    precision_std: float | None
+    recall: float | None
+    recall_std: float | None
+    average_precision: float | None
+    average_precision_std: float | None
+    suggested_threshold: float | None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A tag's precision-recall curve (points in ascending threshold order)."""
+
+    tag: str
+    precision: list[float]
+    recall: list[float]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """An out-of-fold prediction that disagreed with the image's tags; `confidence` in the wrong answer."""
+
+    image_key: str | None
+    true_tags: list[str]
+    predicted_tags: list[str]
+    confidence: float
+
+
+def overall(report: Report) -> dict[str, float | None]:
+    """The headline figures, by the names people know from Custom Vision."""
+    return {
+        "precision": report.get("precision"),
+        "recall": report.get("recall"),
+        "mAP": report.get("mean_average_precision"),
+        "accuracy": report.get("accuracy"),
+        "macro F1": report.get("macro_f1"),
+    }
+
+
+def tag_rows(report: Report) -> list[TagRow]:
+    return [
+        TagRow(
+            tag=str(entry.get("tag", "?")),
+            image_count=entry.get("image_count"),
+            precision=entry.get("precision"),
+            precision_std=entry.get("precision_std"),
+            recall=entry.get("recall"),
+            recall_std=entry.get("recall_std"),
+            average_precision=entry.get("average_precision"),
+            average_precision_std=entry.get("average_precision_std"),
+            suggested_threshold=entry.get("suggested_threshold"),
+        )
+        for entry in report.get("per_tag") or []
+    ]
+
+
+def curves(report: Report) -> list[Curve]:
+    """The PR curves of the tags that have one (a tag without positive images has none)."""
+    found = []
+    for entry in report.get("per_tag") or []:
+        curve = entry.get("pr_curve") or {}
+        if curve.get("precision") and curve.get("recall"):
+            found.append(Curve(str(entry.get("tag", "?")), list(curve["precision"]), list(curve["recall"])))
+    return found
+
+
+def reliability(report: Report, stage: str) -> list[dict[str, float]]:
+    """Reliability bins `before` or `after` calibration: lower, upper, count, mean_confidence, accuracy."""
+    bins = report.get(f"reliability_{stage}_calibration") or []
+    return [b for b in bins if {"mean_confidence", "accuracy", "count"} <= set(b)]
+
+
+def mistakes(report: Report, limit: int) -> list[Mistake]:
+    """The worst out-of-fold mistakes, most confident first.
+
+    Multiclass: the probability given to the wrong top tag. Multilabel: the strongest wrong yes/no,
+    p for a tag wrongly given and 1 - p for a tag wrongly missed.
+    """
+    tags = list(report.get("tags") or [])
+    keys = list(report.get("image_keys") or [])
+    found = []
+    for image in report.get("images") or []:
+        truth, predicted = set(image.get("true_tags") or []), set(image.get("predicted_tags") or [])
+        probabilities = dict(zip(tags, image.get("probabilities") or [], strict=False))
+        if truth == predicted or not probabilities:
+            continue
+        if report.get("multilabel"):
+            confidence = max(
+                [probabilities.get(t, 0.0) for t in predicted - truth]
+                + [1.0 - probabilities.get(t, 1.0) for t in truth - predicted]
+            )
+        else:
+            confidence = max(probabilities.get(t, 0.0) for t in predicted) if predicted else 0.0
+        index = image.get("index")
+        key = keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None
+        found.append(Mistake(key, sorted(truth), sorted(predicted), float(confidence)))
+    found.sort(key=lambda m: m.confidence, reverse=True)
+    return found[:limit]

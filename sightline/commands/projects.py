@@ -1,0 +1,105 @@
+"""`sightline projects ...`: create, list, show and delete projects."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from sightline.commands.context import AsJson, ProjectArg, Yes, confirm_or_stop, open_workspace
+from sightline.commands.render import ID_COLUMN, Column, console, print_record, print_rows
+from sightline.service import projects
+from sightline.service.views import ProjectView
+
+app = typer.Typer(help="Create, list, show and delete projects.", no_args_is_help=True)
+
+
+class ClassificationType(StrEnum):
+    MULTICLASS = "Multiclass"
+    MULTILABEL = "Multilabel"
+
+
+COLUMNS: list[Column] = [
+    Column("name", lambda p: p.name),
+    Column("type", lambda p: p.classification_type),
+    Column("domain", lambda p: p.domain),
+    Column("tags", lambda p: p.tag_count),
+    Column("images", lambda p: p.image_count),
+    Column("latest iteration", lambda p: p.latest_iteration),
+]
+
+FIELDS: list[Column] = [
+    Column("name", lambda p: p.name),
+    ID_COLUMN,
+    Column("description", lambda p: p.description),
+    Column("type", lambda p: p.classification_type),
+    Column("domain", lambda p: p.domain),
+    Column("threshold", lambda p: f"{p.threshold:g}"),
+    Column("tags", lambda p: p.tag_count),
+    Column("images", lambda p: p.image_count),
+    Column("latest iteration", lambda p: p.latest_iteration or "(not trained yet)"),
+    Column("created", lambda p: p.created, no_wrap=True),
+    Column("modified", lambda p: p.modified),
+]
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="A unique project name.", show_default=False)],
+    classification_type: Annotated[
+        ClassificationType,
+        typer.Option("--type", case_sensitive=False, help="Multiclass: one tag per image. Multilabel: any number."),
+    ] = ClassificationType.MULTICLASS,
+    domain: Annotated[str, typer.Option(help="Backbone (image encoder); see `sightline backbones`.")] = "default",
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Probability from which a tag counts as predicted.")
+    ] = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Create a project."""
+    with open_workspace() as ws:
+        project = projects.create_project(
+            ws,
+            name,
+            description=description,
+            classification_type=classification_type.value,
+            domain=domain,
+            threshold=threshold,
+        )
+    if as_json:
+        print_record(project, FIELDS, as_json=True)
+    else:
+        console.print(f"created {project.classification_type} project {project.name!r} ({project.id})", markup=False)
+
+
+@app.command("list")
+def list_(as_json: AsJson = False) -> None:
+    """List the projects, oldest first."""
+    with open_workspace() as ws:
+        rows = projects.list_projects(ws)
+    print_rows(rows, COLUMNS, as_json=as_json, empty="no projects yet: `sightline projects create NAME`")
+
+
+@app.command("show")
+def show(project: ProjectArg, as_json: AsJson = False) -> None:
+    """Show one project."""
+    with open_workspace() as ws:
+        view = projects.get_project(ws, project)
+    print_record(view, FIELDS, as_json=as_json)
+
+
+@app.command("delete")
+def delete(
+    project: ProjectArg,
+    yes: Yes = False,
+) -> None:
+    """Delete a project with its tags, images, iterations and stored predictions."""
+    with open_workspace() as ws:
+        view: ProjectView = projects.get_project(ws, project)
+        confirm_or_stop(
+            f"delete project {view.name!r} with its {view.image_count} images and {view.tag_count} tags", yes=yes
+        )
+        projects.delete_project(ws, view.id)
+    console.print(f"deleted project {view.name!r}", markup=False)

@@ -1,0 +1,100 @@
+"""`sightline report`: an iteration's evaluation as one self-contained HTML page.
+
+Charts and thumbnails are embedded as data URIs, so the page opens anywhere, offline, and can be
+attached to a ticket. The page is a Jinja2 template (`sightline/templates/report.html.j2`).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import sightline
+from sightline.commands import performance
+from sightline.commands.context import ProjectArg, open_workspace
+from sightline.commands.render import console, fail, percent, when
+from sightline.service import Workspace, projects
+from sightline.service.views import IterationView, ProjectView
+from sightline.store import THUMBNAIL_SUFFIX, IterationStatus
+
+
+def report(
+    project: ProjectArg,
+    iteration: Annotated[
+        str | None, typer.Argument(help="Iteration id or name (default: the latest).", show_default=False)
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    mistakes: Annotated[int, typer.Option(min=0, max=500, help="How many of the worst mistakes to show.")] = 24,
+) -> None:
+    """Write an HTML report: figures, per-tag table, PR curves, confusion matrix, calibration, worst mistakes."""
+    with open_workspace() as ws:
+        project_view = projects.get_project(ws, project)
+        view, data = performance.iteration_report(ws, project, iteration)
+        if view.status != IterationStatus.COMPLETED or not data:
+            fail(f"{view.name} is {view.status}: there is no evaluation to report yet")
+        worst = performance.mistakes(data, mistakes)
+        thumbnails = {m.image_key: _thumbnail(ws, m.image_key) for m in worst if m.image_key}
+    page = render_page(project_view, view, data, worst, thumbnails)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {out}: {error.strerror or error}")
+    console.print(f"wrote {out} ({len(page) // 1024} KiB)", markup=False)
+
+
+def render_page(
+    project: ProjectView,
+    iteration: IterationView,
+    data: performance.Report,
+    worst: list[performance.Mistake],
+    thumbnails: dict[str, str | None],
+) -> str:
+    """The report page as HTML text (no I/O: the caller fetched the thumbnails)."""
+    import jinja2
+
+    from sightline.commands import figures
+
+    rows = performance.tag_rows(data)
+    curves = performance.curves(data)
+    before, after = performance.reliability(data, "before"), performance.reliability(data, "after")
+    charts = {
+        "pr_curves": figures.pr_curves(curves, rows) if curves else None,
+        "confusion": figures.confusion(data["confusion_matrix"], data.get("tags") or [])
+        if data.get("confusion_matrix") and not data.get("multilabel")
+        else None,
+        "reliability": figures.reliability(
+            before, after, data.get("ece_before_calibration"), data.get("ece_after_calibration")
+        )
+        if before or after
+        else None,
+    }
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sightline", "templates"), autoescape=True, undefined=jinja2.ChainableUndefined
+    )
+    environment.filters["spread"] = percent
+    return environment.get_template("report.html.j2").render(
+        project=project,
+        iteration=iteration,
+        report=data,
+        overall=performance.overall(data),
+        tag_rows=rows,
+        charts=charts,
+        mistakes=worst,
+        thumbnails=thumbnails,
+        trained=when(iteration.trained_at),
+        generated=when(datetime.now().astimezone()),
+        version=sightline.__version__,
+    )
+
+
+def _thumbnail(ws: Workspace, image_key: str) -> str | None:
+    """The stored JPEG thumbnail of a training image as a data URI; None when it is gone."""
+    try:
+        data = ws.blobs.get(f"{image_key}.{THUMBNAIL_SUFFIX}")
+    except (FileNotFoundError, ValueError):  # deleted since training, or not a blob key
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
