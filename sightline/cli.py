@@ -35,7 +35,7 @@ def demo(
         "default"
     ),
 ) -> None:
-    """Train, evaluate, test and save a classifier on generated photos: the whole engine in one minute."""
+    """The whole workflow on generated photos: project, upload, train, performance, quick test, publish."""
     from sightline.demo import run_demo
 
     run_demo(console, backbone)

@@ -84,6 +84,13 @@ def make_unrelated_image(seed: int, size: int = 128) -> Image.Image:
     return Image.fromarray(np.repeat(stripes[..., None], 3, axis=2), "RGB")
 
 
+def make_lens_cap_image(seed: int, size: int = 128) -> Image.Image:
+    """A photo taken with the lens cap on: near-black with sensor noise, unlike any product photo."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(rng.normal(12, 6, size=(size, size, 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
 def to_jpeg(image: Image.Image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)

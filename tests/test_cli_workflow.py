@@ -286,7 +286,7 @@ def test_ctrl_c_while_waiting_cancels_the_training(tmp_path: Path, monkeypatch):
 
 
 def test_prediction_block_explains_the_flags_in_words(capsys):
-    from sightline.commands.predict import _print_block
+    from sightline.commands.predict import print_prediction
     from sightline.errors import NotAnImageError
     from sightline.service.views import PredictionView
 
@@ -298,8 +298,8 @@ def test_prediction_block_explains_the_flags_in_words(capsys):
         ],
         uncertain=True, unknown_score=0.995, unknown=True, stored=False,
     )  # fmt: skip
-    _print_block(Path("odd.jpg"), view)
-    _print_block(Path("junk.jpg"), NotAnImageError("'junk.jpg' is not an image"))
+    print_prediction(Path("odd.jpg"), view)
+    print_prediction(Path("junk.jpg"), NotAnImageError("'junk.jpg' is not an image"))
     out = capsys.readouterr().out
     assert "circle" in out and "46.0%" in out and "[square]" in out  # tag names are text, not Rich markup
     assert "no tag reaches the threshold 0.5" in out
@@ -361,3 +361,16 @@ def test_reports_are_read_defensively(capsys):
     page = render_page(project, iteration, report, worst, {"a" * 64: "data:image/jpeg;base64,AAAA"})
     assert "Pets: Iteration 1" in page and "data:image/jpeg;base64,AAAA" in page and "dog" in page
     assert "Confusion matrix" not in page  # Multilabel has none
+
+
+def test_demo_runs_offline_on_the_embedded_defaults():
+    """The README's main command: with no weights to be had, it says so and shows the workflow on `tiny`."""
+    result = run("demo")
+    assert "RANDOM weights" in result.output
+    assert "Iteration 1: Completed" in result.output
+    assert "UNKNOWN" in result.output  # the lens-cap photo is flagged
+    assert "published Iteration 1 as 'demo'" in result.output
+    listed = json.loads(run("projects", "list", "--json").output)
+    assert [p["name"] for p in listed] == ["Sightline demo (shapes)"]
+    assert listed[0]["image_count"] == 60
+    run("demo")  # a second run starts afresh instead of failing on the existing project

@@ -8,6 +8,7 @@ The text tower runs in torch: text embeddings are computed once per phrase and c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,7 +16,8 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -34,6 +36,25 @@ log = logging.getLogger(__name__)
 _WEIGHT_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
 _PARITY_TOLERANCE = 1e-3
 _PIL_RESAMPLE = {2: "bilinear", 3: "bicubic"}
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep transformers' progress bars and torch's exporter chatter out of a user's terminal."""
+    from transformers.utils import logging as hf_logging
+
+    torch_onnx = logging.getLogger("torch.onnx")
+    level, bars = torch_onnx.level, hf_logging.is_progress_bar_enabled()
+    torch_onnx.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch_onnx.setLevel(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 # --- finding the weights --------------------------------------------------------------------------
@@ -205,7 +226,8 @@ class HFBackbone(Backbone):
                 from transformers import AutoModel
 
                 dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-                self._model = AutoModel.from_pretrained(self.folder, dtype=dtype).eval().to(self.device)
+                with quiet_libraries():
+                    self._model = AutoModel.from_pretrained(self.folder, dtype=dtype).eval().to(self.device)
             return self._model
 
     # -- zero-shot logit parameters: learned weights, read once and remembered beside the caches
@@ -365,7 +387,7 @@ def export_image_tower(backbone: HFBackbone, path: Path) -> bool:
     tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=".export-"))
     try:
         tmp = tmp_dir / "image.onnx"
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), quiet_libraries():
             torch.onnx.export(
                 tower, (example,), str(tmp), input_names=["pixel_values"], output_names=["image_embeds"],
                 dynamic_shapes={"pixel_values": {0: torch.export.Dim("batch")}}, dynamo=True,

@@ -14,7 +14,7 @@ import string
 import tempfile
 from pathlib import Path
 
-from sightline.backbones.hf import HFBackbone
+from sightline.backbones.hf import HFBackbone, quiet_libraries
 from sightline.config import cache_dir
 
 TINY_VERSION = "tiny-clip-v2"
@@ -89,8 +89,9 @@ def tiny_model_dir(seed: int = 0) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
     try:
-        _build_model(tmp, seed)
-        _build_tokenizer(tmp)
+        with quiet_libraries():
+            _build_model(tmp, seed)
+            _build_tokenizer(tmp)
         os.replace(tmp, folder)
     except OSError:
         if not (folder / "config.json").is_file():  # somebody else won the race, or a real error

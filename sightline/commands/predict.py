@@ -104,7 +104,7 @@ def _classify(ws: Workspace, project: str, paths: list[Path], target: Target, *,
         print_json([_as_json(path, result) for path, result in zip(paths, results, strict=True)])
     else:
         for path, result in zip(paths, results, strict=True):
-            _print_block(path, result)
+            print_prediction(path, result)
     if any(isinstance(result, ImageError) for result in results):
         raise typer.Exit(1)
 
@@ -115,7 +115,7 @@ def _as_json(path: Path, result: PredictionView | ImageError) -> dict:
     return {"image": str(path), **result.to_dict()}
 
 
-def _print_block(path: Path, result: PredictionView | ImageError) -> None:
+def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
     console.print(Text(str(path), style="bold"))
     if isinstance(result, ImageError):
         console.print(Text.assemble("  ", ("error:", "red"), f" {result}"))
@@ -142,6 +142,11 @@ def _print_block(path: Path, result: PredictionView | ImageError) -> None:
         console.print(
             f"  [red]UNKNOWN[/red]: this image looks unlike every training image "
             f"(unknown score {result.unknown_score:.2f}); the tags above may mean nothing."
+        )
+    else:
+        console.print(
+            f"  unknown score {result.unknown_score:.2f} (how unlike the training images it is; flagged from 0.99)",
+            style="dim",
         )
     if result.stored:
         console.print(f"  stored as prediction {result.id} for review", style="dim")

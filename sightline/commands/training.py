@@ -64,7 +64,7 @@ def train(
         if not wait:
             console.print(f"queued {queued.name} ({queued.id}); a `sightline worker` will train it", markup=False)
             return
-        done = _train_here(ws, queued)
+        done = train_and_watch(ws, queued)
         completed = done.status == IterationStatus.COMPLETED
         report = performance.iteration_report(ws, done.project_id, done.id)[1] if completed else None
     if done.status == IterationStatus.FAILED:
@@ -76,7 +76,7 @@ def train(
         print_overall(report)
 
 
-def _train_here(ws: Workspace, queued: IterationView) -> IterationView:
+def train_and_watch(ws: Workspace, queued: IterationView) -> IterationView:
     """Run workers in a thread until `queued` has finished, showing its progress; Ctrl-C cancels it.
 
     The thread claims the oldest queued job, which is ours unless others wait before it (those get
