@@ -142,7 +142,8 @@ def test_preconditioned_solver_matches_the_plain_objective(multilabel, n):
             if not multilabel
             else -np.sum(targets * log_expit(Z) + (1 - targets) * log_expit(-Z))
         )
-        return data + np.sum((W - prior) ** 2) / (2 * C)
+        # with a prior, the bias is pulled toward the prior's bias (0 here) with the same strength
+        return data + (np.sum((W - prior) ** 2) + np.sum(b**2)) / (2 * C)
 
     plain = minimize(objective, np.zeros(k * dim + k), method="L-BFGS-B", options={"maxiter": 20_000, "ftol": 1e-14})
     W, b = plain.x[: k * dim].reshape(k, dim), plain.x[k * dim :]
@@ -157,3 +158,16 @@ def test_preconditioned_solver_matches_the_plain_objective(multilabel, n):
 def _projected(head: LinearHead, X, y):
     _, targets, weights = head._validate_training_data(X, y)
     return ProjectedEmbeddings.from_embeddings(X), targets, weights
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_a_strong_prior_with_few_images_is_the_zero_shot_classifier(multilabel):
+    """Bias included: a free bias fitted on a few images made few-shot heads worse than their prior."""
+    X, y, _ = blobs(40, 3, 16, spread=0.8)
+    rng = np.random.default_rng(1)
+    prior = rng.normal(size=(3, 16)) * 5
+    prior_bias = np.array([0.5, -1.0, 0.25])
+    few = np.concatenate([np.flatnonzero(y == c)[:1] for c in range(3)])
+    Y = np.eye(3, dtype=int)[y[few]] if multilabel else y[few]
+    head = LinearHead(multilabel=multilabel, C=1e-4, prior_weights=prior, prior_bias=prior_bias).fit(X[few], Y)
+    np.testing.assert_allclose(head.logits(X), X @ prior.T + prior_bias, atol=1e-2)

@@ -39,7 +39,11 @@ class LinearHead(ClassifierMixin, BaseEstimator):
     C : inverse strength of the pull toward ``prior_weights`` (or toward 0 without a prior).
     prior_weights : (n_classes, n_features) weights the head starts from and is pulled toward,
         rows in ``classes_`` order.
-    prior_bias : (n_classes,) starting bias (not penalised).
+    prior_bias : (n_classes,) the prior's bias (default 0). With ``prior_weights`` the bias is pulled
+        toward it with the same strength as the weights, so that with no data the head IS the
+        zero-shot classifier: a free bias fitted on a handful of images overfits class offsets and
+        made a 5-shot head worse than its own prior (0.66 vs 0.69 accuracy on clothing photos).
+        Without a prior the bias is not penalised, as in ordinary logistic regression.
     class_weight : "balanced" reweights classes (multilabel: positives and negatives of each tag)
         to equal total weight; a dict maps class -> weight (multiclass only); None weights all images 1.
     max_iter, tol : L-BFGS iteration limit and tolerance (relative loss decrease and gradient).
@@ -95,12 +99,13 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             raise ValueError(f"C must be positive, got {self.C}")
         n_classes, n_features = targets.shape[1], self.n_features_in_
         prior = self._prior_weights(n_classes, n_features)
+        bias_prior = (
+            np.zeros(n_classes)
+            if self.prior_bias is None
+            else np.asarray(self.prior_bias, dtype=np.float64).reshape(n_classes)
+        )
         if intercept_init is None:
-            intercept_init = (
-                np.zeros(n_classes)
-                if self.prior_bias is None
-                else np.asarray(self.prior_bias, dtype=np.float64).reshape(n_classes)
-            )
+            intercept_init = bias_prior
         fitted = fit_linear(
             data,
             targets,
@@ -108,6 +113,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             multilabel=self.multilabel,
             C=self.C,
             prior=prior,
+            bias_prior=bias_prior if self.prior_weights is not None else None,
             coef_init=prior if coef_init is None else np.asarray(coef_init, dtype=np.float64),
             intercept_init=np.asarray(intercept_init, dtype=np.float64),
             max_iter=self.max_iter,

@@ -59,6 +59,7 @@ class ProjectedEmbeddings:
             keep = _significant(eigenvalues)
             eigenvalues, basis = eigenvalues[keep], basis[:, keep]
             features = centred @ basis
+        basis, features, eigenvalues = _with_mean_direction(mean, basis, features, eigenvalues)
         return cls(
             features=np.ascontiguousarray(features, dtype=np.float32),
             mean=mean.astype(np.float64),
@@ -69,6 +70,22 @@ class ProjectedEmbeddings:
     def take(self, rows: np.ndarray) -> ProjectedEmbeddings:
         """The same basis restricted to some images (a cross-validation fold): no new decomposition."""
         return ProjectedEmbeddings(self.features[rows], self.mean, self.basis, self.eigenvalues)
+
+
+def _with_mean_direction(mean, basis, features, eigenvalues):
+    """Add the part of the mean outside the data's span as one more direction (variance 0).
+
+    A prior's bias penalty couples the weights to the mean (b = b' - W @ mean), so the optimum may
+    move the weights along that part of the mean even though no image varies there.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    outside = mean - basis @ (basis.T @ mean)
+    norm = np.linalg.norm(outside)
+    if norm <= 1e-6 * max(np.linalg.norm(mean), 1e-12):
+        return basis, features, eigenvalues
+    basis = np.column_stack([basis, outside / norm])
+    features = np.column_stack([features, np.zeros(len(features), dtype=features.dtype)])
+    return basis, features, np.append(eigenvalues, 0.0)
 
 
 def _significant(eigenvalues: np.ndarray) -> np.ndarray:
@@ -91,12 +108,14 @@ def fit_linear(
     multilabel: bool,
     C: float,
     prior: np.ndarray,
+    bias_prior: np.ndarray | None = None,
     coef_init: np.ndarray,
     intercept_init: np.ndarray,
     max_iter: int,
     tol: float,
 ) -> LinearFit:
-    """Minimise sum(weights * loss(X @ W.T + b, targets)) + ||W - prior||^2 / (2C) over W, b.
+    """Minimise sum(weights * loss(X @ W.T + b, targets)) + ||W - prior||^2 / (2C) over W, b,
+    plus ||b - bias_prior||^2 / (2C) when `bias_prior` is given (a zero-shot prior's bias).
 
     targets: (n, k) one-hot (softmax) or 0/1 indicator (sigmoid per column). weights: (n,) or (n, k).
     """
@@ -110,6 +129,10 @@ def fit_linear(
     b0 = intercept_init + coef_init @ data.mean
     loss = _sigmoid_loss if multilabel else _softmax_loss
     inverse_c = 1.0 / C
+    # The bias in the centred variables is b' = b + W @ mean, with W = prior + (V * s) @ Q.T, so
+    # b - bias_prior = b' - (bias_prior + prior @ mean) - (V * s) @ (Q.T @ mean).
+    bias_target = None if bias_prior is None else bias_prior + prior @ data.mean
+    mean_in_basis = (data.basis.T @ data.mean) * scale  # (r,), times V gives (V * s) @ Q.T @ mean
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         v, bias = theta[: k * r].reshape(k, r), theta[k * r :]
@@ -117,7 +140,14 @@ def fit_linear(
         value, residual = loss(logits.astype(np.float64), targets, weights)
         shift = v * scale
         grad_v = (residual.T.astype(np.float32) @ scaled) + inverse_c * shift * scale
-        return value + 0.5 * inverse_c * np.sum(shift * shift), np.concatenate([grad_v.ravel(), residual.sum(axis=0)])
+        value += 0.5 * inverse_c * np.sum(shift * shift)
+        grad_bias = residual.sum(axis=0)
+        if bias_target is not None:
+            offset = bias - bias_target - v @ mean_in_basis
+            value += 0.5 * inverse_c * np.sum(offset * offset)
+            grad_bias = grad_bias + inverse_c * offset
+            grad_v = grad_v - inverse_c * np.outer(offset, mean_in_basis)
+        return value, np.concatenate([grad_v.ravel(), grad_bias])
 
     # The vectors and matrix products here are small: BLAS threads spin and contend more than they
     # help (measured 3-8x slower with 2 threads on a busy 2-core machine).
