@@ -15,7 +15,7 @@ import itertools
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -171,19 +171,23 @@ def decode_batches(
     limits: ImageLimits | None = None,
     workers: int | None = None,
     failures: list[DecodeFailure] | None = None,
+    executor: Executor | None = None,
 ) -> Iterator[DecodedBatch]:
     """Batches of model-ready pixels, in input order, decoded in threads one batch ahead of the caller.
 
     Pillow releases the GIL while decoding, so threads scale; while the caller runs inference on
     one batch the next one is already decoding. An image that fails with an `ImageError` is
     appended to `failures` (if given) and left out of its batch; any other exception is a bug and
-    propagates. A batch whose images all failed is not yielded.
+    propagates. A batch whose images all failed is not yielded. `executor`: a long-lived pool to
+    decode in (starting threads per call costs milliseconds a request on a server); without one a
+    pool of `workers` threads is made for the call.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     limits = limits or ImageLimits.from_env()
     numbered = enumerate(sources)  # an iterator, so a lazy iterable of sources works too
-    pool = ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1))
+    pool = executor or ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1))
+    pending: list[tuple[int, Future[np.ndarray]]] = []
 
     def submit_next_batch() -> list[tuple[int, Future[np.ndarray]]]:
         chunk = itertools.islice(numbered, batch_size)
@@ -197,7 +201,11 @@ def decode_batches(
             if batch is not None:
                 yield batch
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:  # a shared pool stays up: only withdraw this call's work that has not started
+            for _, future in pending:
+                future.cancel()
 
 
 # --- private ------------------------------------------------------------------------------------

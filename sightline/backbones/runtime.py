@@ -8,6 +8,7 @@ batch, and report bad images instead of failing the whole call.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,20 @@ _CHUNK = 512
 
 def cpu_threads() -> int:
     return int(os.environ.get("SIGHTLINE_THREADS") or os.cpu_count() or 1)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def shared_pool() -> ThreadPoolExecutor:
+    """One process-wide pool for reading and decoding images: a server answering one image per
+    request would otherwise spend milliseconds per request starting threads."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(2, cpu_threads()), thread_name_prefix="sightline-io")
+        return _pool
 
 
 def create_onnx_session(path: str | Path) -> onnxruntime.InferenceSession:
@@ -103,48 +118,49 @@ def embed_images(
                 rest.append(i)
         return rest
 
-    with ThreadPoolExecutor(max_workers=max(2, cpu_threads())) as pool:
-        for start in range(0, total, _CHUNK):
-            chunk = list(range(start, min(start + _CHUNK, total)))
-            known = [i for i in chunk if keys is not None and keys[i]]
-            for i in known:
-                found_keys[i] = keys[i]
-            unread = sorted(set(chunk) - set(known) | set(take_cached(known)))
-            loaded: dict[int, ImageSource] = {}
-            futures = {i: pool.submit(_read_and_hash, sources[i], found_keys[i], limits) for i in unread}
-            for i, future in futures.items():
-                try:
-                    loaded[i], found_keys[i] = future.result()
-                except ImageError as error:
-                    failures.append(DecodeFailure(index=i, error=error))
-                    done += 1
-            todo = take_cached([i for i in loaded if i not in known])
-            todo = sorted(set(todo) | {i for i in loaded if i in known})
+    pool = shared_pool()
+    for start in range(0, total, _CHUNK):
+        chunk = list(range(start, min(start + _CHUNK, total)))
+        known = [i for i in chunk if keys is not None and keys[i]]
+        for i in known:
+            found_keys[i] = keys[i]
+        unread = sorted(set(chunk) - set(known) | set(take_cached(known)))
+        loaded: dict[int, ImageSource] = {}
+        futures = {i: pool.submit(_read_and_hash, sources[i], found_keys[i], limits) for i in unread}
+        for i, future in futures.items():
+            try:
+                loaded[i], found_keys[i] = future.result()
+            except ImageError as error:
+                failures.append(DecodeFailure(index=i, error=error))
+                done += 1
+        todo = take_cached([i for i in loaded if i not in known])
+        todo = sorted(set(todo) | {i for i in loaded if i in known})
+        if progress:
+            progress(done, total)
+        chunk_failures: list[DecodeFailure] = []
+        batches = decode_batches(
+            [loaded[i] for i in todo],
+            backbone.preprocess,
+            batch_size=batch_size,
+            limits=limits,
+            failures=chunk_failures,
+            executor=pool,
+        )
+        for batch in batches:
+            out = backbone.embed_pixels(batch.pixels)
+            fresh = {}
+            for row, local in enumerate(batch.indices):
+                i = todo[local]
+                vectors[i] = out[row]
+                fresh[found_keys[i]] = out[row]
+            if cache:
+                cache.put_many(backbone.fingerprint, fresh)
+            done += len(batch.indices)
             if progress:
                 progress(done, total)
-            chunk_failures: list[DecodeFailure] = []
-            batches = decode_batches(
-                [loaded[i] for i in todo],
-                backbone.preprocess,
-                batch_size=batch_size,
-                limits=limits,
-                failures=chunk_failures,
-            )
-            for batch in batches:
-                out = backbone.embed_pixels(batch.pixels)
-                fresh = {}
-                for row, local in enumerate(batch.indices):
-                    i = todo[local]
-                    vectors[i] = out[row]
-                    fresh[found_keys[i]] = out[row]
-                if cache:
-                    cache.put_many(backbone.fingerprint, fresh)
-                done += len(batch.indices)
-                if progress:
-                    progress(done, total)
-            for failure in chunk_failures:
-                failures.append(DecodeFailure(index=todo[failure.index], error=failure.error))
-                done += 1
+        for failure in chunk_failures:
+            failures.append(DecodeFailure(index=todo[failure.index], error=failure.error))
+            done += 1
     failures.sort(key=lambda f: f.index)
     ok = sorted(vectors)
     matrix = np.stack([vectors[i] for i in ok]).astype(np.float32) if ok else np.zeros((0, backbone.dim), np.float32)

@@ -24,7 +24,9 @@ def _model_for(ws: Workspace, artifact_key: str):
 
     model = ws.cached_model(artifact_key)
     if model is None:
-        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=ws.embedding_cache, limits=ws.image_limits)
+        # No embedding cache here: new photos are rarely seen twice, and a write per prediction costs
+        # a database commit (a reviewed prediction is embedded once more when it is trained on).
+        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=None, limits=ws.image_limits)
         ws.remember_model(artifact_key, model)
     return model
 

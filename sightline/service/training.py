@@ -232,6 +232,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     skipped = {i for i, _ in classifier.failures_}
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
+    classifier.cache = None  # as a prediction model it embeds new photos once; see predictions._model_for
     ws.remember_model(artifact_key, classifier)
     return {
         "artifact_key": artifact_key,
