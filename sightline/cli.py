@@ -172,6 +172,12 @@ app.command()(commands.predict.test)
 app.command()(commands.report.report)
 app.command()(commands.training.worker)
 
+# The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).
+from sightline.commands import serve as serve_commands  # noqa: E402
+
+app.command()(serve_commands.serve)
+app.command()(serve_commands.keys)
+
 
 def main() -> None:
     """Entry point: run the app, turning Sightline's own errors into one line and exit code 1."""

@@ -31,6 +31,12 @@ class ImageNotFoundError(ImageError):
     reason = "not_found"
 
 
+class ImageUrlError(ImageNotFoundError):
+    """An image URL that cannot be fetched: refused address, bad scheme, HTTP error, timeout, redirect loop."""
+
+    code = "BadRequestImageUrl"
+
+
 class EmptyImageError(ImageError):
     reason = "empty"
 

@@ -4,7 +4,18 @@ The CLI, the HTTP API and the web UI all call these functions with a `Workspace`
 (limits, Custom Vision's constraints, error codes) lives here once.
 """
 
-from sightline.service import images, importing, iterations, predictions, projects, tags, training
+from sightline.service import (
+    analysis,
+    images,
+    importing,
+    iterations,
+    performance,
+    predictions,
+    projects,
+    settings,
+    tags,
+    training,
+)
 from sightline.service.worker import Worker, start_background_worker
 from sightline.service.workspace import ProjectLimits, Workspace
 
@@ -12,11 +23,14 @@ __all__ = [
     "ProjectLimits",
     "Worker",
     "Workspace",
+    "analysis",
     "images",
     "importing",
     "iterations",
+    "performance",
     "predictions",
     "projects",
+    "settings",
     "start_background_worker",
     "tags",
     "training",

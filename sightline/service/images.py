@@ -277,7 +277,19 @@ def image_bytes(ws: Workspace, project_id: str, image_id: str, *, thumbnail: boo
 
 def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
     """Add (image id, tag id or name) pairs, checking the project's rules per image; returns links added."""
-    added = 0
+    added, _already = tag_images_by_outcome(ws, project_id, pairs)
+    return len(added)
+
+
+def tag_images_by_outcome(
+    ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """As `tag_images`, returning the (image id, tag id) pairs added and those that were already there.
+
+    All or nothing: one pair breaking a rule (or naming no such image or tag) adds none.
+    """
+    added: list[tuple[str, str]] = []
+    already: list[tuple[str, str]] = []
     with ws.session() as session:
         project = find_project_row(session, project_id)
         for image_id, tag_ref in pairs:
@@ -285,13 +297,14 @@ def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]])
             (tag,) = _resolve_tags(session, project, [tag_ref])
             current = [link.tag for link in image.tag_links]
             if tag in current:
+                already.append((image.id, tag.id))
                 continue
             _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
             session.add(ImageTag(image_id=image.id, tag_id=tag.id))
             session.flush()
             session.refresh(image)
-            added += 1
-    return added
+            added.append((image.id, tag.id))
+    return added, already
 
 
 def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
@@ -355,6 +368,7 @@ __all__ = [
     "list_images",
     "set_metadata",
     "tag_images",
+    "tag_images_by_outcome",
     "tag_view",
     "untag_images",
 ]

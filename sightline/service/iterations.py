@@ -90,8 +90,13 @@ def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:
         session.delete(iteration)
 
 
-def publish_iteration(ws: Workspace, project_id: str, iteration_id: str, publish_name: str) -> IterationView:
-    """Make a completed iteration answer predictions under `publish_name` (several names may be live)."""
+def publish_iteration(
+    ws: Workspace, project_id: str, iteration_id: str, publish_name: str, *, overwrite: bool = False
+) -> IterationView:
+    """Make a completed iteration answer predictions under `publish_name` (several names may be live).
+
+    `overwrite` takes the name from the iteration holding it; otherwise that is a conflict.
+    """
     if not _PUBLISH_NAME.match(publish_name or ""):
         raise InvalidRequestError(
             f"invalid publish name {publish_name!r}: use letters, digits, '.', '_' and '-' (first a letter or digit)",
@@ -107,7 +112,10 @@ def publish_iteration(ws: Workspace, project_id: str, iteration_id: str, publish
         holder = session.scalar(
             select(Iteration).where(Iteration.project_id == project.id, Iteration.publish_name == publish_name)
         )
-        if holder is not None and holder.id != iteration.id:
+        if holder is not None and holder.id != iteration.id and overwrite:
+            holder.publish_name, holder.published_at = None, None
+            session.flush()
+        elif holder is not None and holder.id != iteration.id:
             raise ConflictError(
                 f"{publish_name!r} is already published from {holder.name}: unpublish it first",
                 "BadRequestInvalidPublishName",

@@ -7,11 +7,13 @@ web UI's threshold slider all read it here.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import precision_score, recall_score
 
+from sightline.errors import NotTrainedError
 from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
 from sightline.service.training import iteration_view
@@ -28,7 +30,19 @@ def iteration_report(
     with ws.session() as session:
         row = find_iteration_row(session, find_project_row(session, project), iteration)
         view, report = iteration_view(row), dict(row.report or {})
-    return view, (at_threshold(report, threshold) if threshold is not None and report else report)
+    if threshold is None or not report or math.isclose(threshold, report.get("threshold", -1.0)):
+        return view, report  # the trained threshold keeps the spread across folds, which recomputing loses
+    return view, at_threshold(report, threshold)
+
+
+def trained_report(
+    ws: Workspace, project: str, iteration: str | None = None, *, threshold: float | None = None
+) -> tuple[IterationView, Report]:
+    """As `iteration_report`, but an iteration without a report (not trained yet, failed) is an error."""
+    view, report = iteration_report(ws, project, iteration, threshold=threshold)
+    if not report:
+        raise NotTrainedError(f"{view.name} is {view.status}: it has performance figures once training has completed")
+    return view, report
 
 
 def at_threshold(report: Report, threshold: float) -> Report:

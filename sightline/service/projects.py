@@ -117,7 +117,9 @@ def update_project(
     description: str | None = None,
     classification_type: str | None = None,
     threshold: float | None = None,
+    domain: str | None = None,
 ) -> ProjectView:
+    """Change a project's settings; a new domain (backbone) applies from the next training on."""
     try:
         with ws.session() as session:
             project = find_project_row(session, project_id)
@@ -130,6 +132,8 @@ def update_project(
                 if kind != project.classification_type and kind == ClassificationType.MULTICLASS:
                     _check_single_tag_per_image(session, project)
                 project.classification_type = kind
+            if domain is not None:
+                project.domain = domain
             if threshold is not None:
                 if not 0.0 < threshold < 1.0:
                     raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")

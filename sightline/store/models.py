@@ -249,7 +249,9 @@ class Iteration(Base):
     publish_name: Mapped[str | None] = mapped_column(String(255))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     artifact_key: Mapped[str | None] = mapped_column(String(BLOB_KEY_LENGTH))
-    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Deferred: with its per-image predictions it grows with the project (~650 KB at 2,000 images), and
+    # parsing it on every load made each prediction and iteration listing pay for it. Read it in a session.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # Hash of the (image, tag) set trained on: equal fingerprints mean "training not needed".
     training_fingerprint: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH))
 

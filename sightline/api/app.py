@@ -1,0 +1,114 @@
+"""The HTTP app: Custom Vision's Training and Prediction APIs, and Image Analysis' tags, over one workspace.
+
+    app = create_app()                        # the configured workspace, opened on startup
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+
+Training routes answer under /customvision/v3.3/training and /customvision/v3.4-preview/training
+(what the Python SDK 3.1 calls), prediction routes under /customvision/v3.0/prediction and v3.1,
+Image Analysis at /computervision/imageanalysis:analyze. The OpenAPI document is at /openapi.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+import sightline
+from sightline.api import analysis, prediction, training
+from sightline.api.analysis import TaggerSlot
+from sightline.api.batching import PredictionBatcher
+from sightline.api.bodies import BodyLimitMiddleware
+from sightline.api.domains import Domains
+from sightline.api.errors import install_error_handlers
+from sightline.api.fetch import FetchPolicy
+from sightline.api.keys import KeyRing
+from sightline.api.ratelimit import RateLimiter
+from sightline.backbones import default_backbone_name
+from sightline.service import Workspace, start_background_worker
+
+if TYPE_CHECKING:
+    from sightline.tagging import Tagger
+
+TRAINING_VERSIONS = ("v3.3", "v3.4-preview")
+PREDICTION_VERSIONS = ("v3.0", "v3.1")
+
+
+def default_backbones() -> list[str]:
+    """The default backbone, plus `tiny` (random weights) to try the API out without downloading a model."""
+    return [default_backbone_name(), "tiny"]
+
+
+def create_app(
+    ws: Workspace | None = None,
+    *,
+    start_worker: bool = True,
+    backbones: Sequence[str] | None = None,
+    fetch_policy: FetchPolicy | None = None,
+    tagger: Tagger | None = None,
+    rate_limit: float | None = None,
+    max_batch: int = 1,
+) -> FastAPI:
+    """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
+
+    `start_worker` runs a training worker thread while the app is up (the embedded default; turn it
+    off when `sightline worker` processes do the training). `backbones` are the domains offered.
+    `tagger` answers Image Analysis (default: the shipped vocabulary on the first domain's backbone,
+    built on the first request). `rate_limit`: requests per second per key (default
+    `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most predictions run as one batch; 1 (no
+    micro-batching) is the default because on CPUs it measured no faster (benchmarks/api_load.py); on a
+    GPU, where one batched pass costs about as much as one image, raise it (e.g. 32).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = None
+        if not hasattr(app.state, "ws"):
+            opened = Workspace.open()
+            _attach(app, opened, max_batch)
+        worker = start_background_worker(app.state.ws) if start_worker else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if opened is not None:
+                opened.close()
+
+    app = FastAPI(
+        title="Sightline",
+        version=sightline.__version__,
+        summary="Custom Vision-compatible image classification API",
+        lifespan=lifespan,
+    )
+    app.state.domains = domains = Domains.of(backbones or default_backbones())
+    app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(domains.default))
+    app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
+    app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
+    if ws is not None:
+        _attach(app, ws, max_batch)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
+        prefix = f"/customvision/{version}/training"
+        app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+    for version in PREDICTION_VERSIONS:
+        prefix = f"/customvision/{version}/prediction"
+        app.include_router(prediction.router, prefix=prefix, include_in_schema=version == PREDICTION_VERSIONS[0])
+    app.include_router(analysis.router)
+    return app
+
+
+def _default_tagger(backbone: str) -> Tagger:
+    from sightline.tagging import Tagger
+
+    return Tagger(backbone)
+
+
+def _attach(app: FastAPI, ws: Workspace, max_batch: int) -> None:
+    """The workspace, its keys (generated on first start), and the prediction batcher over it."""
+    app.state.ws = ws
+    app.state.key_ring = KeyRing(ws)
+    app.state.batcher = PredictionBatcher(ws, max_batch=max_batch)

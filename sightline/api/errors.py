@@ -1,0 +1,105 @@
+"""Every failure as Custom Vision's error JSON, `{"code": ..., "message": ...}`, with the right HTTP status.
+
+The service raises `SightlineError`s that already carry Custom Vision's code; here they only get a
+status. Problems that exist only over HTTP (no key, an unreadable body) are `ApiError`s. Anything else
+is a bug: logged with its traceback, answered 500 `ErrorUnknown` without details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sightline.errors import (
+    ConflictError,
+    ImageTooLargeError,
+    NotFoundError,
+    SightlineError,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+#: The most specific class wins (checked in order).
+_STATUS_BY_ERROR: list[tuple[type[SightlineError], int]] = [
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ImageTooLargeError, 413),
+    (StoreError, 503),
+]
+
+#: Custom Vision's codes for the statuses that Starlette itself raises (unknown route, wrong method ...).
+_CODE_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "BadRequestNotSupported",
+                   413: "BadRequestImageSizeBytes", 415: "UnsupportedMediaType", 429: "TooManyRequests"}  # fmt: skip
+
+
+class ApiError(StarletteHTTPException):
+    """A failure of the HTTP exchange itself: a missing key, a body that is not what the route takes.
+
+    An HTTPException, so that FastAPI passes it through untouched even while it is parsing a body.
+    """
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code, self.message = code, message
+
+
+def status_for(error: SightlineError) -> int:
+    return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 400)
+
+
+#: Routes of Azure AI Vision (Image Analysis), whose errors are shaped `{"error": {"code", "message"}}`.
+IMAGE_ANALYSIS_PREFIX = "/computervision/"
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, *, path: str = ""
+) -> JSONResponse:
+    """Custom Vision's error JSON; Image Analysis' on its routes (Custom Vision's code kept as `innererror`)."""
+    if path.startswith(IMAGE_ANALYSIS_PREFIX):
+        outer = "InvalidRequest" if status in (400, 413, 415) else str(status)
+        body = {"error": {"code": outer, "message": message, "innererror": {"code": code, "message": message}}}
+    else:
+        body = {"code": code, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _describe_validation(error: RequestValidationError) -> str:
+    """`query.take: Input should be a valid integer; body.images: Field required`, for a person to read."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()))
+        parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+async def _on_sightline_error(request: Request, error: SightlineError) -> JSONResponse:
+    return error_response(status_for(error), error.code, str(error), path=request.url.path)
+
+
+async def _on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    return error_response(400, "BadRequest", _describe_validation(error), path=request.url.path)
+
+
+async def _on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = getattr(error, "code", None) or _CODE_BY_STATUS.get(
+        error.status_code, "BadRequest" if error.status_code < 500 else "ErrorUnknown"
+    )
+    return error_response(error.status_code, code, str(error.detail), error.headers, path=request.url.path)
+
+
+async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+    # Starlette re-raises it after this answer, so the server logs the traceback once.
+    log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
+    return error_response(500, "ErrorUnknown", "internal error: see the server log", path=request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SightlineError, _on_sightline_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

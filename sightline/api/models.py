@@ -1,0 +1,362 @@
+"""Custom Vision's JSON bodies (Training v3.3, Prediction v3.0), field for field, and how views become them.
+
+Python names are snake_case; on the wire every field is camelCase, exactly as Azure's SDKs expect
+(`alias_generator`). Datetimes are aware UTC and come out as ISO 8601 with `Z`. Sightline's extra
+fields (a prediction's threshold, uncertainty, unknown score) are added where Azure's SDKs ignore them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from sightline.api.domains import domain_id
+from sightline.service.views import (
+    ImageAddResult,
+    ImageView,
+    IterationView,
+    PredictionView,
+    ProjectView,
+    TagView,
+)
+
+
+def _strict_base64(value: object) -> bytes:
+    """Standard base64 (line breaks allowed), refusing other characters instead of skipping them."""
+    if not isinstance(value, str):
+        raise ValueError("expected a base64 string")
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except binascii.Error as error:
+        raise ValueError(f"not valid base64: {error}") from None
+
+
+Base64Bytes = Annotated[bytes, BeforeValidator(_strict_base64), WithJsonSchema({"type": "string", "format": "byte"})]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class CustomVisionError(CamelModel):
+    code: str
+    message: str
+
+
+# --- domains and projects -----------------------------------------------------------------------
+
+
+class Domain(CamelModel):
+    id: str
+    name: str
+    type: str = "Classification"
+    exportable: bool = False
+    enabled: bool = True
+    exportable_platforms: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, backbone: str) -> Domain:
+        return cls(id=domain_id(backbone), name=backbone)
+
+
+class ProjectSettings(CamelModel):
+    domain_id: str | None = None
+    classification_type: str | None = None
+    target_export_platforms: list[str] | None = None
+    use_negative_set: bool | None = None
+
+
+class Project(CamelModel):
+    id: str
+    name: str
+    description: str
+    settings: ProjectSettings
+    created: datetime
+    last_modified: datetime
+    thumbnail_uri: str | None = None
+    dr_mode_enabled: bool = False
+    status: str = "Succeeded"
+
+    @classmethod
+    def of(cls, view: ProjectView) -> Project:
+        return cls(
+            id=view.id,
+            name=view.name,
+            description=view.description,
+            settings=ProjectSettings(
+                domain_id=domain_id(view.domain),
+                classification_type=view.classification_type,
+                target_export_platforms=[],
+                use_negative_set=True,
+            ),
+            created=view.created,
+            last_modified=view.modified,
+        )
+
+
+class ProjectUpdate(CamelModel):
+    """The PATCH body: a whole Project as the SDK sends it back; only these fields are read."""
+
+    name: str | None = None
+    description: str | None = None
+    settings: ProjectSettings | None = None
+
+
+# --- tags and images ----------------------------------------------------------------------------
+
+
+class Tag(CamelModel):
+    id: str
+    name: str
+    description: str
+    type: str
+    image_count: int
+
+    @classmethod
+    def of(cls, view: TagView) -> Tag:
+        return cls(
+            id=view.id, name=view.name, description=view.description, type=view.type, image_count=view.image_count
+        )
+
+
+class TagUpdate(CamelModel):
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+
+
+class ImageTag(CamelModel):
+    tag_id: str
+    tag_name: str
+    created: datetime
+
+
+class Image(CamelModel):
+    id: str
+    created: datetime
+    width: int
+    height: int
+    resized_image_uri: str | None = None
+    thumbnail_uri: str | None = None
+    original_image_uri: str | None = None
+    tags: list[ImageTag] | None = None
+    regions: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, view: ImageView) -> Image:
+        return cls(
+            id=view.id,
+            created=view.created,
+            width=view.width,
+            height=view.height,
+            tags=[ImageTag(tag_id=t.id, tag_name=t.name, created=t.created) for t in view.tags] or None,
+            metadata=view.metadata or None,
+        )
+
+
+class ImageCreateResult(CamelModel):
+    source_url: str | None
+    status: str
+    image: Image | None = None
+    message: str | None = None  # Sightline: why an image was refused
+
+    @classmethod
+    def of(cls, result: ImageAddResult) -> ImageCreateResult:
+        image = Image.of(result.image) if result.image is not None else None
+        return cls(source_url=result.source, status=result.status, image=image, message=result.message)
+
+
+class ImageCreateSummary(CamelModel):
+    is_batch_successful: bool
+    images: list[ImageCreateResult]
+
+    @classmethod
+    def of(cls, results: list[ImageAddResult]) -> ImageCreateSummary:
+        """Custom Vision counts a batch successful only when every image is new ("OK", not "OKDuplicate")."""
+        return cls(
+            is_batch_successful=all(r.status == "OK" for r in results),
+            images=[ImageCreateResult.of(r) for r in results],
+        )
+
+
+class ImageFileCreateEntry(CamelModel):
+    name: str | None = None
+    contents: Base64Bytes
+    tag_ids: list[str] | None = None
+
+
+class ImageFileCreateBatch(CamelModel):
+    images: list[ImageFileCreateEntry]
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ImageUrlCreateEntry(CamelModel):
+    url: str
+    tag_ids: list[str] | None = None
+
+
+class ImageUrlCreateBatch(CamelModel):
+    images: list[ImageUrlCreateEntry]
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ImageUrl(CamelModel):
+    url: str
+
+
+class ImageTagCreateEntry(CamelModel):
+    image_id: str
+    tag_id: str
+
+
+class ImageTagCreateBatch(CamelModel):
+    tags: list[ImageTagCreateEntry]
+
+
+class ImageTagCreateSummary(CamelModel):
+    created: list[ImageTagCreateEntry]
+    duplicated: list[ImageTagCreateEntry]
+    exceeded: list[ImageTagCreateEntry]
+
+
+# --- iterations ---------------------------------------------------------------------------------
+
+
+class Iteration(CamelModel):
+    id: str
+    name: str
+    status: str
+    created: datetime
+    last_modified: datetime
+    trained_at: datetime | None
+    project_id: str
+    exportable: bool = False
+    exportable_to: list[str] = Field(default_factory=list)
+    domain_id: str
+    classification_type: str
+    training_type: str = "Regular"
+    reserved_budget_in_hours: int = 0
+    training_time_in_minutes: int = 0
+    publish_name: str | None
+    original_publish_resource_id: str | None = None
+    training_error_details: str | None = None
+
+    @classmethod
+    def of(cls, view: IterationView) -> Iteration:
+        return cls(
+            id=view.id,
+            name=view.name,
+            status=view.status,
+            created=view.created,
+            last_modified=view.modified,
+            trained_at=view.trained_at,
+            project_id=view.project_id,
+            domain_id=domain_id(view.domain),
+            classification_type=view.classification_type,
+            training_time_in_minutes=math.ceil((view.training_seconds or 0) / 60),
+            publish_name=view.publish_name,
+            training_error_details=view.error,
+        )
+
+
+class IterationUpdate(CamelModel):
+    name: str | None = None
+
+
+class TagPerformance(CamelModel):
+    id: str | None
+    name: str
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+
+class IterationPerformance(CamelModel):
+    """Out-of-fold figures. A spread that cannot be known (at a threshold other than the trained one) is 0."""
+
+    per_tag_performance: list[TagPerformance]
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+    @classmethod
+    def of(cls, report: dict[str, Any], tag_ids: dict[str, str]) -> IterationPerformance:
+        per_tag = [
+            TagPerformance(
+                id=tag_ids.get(entry["tag"]),
+                name=entry["tag"],
+                precision=entry.get("precision") or 0.0,
+                precision_std_deviation=entry.get("precision_std") or 0.0,
+                recall=entry.get("recall") or 0.0,
+                recall_std_deviation=entry.get("recall_std") or 0.0,
+                average_precision=entry.get("average_precision") or 0.0,
+            )
+            for entry in report.get("per_tag") or []
+        ]
+        return cls(
+            per_tag_performance=per_tag,
+            precision=report.get("precision") or 0.0,
+            precision_std_deviation=0.0,
+            recall=report.get("recall") or 0.0,
+            recall_std_deviation=0.0,
+            average_precision=report.get("mean_average_precision") or 0.0,
+        )
+
+
+# --- predictions --------------------------------------------------------------------------------
+
+
+class Prediction(CamelModel):
+    probability: float
+    tag_id: str | None
+    tag_name: str
+    above_threshold: bool  # Sightline: probability >= the project's threshold
+
+
+class ImagePrediction(CamelModel):
+    id: str
+    project: str
+    iteration: str | None
+    created: datetime
+    predictions: list[Prediction]
+    # Sightline's additions (Azure's SDKs ignore unknown fields):
+    threshold: float
+    uncertain: bool  # a person should look: the top tags are close, or none is confident
+    unknown_score: float  # 0..1, how unlike the training images this image is
+    unknown: bool
+
+    @classmethod
+    def of(cls, view: PredictionView) -> ImagePrediction:
+        ranked = sorted(view.predictions, key=lambda p: p["probability"], reverse=True)
+        return cls(
+            id=view.id,
+            project=view.project_id,
+            iteration=view.iteration_id,
+            created=view.created,
+            predictions=[
+                Prediction(
+                    probability=p["probability"],
+                    tag_id=p.get("tag_id"),
+                    tag_name=p["tag_name"],
+                    above_threshold=bool(p.get("above_threshold", p["probability"] >= view.threshold)),
+                )
+                for p in ranked
+            ],
+            threshold=view.threshold,
+            uncertain=view.uncertain,
+            unknown_score=view.unknown_score,
+            unknown=view.unknown,
+        )

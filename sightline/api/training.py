@@ -1,0 +1,460 @@
+"""Custom Vision's Training API (v3.3, and v3.4-preview which the Python SDK 3.1 calls), classification part.
+
+Each route translates between HTTP (camelCase JSON, query strings, status codes) and one call of
+the service layer; the rules live there. Routes that read a request body themselves, or fetch URLs,
+are async and hand the service call to a worker thread; the rest are plain functions, which FastAPI
+runs in its thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from sightline.api.batching import Target
+from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body, one_image_from_body
+from sightline.api.context import WS, AppDomains, Batcher, Fetching, IterationId, ProjectId, TagId, id_list
+from sightline.api.domains import domain_id
+from sightline.api.errors import ApiError
+from sightline.api.fetch import fetch_all, fetch_image
+from sightline.api.keys import require_training_key
+from sightline.api.models import (
+    Domain,
+    Image,
+    ImageCreateSummary,
+    ImageFileCreateBatch,
+    ImagePrediction,
+    ImageTagCreateBatch,
+    ImageTagCreateEntry,
+    ImageTagCreateSummary,
+    ImageUrl,
+    ImageUrlCreateBatch,
+    Iteration,
+    IterationPerformance,
+    IterationUpdate,
+    Project,
+    ProjectSettings,
+    ProjectUpdate,
+    Tag,
+    TagUpdate,
+)
+from sightline.api.prediction import classify
+from sightline.errors import ImageError
+from sightline.service import Workspace, images, iterations, performance, predictions, projects, tags, training
+from sightline.service.images import NewImage
+from sightline.service.views import ImageAddResult
+
+router = APIRouter(dependencies=[Depends(require_training_key)])
+
+TagIds = Annotated[str | None, Query(alias="tagIds", description="Comma-separated tag ids.")]
+ImageIds = Annotated[str | None, Query(alias="imageIds", description="Comma-separated image ids.")]
+TaggingStatus = Annotated[str | None, Query(alias="taggingStatus", pattern="^(All|Tagged|Untagged)$")]
+OrderBy = Annotated[str | None, Query(alias="orderBy", pattern="^(Newest|Oldest|Suggested)$")]
+Take = Annotated[int, Query(ge=0, le=256)]
+Skip = Annotated[int, Query(ge=0)]
+MetadataFilter = Annotated[str | None, Query(alias="$filter")]
+AsOfIteration = Annotated[str | None, Query(alias="iterationId")]
+
+_TAGGED = {None: None, "All": None, "Tagged": True, "Untagged": False}
+
+
+def _workspace_only(iteration_id: str | None, metadata_filter: str | None = None) -> None:
+    """Images and tags are the current ones: views as of an old iteration and metadata filters are not kept."""
+    if iteration_id:
+        raise ApiError(400, "BadRequestNotSupported", "listing as of an iteration is not supported: omit iterationId")
+    if metadata_filter:
+        raise ApiError(400, "BadRequestNotSupported", "metadata filters ($filter) are not supported yet")
+
+
+# --- domains ------------------------------------------------------------------------------------
+
+
+@router.get("/domains", tags=["Domains"])
+def get_domains(domains: AppDomains) -> list[Domain]:
+    """The backbones this server offers, as Classification domains."""
+    return [Domain.of(backbone) for backbone in domains.backbones]
+
+
+@router.get("/domains/{domainId}", tags=["Domains"])
+def get_domain(domains: AppDomains, requested: Annotated[str, Path(alias="domainId")]) -> Domain:
+    return Domain.of(domains.backbone_for(requested))
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+@router.get("/projects", tags=["Projects"])
+def get_projects(ws: WS) -> list[Project]:
+    return [Project.of(p) for p in projects.list_projects(ws)]
+
+
+@router.post("/projects", tags=["Projects"])
+def create_project(
+    ws: WS,
+    domains: AppDomains,
+    name: str,
+    description: str = "",
+    domain: Annotated[str | None, Query(alias="domainId")] = None,
+    classification_type: Annotated[str, Query(alias="classificationType")] = "Multiclass",
+    target_export_platforms: Annotated[str | None, Query(alias="targetExportPlatforms")] = None,
+) -> Project:
+    """Create a project. `domainId` picks the backbone (GET /domains); export platforms are not supported."""
+    if target_export_platforms:
+        raise ApiError(400, "BadRequestProjectUnsupportedExportPlatform", "exporting models is not supported")
+    view = projects.create_project(
+        ws,
+        name,
+        description=description,
+        classification_type=classification_type,
+        domain=domains.backbone_for(domain),
+    )
+    return Project.of(view)
+
+
+@router.get("/projects/{projectId}", tags=["Projects"])
+def get_project(ws: WS, project_id: ProjectId) -> Project:
+    return Project.of(projects.get_project(ws, project_id))
+
+
+@router.patch("/projects/{projectId}", tags=["Projects"])
+def update_project(ws: WS, domains: AppDomains, project_id: ProjectId, body: ProjectUpdate) -> Project:
+    """Rename, describe, or change the classification type or domain (used from the next training on).
+
+    Clients send the whole project back, so an unchanged domainId is no change, even for a project
+    whose backbone this server does not offer (one made with the CLI, say).
+    """
+    settings = body.settings or ProjectSettings()
+    changed_domain = settings.domain_id and settings.domain_id != domain_id(projects.get_project(ws, project_id).domain)
+    view = projects.update_project(
+        ws,
+        project_id,
+        name=body.name,
+        description=body.description,
+        classification_type=settings.classification_type,
+        domain=domains.backbone_for(settings.domain_id) if changed_domain else None,
+    )
+    return Project.of(view)
+
+
+@router.delete("/projects/{projectId}", status_code=204, tags=["Projects"])
+def delete_project(ws: WS, project_id: ProjectId) -> None:
+    projects.delete_project(ws, project_id)
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+@router.get("/projects/{projectId}/tags", tags=["Tags"])
+def get_tags(ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None) -> list[Tag]:
+    _workspace_only(iteration_id)
+    return [Tag.of(t) for t in tags.list_tags(ws, project_id)]
+
+
+@router.post("/projects/{projectId}/tags", tags=["Tags"])
+def create_tag(ws: WS, project_id: ProjectId, name: str, description: str = "", type: str = "Regular") -> Tag:
+    return Tag.of(tags.create_tag(ws, project_id, name, description=description, type=type))
+
+
+@router.get("/projects/{projectId}/tags/{tagId}", tags=["Tags"])
+def get_tag(ws: WS, project_id: ProjectId, tag_id: TagId, iteration_id: AsOfIteration = None) -> Tag:
+    _workspace_only(iteration_id)
+    return Tag.of(tags.get_tag(ws, project_id, tag_id))
+
+
+@router.patch("/projects/{projectId}/tags/{tagId}", tags=["Tags"])
+def update_tag(ws: WS, project_id: ProjectId, tag_id: TagId, body: TagUpdate) -> Tag:
+    view = tags.update_tag(ws, project_id, tag_id, name=body.name, description=body.description, type=body.type)
+    return Tag.of(view)
+
+
+@router.delete("/projects/{projectId}/tags/{tagId}", status_code=204, tags=["Tags"])
+def delete_tag(ws: WS, project_id: ProjectId, tag_id: TagId) -> None:
+    tags.delete_tag(ws, project_id, tag_id)
+
+
+# --- images: listing and counting ---------------------------------------------------------------
+
+
+def _list(
+    ws: Workspace, project_id: str, tagged: bool | None, tag_ids: str | None, order: str | None, take: int, skip: int
+) -> list[Image]:
+    rows = images.list_images(
+        ws, project_id, tagged=tagged, tag_ids=id_list(tag_ids), take=take, skip=skip, newest_first=order != "Oldest"
+    )
+    return [Image.of(view) for view in rows]
+
+
+@router.get("/projects/{projectId}/images", tags=["Images"])
+def get_images(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: AsOfIteration = None,
+    tag_ids: TagIds = None,
+    tagging_status: TaggingStatus = None,
+    metadata_filter: MetadataFilter = None,
+    order_by: OrderBy = None,
+    take: Take = 50,
+    skip: Skip = 0,
+) -> list[Image]:
+    _workspace_only(iteration_id, metadata_filter)
+    return _list(ws, project_id, _TAGGED[tagging_status], tag_ids, order_by, take, skip)
+
+
+@router.get("/projects/{projectId}/images/count", tags=["Images"])
+def get_image_count(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: AsOfIteration = None,
+    tagging_status: TaggingStatus = None,
+    metadata_filter: MetadataFilter = None,
+    tag_ids: TagIds = None,
+) -> int:
+    _workspace_only(iteration_id, metadata_filter)
+    return images.count_images(ws, project_id, tagged=_TAGGED[tagging_status], tag_ids=id_list(tag_ids))
+
+
+@router.get("/projects/{projectId}/images/tagged", tags=["Images"])
+def get_tagged_images(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: AsOfIteration = None,
+    tag_ids: TagIds = None,
+    order_by: OrderBy = None,
+    take: Take = 50,
+    skip: Skip = 0,
+) -> list[Image]:
+    _workspace_only(iteration_id)
+    return _list(ws, project_id, True, tag_ids, order_by, take, skip)
+
+
+@router.get("/projects/{projectId}/images/tagged/count", tags=["Images"])
+def get_tagged_image_count(
+    ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None, tag_ids: TagIds = None
+) -> int:
+    _workspace_only(iteration_id)
+    return images.count_images(ws, project_id, tagged=True, tag_ids=id_list(tag_ids))
+
+
+@router.get("/projects/{projectId}/images/untagged", tags=["Images"])
+def get_untagged_images(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: AsOfIteration = None,
+    order_by: OrderBy = None,
+    take: Take = 50,
+    skip: Skip = 0,
+) -> list[Image]:
+    _workspace_only(iteration_id)
+    return _list(ws, project_id, False, None, order_by, take, skip)
+
+
+@router.get("/projects/{projectId}/images/untagged/count", tags=["Images"])
+def get_untagged_image_count(ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None) -> int:
+    _workspace_only(iteration_id)
+    return images.count_images(ws, project_id, tagged=False)
+
+
+@router.get("/projects/{projectId}/images/id", tags=["Images"])
+def get_images_by_ids(
+    ws: WS, project_id: ProjectId, image_ids: ImageIds = None, iteration_id: AsOfIteration = None
+) -> list[Image]:
+    _workspace_only(iteration_id)
+    return [Image.of(view) for view in images.get_images(ws, project_id, id_list(image_ids))]
+
+
+@router.delete("/projects/{projectId}/images", status_code=204, tags=["Images"])
+def delete_images(
+    ws: WS,
+    project_id: ProjectId,
+    image_ids: ImageIds = None,
+    all_images: Annotated[bool, Query(alias="allImages")] = False,
+    all_iterations: Annotated[bool, Query(alias="allIterations")] = False,
+) -> None:
+    """Delete images by id, or all of them (`allIterations` is accepted: iterations keep their own models)."""
+    images.delete_images(ws, project_id, id_list(image_ids), all_images=all_images)
+
+
+# --- images: uploads ----------------------------------------------------------------------------
+
+
+def _summary(response: Response, results: list[ImageAddResult]) -> ImageCreateSummary:
+    """200 when every image was added, 207 Multi-Status otherwise (the per-image statuses say why)."""
+    summary = ImageCreateSummary.of(results)
+    response.status_code = 200 if summary.is_batch_successful else 207
+    return summary
+
+
+@router.post(
+    "/projects/{projectId}/images",
+    tags=["Images"],
+    responses={207: {"model": ImageCreateSummary}},
+    openapi_extra=IMAGE_BODY_OPENAPI,
+)
+async def create_images_from_data(
+    request: Request, response: Response, ws: WS, project_id: ProjectId, tag_ids: TagIds = None
+) -> ImageCreateSummary:
+    """Upload images as raw bytes (one) or multipart/form-data (up to 64), each tagged with `tagIds`."""
+    batch = await images_from_body(request)
+    results = await run_in_threadpool(images.add_images, ws, project_id, batch, tags=id_list(tag_ids))
+    return _summary(response, results)
+
+
+@router.post("/projects/{projectId}/images/files", tags=["Images"], responses={207: {"model": ImageCreateSummary}})
+def create_images_from_files(
+    ws: WS, response: Response, project_id: ProjectId, batch: ImageFileCreateBatch
+) -> ImageCreateSummary:
+    """Upload up to 64 images sent as base64 in JSON, with per-image and batch-wide tags."""
+    check_batch_size(len(batch.images))
+    new = [NewImage(e.contents, name=e.name, tags=e.tag_ids or (), metadata=batch.metadata or {}) for e in batch.images]
+    return _summary(response, images.add_images(ws, project_id, new, tags=batch.tag_ids or ()))
+
+
+@router.post("/projects/{projectId}/images/urls", tags=["Images"], responses={207: {"model": ImageCreateSummary}})
+async def create_images_from_urls(
+    ws: WS, policy: Fetching, response: Response, project_id: ProjectId, batch: ImageUrlCreateBatch
+) -> ImageCreateSummary:
+    """Upload up to 64 images by URL; a URL that cannot be fetched gets status ErrorSource (or ErrorImageSize)."""
+    check_batch_size(len(batch.images))
+    fetched = await fetch_all([entry.url for entry in batch.images], policy)
+    new = [
+        NewImage(data, name=entry.url, tags=entry.tag_ids or (), metadata=batch.metadata or {})
+        for entry, data in zip(batch.images, fetched, strict=True)
+        if isinstance(data, bytes)
+    ]
+    added = iter(await run_in_threadpool(images.add_images, ws, project_id, new, tags=batch.tag_ids or ()))
+    results = [
+        next(added) if isinstance(data, bytes) else _fetch_failure(entry.url, data)
+        for entry, data in zip(batch.images, fetched, strict=True)
+    ]
+    return _summary(response, results)
+
+
+def _fetch_failure(url: str, error: ImageError) -> ImageAddResult:
+    return ImageAddResult(url, "ErrorImageSize" if error.reason == "too_large" else "ErrorSource", message=str(error))
+
+
+@router.post("/projects/{projectId}/images/tags", tags=["Images"])
+def create_image_tags(ws: WS, project_id: ProjectId, batch: ImageTagCreateBatch) -> ImageTagCreateSummary:
+    """Tag images; all or nothing (one pair against the project's rules fails the request)."""
+    pairs = [(entry.image_id, entry.tag_id) for entry in batch.tags]
+    added, already = images.tag_images_by_outcome(ws, project_id, pairs)
+    return ImageTagCreateSummary(
+        created=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in added],
+        duplicated=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in already],
+        exceeded=[],
+    )
+
+
+@router.delete("/projects/{projectId}/images/tags", status_code=204, tags=["Images"])
+def delete_image_tags(ws: WS, project_id: ProjectId, image_ids: ImageIds = None, tag_ids: TagIds = None) -> None:
+    images.untag_images(ws, project_id, [(i, t) for i in id_list(image_ids) for t in id_list(tag_ids)])
+
+
+# --- training and iterations --------------------------------------------------------------------
+
+
+@router.post("/projects/{projectId}/train", tags=["Training"])
+def train_project(
+    ws: WS,
+    project_id: ProjectId,
+    training_type: Annotated[str | None, Query(alias="trainingType", pattern="^(Regular|Advanced)$")] = None,
+    reserved_budget_in_hours: Annotated[int, Query(alias="reservedBudgetInHours", ge=0)] = 0,
+    force_train: Annotated[bool, Query(alias="forceTrain")] = False,
+    notification_email_address: Annotated[str | None, Query(alias="notificationEmailAddress")] = None,
+) -> Iteration:
+    """Queue training; the answer is immediate, poll the iteration until it is Completed.
+
+    Both training types train the same way (Sightline's training takes seconds to minutes).
+    """
+    return Iteration.of(training.start_training(ws, project_id, force=force_train))
+
+
+@router.get("/projects/{projectId}/iterations", tags=["Iterations"])
+def get_iterations(ws: WS, project_id: ProjectId) -> list[Iteration]:
+    return [Iteration.of(i) for i in iterations.list_iterations(ws, project_id)]
+
+
+@router.get("/projects/{projectId}/iterations/{iterationId}", tags=["Iterations"])
+def get_iteration(ws: WS, project_id: ProjectId, iteration_id: IterationId) -> Iteration:
+    return Iteration.of(iterations.get_iteration(ws, project_id, iteration_id))
+
+
+@router.patch("/projects/{projectId}/iterations/{iterationId}", tags=["Iterations"])
+def update_iteration(ws: WS, project_id: ProjectId, iteration_id: IterationId, body: IterationUpdate) -> Iteration:
+    return Iteration.of(iterations.rename_iteration(ws, project_id, iteration_id, body.name or ""))
+
+
+@router.delete("/projects/{projectId}/iterations/{iterationId}", status_code=204, tags=["Iterations"])
+def delete_iteration(ws: WS, project_id: ProjectId, iteration_id: IterationId) -> None:
+    iterations.delete_iteration(ws, project_id, iteration_id)
+
+
+@router.get("/projects/{projectId}/iterations/{iterationId}/performance", tags=["Iterations"])
+def get_iteration_performance(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: IterationId,
+    threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    overlap_threshold: Annotated[float | None, Query(alias="overlapThreshold")] = None,
+) -> IterationPerformance:
+    """Out-of-fold precision and recall at `threshold` (default: the project's), and average precision."""
+    _view, report = performance.trained_report(ws, project_id, iteration_id, threshold=threshold)
+    tag_ids = {t.name: t.id for t in tags.list_tags(ws, project_id)}
+    return IterationPerformance.of(report, tag_ids)
+
+
+@router.post("/projects/{projectId}/iterations/{iterationId}/publish", tags=["Iterations"])
+def publish_iteration(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: IterationId,
+    publish_name: Annotated[str, Query(alias="publishName")],
+    prediction_id: Annotated[str | None, Query(alias="predictionId")] = None,
+    overwrite: bool = False,
+) -> bool:
+    """Serve the iteration under `publishName` on this server's prediction routes (`predictionId` is not needed)."""
+    iterations.publish_iteration(ws, project_id, iteration_id, publish_name, overwrite=overwrite)
+    return True
+
+
+@router.delete("/projects/{projectId}/iterations/{iterationId}/publish", status_code=204, tags=["Iterations"])
+def unpublish_iteration(ws: WS, project_id: ProjectId, iteration_id: IterationId) -> None:
+    iterations.unpublish_iteration(ws, project_id, iteration_id)
+
+
+# --- quick test and stored predictions ----------------------------------------------------------
+
+QuickTestIteration = Annotated[str | None, Query(alias="iterationId", description="Default: the latest iteration.")]
+
+
+@router.post("/projects/{projectId}/quicktest/image", tags=["Predictions"], openapi_extra=IMAGE_BODY_OPENAPI)
+async def quick_test_image(
+    request: Request,
+    batcher: Batcher,
+    project_id: ProjectId,
+    iteration_id: QuickTestIteration = None,
+    store: bool = True,
+) -> ImagePrediction:
+    """Classify an image with any trained iteration (default: the latest), published or not."""
+    data = await one_image_from_body(request)
+    return await classify(batcher, Target(project_id, iteration_id=iteration_id, store=store), data)
+
+
+@router.post("/projects/{projectId}/quicktest/url", tags=["Predictions"])
+async def quick_test_image_url(
+    batcher: Batcher,
+    policy: Fetching,
+    project_id: ProjectId,
+    image_url: Annotated[ImageUrl, Body()],
+    iteration_id: QuickTestIteration = None,
+    store: bool = True,
+) -> ImagePrediction:
+    data = await fetch_image(image_url.url, policy)
+    return await classify(batcher, Target(project_id, iteration_id=iteration_id, store=store), data)
+
+
+@router.delete("/projects/{projectId}/predictions", status_code=204, tags=["Predictions"])
+def delete_prediction(ws: WS, project_id: ProjectId, ids: str | None = None) -> None:
+    predictions.delete_predictions(ws, project_id, id_list(ids))
