@@ -19,14 +19,14 @@ import numpy as np
 
 from sightline.backbones import (
     Backbone,
-    DiskEmbeddingCache,
     EmbeddedImages,
     EmbeddingCache,
     create_backbone,
+    default_embedding_cache,
     embed_images,
     l2_normalize,
 )
-from sightline.config import ImageLimits, cache_dir
+from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
@@ -72,10 +72,6 @@ class ImagePrediction:
         }
 
 
-def _default_cache() -> EmbeddingCache:
-    return DiskEmbeddingCache(cache_dir() / "embeddings")
-
-
 class Classifier:
     """A custom image classifier on a pretrained backbone.
 
@@ -105,7 +101,7 @@ class Classifier:
         self.uncertainty_margin = uncertainty_margin
         self.unknown_threshold = unknown_threshold
         self.zero_shot_prior = zero_shot_prior
-        self.cache = _default_cache() if cache == "disk" else cache
+        self.cache = default_embedding_cache() if cache == "disk" else cache
         self.batch_size = batch_size
         self.limits = limits
         self.random_state = random_state

@@ -57,14 +57,14 @@ from scipy.special import expit, logit, softmax
 
 from sightline.backbones import (
     Backbone,
-    DiskEmbeddingCache,
     EmbeddedImages,
     EmbeddingCache,
     create_backbone,
+    default_embedding_cache,
     embed_images,
     l2_normalize,
 )
-from sightline.config import ImageLimits, cache_dir
+from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelError, ModelFileError, VocabularyError
 from sightline.imaging import ImageSource
 from sightline.learn import PlattScaler, TemperatureScaler
@@ -400,7 +400,7 @@ class Tagger:
         self.threshold = threshold
         self.top = top
         self.add_parents = add_parents
-        self.cache = DiskEmbeddingCache(cache_dir() / "embeddings") if cache == "disk" else cache
+        self.cache = default_embedding_cache() if cache == "disk" else cache
         self.batch_size = batch_size
         self.limits = limits
         self.calibration_ = self._checked_calibration(calibration)

@@ -25,6 +25,7 @@ __all__ = [
     "MemoryEmbeddingCache",
     "create_backbone",
     "default_backbone_name",
+    "default_embedding_cache",
     "embed_images",
     "l2_normalize",
     "list_backbones",
@@ -32,6 +33,11 @@ __all__ = [
 
 _instances: dict[tuple[str, str], Backbone] = {}
 _instances_lock = threading.Lock()
+
+
+def default_embedding_cache() -> EmbeddingCache:
+    """The on-disk cache under SIGHTLINE_CACHE that the engine uses when not given another."""
+    return DiskEmbeddingCache(cache_dir() / "embeddings")
 
 
 def default_backbone_name() -> str:

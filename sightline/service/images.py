@@ -125,13 +125,16 @@ def add_images(
             project = find_project_row(session, project_id)
             common = _resolve_tags(session, project, tags)
             count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+            rows: dict[int, Image] = {}
             for i, item, info in checked:
                 label = item.name or f"image {i + 1}"
-                results[i] = _add_one(ws, session, project, item, info, common, label, written, count)
+                results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
+                if row is not None:
+                    rows[i] = row
                 if results[i].status == "OK":
                     count += 1
             session.flush()
-            views = {i: image_view(session.get(Image, r.image.id)) for i, r in enumerate(results) if r and r.image}
+            views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
             results = [
                 ImageAddResult(r.source, r.status, views.get(i), r.message) if r is not None else None
                 for i, r in enumerate(results)
@@ -152,25 +155,26 @@ def _add_one(
     label: str,
     written: list[str],
     count: int,
-) -> ImageAddResult:
+) -> tuple[ImageAddResult, Image | None]:
+    """One image of a batch: its result (view filled in by the caller) and its row, when there is one."""
     sha = ws.blobs.key_for(item.data)
     existing = session.scalar(select(Image).where(Image.project_id == project.id, Image.sha256 == sha))
     if existing is not None:
-        return ImageAddResult(label, "OKDuplicate", _stub(existing), "the project already has this image")
+        return ImageAddResult(label, "OKDuplicate", message="the project already has this image"), existing
     if count >= ws.limits.max_images_per_project:
-        return ImageAddResult(label, "ErrorLimitExceed", message=f"the project has {count} images, the limit")
+        return ImageAddResult(label, "ErrorLimitExceed", message=f"the project has {count} images, the limit"), None
     try:
         tags = common + [t for t in _resolve_tags(session, project, item.tags) if t not in common]
         _check_tag_rules(project, tags, ws, label)
     except (InvalidRequestError, NotFoundError, LimitExceededError) as error:
         status = "ErrorNegativeAndRegularTagOnSameImage" if "Negative" in error.code else "ErrorInvalidTag"
-        return ImageAddResult(label, status, message=str(error))
+        return ImageAddResult(label, status, message=str(error)), None
     if len(item.metadata) > ws.limits.max_metadata_per_image:
         return ImageAddResult(
             label,
             "ErrorMetadataLimitExceed",
             message=f"{len(item.metadata)} metadata entries, over {ws.limits.max_metadata_per_image}",
-        )
+        ), None
     if not ws.blobs.exists(sha):
         written.append(sha)
     ws.blobs.put(item.data)
@@ -189,20 +193,7 @@ def _add_one(
     session.flush()
     session.add_all(ImageTag(image_id=image.id, tag_id=t.id) for t in tags)
     session.add_all(ImageMetadata(image_id=image.id, key=str(k), value=str(v)) for k, v in item.metadata.items())
-    return ImageAddResult(label, "OK", _stub(image))
-
-
-def _stub(image: Image) -> ImageView:
-    return ImageView(
-        id=image.id,
-        sha256=image.sha256,
-        width=image.width,
-        height=image.height,
-        format=image.format,
-        size_bytes=image.size_bytes,
-        created=image.created,
-        original_name=image.original_name,
-    )
+    return ImageAddResult(label, "OK"), image
 
 
 def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
