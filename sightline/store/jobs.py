@@ -76,6 +76,10 @@ def claim_next_job(
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=Iteration.attempts + 1,
             modified=now,
+            # a retried job must not show the progress of the worker that died on it
+            progress_phase=None,
+            progress_done=0,
+            progress_total=0,
         )
         .returning(Iteration.id)
         .execution_options(synchronize_session=False)
