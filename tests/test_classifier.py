@@ -114,3 +114,10 @@ def test_real_photos_are_classified_and_unrelated_ones_flagged():
 def test_unrelated_synthetic_image_scores_as_more_unknown(shapes):
     known, odd = shapes.predict([to_jpeg(make_image(["square"], seed=55)), to_jpeg(make_unrelated_image(5))])
     assert odd.unknown_score > known.unknown_score
+
+
+def test_an_unknown_image_is_never_passed_on_as_certain(shapes):
+    from sightline.synthetic import make_lens_cap_image
+
+    (odd,) = shapes.predict([to_jpeg(make_lens_cap_image(1))])
+    assert odd.unknown and odd.uncertain

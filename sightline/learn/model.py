@@ -47,7 +47,7 @@ class Prediction:
     """The decision for one image: tags by probability (highest first), and how much to trust it."""
 
     tags: list[TagDecision]
-    uncertain: bool  # the answer could flip: ask a person
+    uncertain: bool  # the answer could flip, or the image is unknown: ask a person
     unknown_score: float  # 0..1, how unlike the training images this image is
     unknown: bool  # unknown_score >= the model's unknown_threshold: probably none of the known tags
 
@@ -104,12 +104,14 @@ class TrainedModel:
                 threshold=self.tag_thresholds,
                 uncertainty_margin=self.uncertainty_margin,
             )
+            is_unknown = bool(score >= self.unknown_threshold)
             predictions.append(
                 Prediction(
                     tags=decision.tags,
-                    uncertain=decision.uncertain,
+                    # an image unlike anything trained on is never an answer to pass on unchecked
+                    uncertain=decision.uncertain or is_unknown,
                     unknown_score=float(score),
-                    unknown=bool(score >= self.unknown_threshold),
+                    unknown=is_unknown,
                 )
             )
         return predictions
