@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from sightline.commands.render import console, err_console
 from sightline.errors import ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -28,7 +28,7 @@ def models_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
 
@@ -44,7 +44,7 @@ class ImageLimits:
     @classmethod
     def from_env(cls) -> ImageLimits:
         return cls(
-            max_bytes=_env_int("SIGHTLINE_MAX_IMAGE_BYTES", cls.max_bytes),
-            max_pixels=_env_int("SIGHTLINE_MAX_IMAGE_PIXELS", cls.max_pixels),
-            min_side=_env_int("SIGHTLINE_MIN_IMAGE_SIDE", cls.min_side),
+            max_bytes=env_int("SIGHTLINE_MAX_IMAGE_BYTES", cls.max_bytes),
+            max_pixels=env_int("SIGHTLINE_MAX_IMAGE_PIXELS", cls.max_pixels),
+            min_side=env_int("SIGHTLINE_MIN_IMAGE_SIDE", cls.min_side),
         )

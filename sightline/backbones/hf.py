@@ -190,9 +190,8 @@ class HFBackbone(Backbone):
         self._dim = int(self._projection_dim())
 
     def _projection_dim(self) -> int:
-        for key in ("projection_dim",):
-            if key in self.config:
-                return self.config[key]
+        if "projection_dim" in self.config:  # image-text models: the shared embedding space
+            return self.config["projection_dim"]
         for tower in ("vision_config", "text_config"):
             if "hidden_size" in self.config.get(tower, {}):
                 return self.config[tower]["hidden_size"]

@@ -26,7 +26,7 @@ from sightline.store import IterationStatus
 
 # soft_wrap: a status line stays one line (greppable, and paths are not split); tables still fit the width.
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class Column(NamedTuple):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.imaging import inspect_image
 from sightline.service.projects import find_project_row
-from sightline.service.tags import find_tag_row, tag_view
+from sightline.service.tags import find_tag_row, tag_summary, tag_view
 from sightline.service.views import ImageAddResult, ImageView
 from sightline.service.workspace import Workspace
 from sightline.store import (
@@ -55,16 +55,8 @@ def image_view(image: Image) -> ImageView:
         size_bytes=image.size_bytes,
         created=image.created,
         original_name=image.original_name,
-        tags=[_tag_summary(link.tag) for link in sorted(image.tag_links, key=lambda link: link.tag.name_key)],
+        tags=[tag_summary(link.tag) for link in sorted(image.tag_links, key=lambda link: link.tag.name_key)],
         metadata={m.key: m.value for m in image.metadata_entries},
-    )
-
-
-def _tag_summary(tag: Tag):
-    from sightline.service.views import TagView
-
-    return TagView(
-        id=tag.id, name=tag.name, description=tag.description, type=str(tag.type), image_count=0, created=tag.created
     )
 
 

@@ -21,7 +21,7 @@ def _classification_type(value: str) -> ClassificationType:
     )
 
 
-def _clean_name(name: str, ws: Workspace, what: str = "project") -> str:
+def checked_name(name: str, ws: Workspace, what: str = "project") -> str:
     name = (name or "").strip()
     if not name:
         raise InvalidRequestError(f"a {what} needs a name", f"BadRequest{what.capitalize()}Name")
@@ -80,7 +80,7 @@ def create_project(
     domain: str = "default",
     threshold: float = 0.5,
 ) -> ProjectView:
-    name = _clean_name(name, ws)
+    name = checked_name(name, ws)
     kind = _classification_type(classification_type)
     if not 0.0 < threshold < 1.0:
         raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
@@ -124,7 +124,7 @@ def update_project(
         with ws.session() as session:
             project = find_project_row(session, project_id)
             if name is not None:
-                project.name = _clean_name(name, ws)
+                project.name = checked_name(name, ws)
             if description is not None:
                 project.description = description
             if classification_type is not None:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sightline.errors import InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.service.projects import _clean_name, find_project_row
+from sightline.service.projects import checked_name, find_project_row
 from sightline.service.views import TagView
 from sightline.service.workspace import Workspace
 from sightline.store import ImageTag, Tag, TagType
@@ -19,16 +19,22 @@ def _tag_type(value: str) -> TagType:
     raise InvalidRequestError(f"unknown tag type {value!r}: use Regular or Negative", "BadRequestTagType")
 
 
-def tag_view(session: Session, tag: Tag) -> TagView:
-    count = session.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.tag_id == tag.id)) or 0
+def tag_summary(tag: Tag, image_count: int = 0) -> TagView:
+    """A tag as shown; `image_count` is left 0 where counting would cost a query per tag (image listings)."""
     return TagView(
         id=tag.id,
         name=tag.name,
         description=tag.description,
         type=str(tag.type),
-        image_count=count,
+        image_count=image_count,
         created=tag.created,
     )
+
+
+def tag_view(session: Session, tag: Tag) -> TagView:
+    """A tag with the number of images carrying it."""
+    count = session.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.tag_id == tag.id)) or 0
+    return tag_summary(tag, count)
 
 
 def get_tag_row(session: Session, project_id: str, tag_id: str) -> Tag:
@@ -46,7 +52,7 @@ def find_tag_row(session: Session, project_id: str, id_or_name: str) -> Tag | No
 
 
 def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = "", type: str = "Regular") -> TagView:
-    name = _clean_name(name, ws, "tag")
+    name = checked_name(name, ws, "tag")
     kind = _tag_type(type)
     with ws.session() as session:
         project = find_project_row(session, project_id)
@@ -94,7 +100,7 @@ def update_tag(
         project = find_project_row(session, project_id)
         tag = get_tag_row(session, project.id, tag_id)
         if name is not None:
-            name = _clean_name(name, ws, "tag")
+            name = checked_name(name, ws, "tag")
             other = find_tag_row(session, project.id, name)
             if other is not None and other.id != tag.id:
                 raise InvalidRequestError(

@@ -5,7 +5,6 @@ One object to open and pass around, so the CLI, the HTTP API and the web UI shar
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -15,16 +14,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from sightline.config import ImageLimits
+from sightline.config import ImageLimits, env_int
 from sightline.store import BlobStore, DatabaseEmbeddingCache, Store, open_store
 
 if TYPE_CHECKING:
     from sightline.classifier import Classifier
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -40,9 +34,9 @@ class ProjectLimits:
     @classmethod
     def from_env(cls) -> ProjectLimits:
         return cls(
-            max_tags_per_project=_env_int("SIGHTLINE_MAX_TAGS_PER_PROJECT", cls.max_tags_per_project),
-            max_images_per_project=_env_int("SIGHTLINE_MAX_IMAGES_PER_PROJECT", cls.max_images_per_project),
-            max_tags_per_image=_env_int("SIGHTLINE_MAX_TAGS_PER_IMAGE", cls.max_tags_per_image),
+            max_tags_per_project=env_int("SIGHTLINE_MAX_TAGS_PER_PROJECT", cls.max_tags_per_project),
+            max_images_per_project=env_int("SIGHTLINE_MAX_IMAGES_PER_PROJECT", cls.max_images_per_project),
+            max_tags_per_image=env_int("SIGHTLINE_MAX_TAGS_PER_IMAGE", cls.max_tags_per_image),
         )
 
 
