@@ -3,9 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: demo test lint bench install
 
 install: $(STAMP)
+
+# The web UI tests drive Debian's Chromium with Playwright (`playwright install` cannot download here).
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -20,7 +27,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check sightline tests benchmarks
 	$(PY) -m ruff format --check sightline tests benchmarks
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check sightline tests benchmarks
 	$(PY) -m pytest -n 2 -q
 

@@ -6,6 +6,7 @@
 Training routes answer under /customvision/v3.3/training and /customvision/v3.4-preview/training
 (what the Python SDK 3.1 calls), prediction routes under /customvision/v3.0/prediction and v3.1,
 Image Analysis at /computervision/imageanalysis:analyze. The OpenAPI document is at /openapi.json.
+The web UI (`sightline.web`) is served at `/`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import sightline
-from sightline.api import analysis, prediction, training
+from sightline.api import analysis, files, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -50,6 +51,7 @@ def create_app(
     tagger: Tagger | None = None,
     rate_limit: float | None = None,
     max_batch: int = 1,
+    web: bool = True,
 ) -> FastAPI:
     """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
 
@@ -59,7 +61,8 @@ def create_app(
     built on the first request). `rate_limit`: requests per second per key (default
     `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most predictions run as one batch; 1 (no
     micro-batching) is the default because on CPUs it measured no faster (benchmarks/api_load.py); on a
-    GPU, where one batched pass costs about as much as one image, raise it (e.g. 32).
+    GPU, where one batched pass costs about as much as one image, raise it (e.g. 32). `web`: also
+    serve the browser UI at `/` (sign-in with the Training-Key).
     """
 
     @asynccontextmanager
@@ -94,10 +97,16 @@ def create_app(
     for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
         prefix = f"/customvision/{version}/training"
         app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        # after the training routes, whose fixed paths (images/tagged/count ...) must match first
+        app.include_router(files.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
     for version in PREDICTION_VERSIONS:
         prefix = f"/customvision/{version}/prediction"
         app.include_router(prediction.router, prefix=prefix, include_in_schema=version == PREDICTION_VERSIONS[0])
     app.include_router(analysis.router)
+    if web:
+        from sightline.web import mount_web
+
+        mount_web(app)
     return app
 
 

@@ -11,7 +11,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sightline.errors import (
@@ -77,25 +77,43 @@ def _describe_validation(error: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-async def _on_sightline_error(request: Request, error: SightlineError) -> JSONResponse:
-    return error_response(status_for(error), error.code, str(error), path=request.url.path)
+#: Paths that always answer errors as JSON; elsewhere a browser asking for HTML gets the web UI's error page.
+_API_PREFIXES = ("/customvision/", IMAGE_ANALYSIS_PREFIX, "/openapi.json", "/docs", "/redoc")
 
 
-async def _on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    return error_response(400, "BadRequest", _describe_validation(error), path=request.url.path)
+def _wants_page(request: Request) -> bool:
+    return (
+        getattr(request.app.state, "html_error_page", None) is not None
+        and not request.url.path.startswith(_API_PREFIXES)
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
-async def _on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+def _respond(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    if _wants_page(request):
+        return request.app.state.html_error_page(request, status, code, message)
+    return error_response(status, code, message, headers, path=request.url.path)
+
+
+async def _on_sightline_error(request: Request, error: SightlineError) -> Response:
+    return _respond(request, status_for(error), error.code, str(error))
+
+
+async def _on_validation_error(request: Request, error: RequestValidationError) -> Response:
+    return _respond(request, 400, "BadRequest", _describe_validation(error))
+
+
+async def _on_http_error(request: Request, error: StarletteHTTPException) -> Response:
     code = getattr(error, "code", None) or _CODE_BY_STATUS.get(
         error.status_code, "BadRequest" if error.status_code < 500 else "ErrorUnknown"
     )
-    return error_response(error.status_code, code, str(error.detail), error.headers, path=request.url.path)
+    return _respond(request, error.status_code, code, str(error.detail), error.headers)
 
 
-async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, error: Exception) -> Response:
     # Starlette re-raises it after this answer, so the server logs the traceback once.
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return error_response(500, "ErrorUnknown", "internal error: see the server log", path=request.url.path)
+    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ def serve(
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: debug, info, warning, error.")] = "info",
 ) -> None:
-    """Serve Custom Vision's Training and Prediction APIs: point an Azure SDK at http://HOST:PORT.
+    """Serve Custom Vision's Training and Prediction APIs (point an Azure SDK at http://HOST:PORT) and the web UI at /.
 
     Also Image Analysis' tags: /computervision/imageanalysis:analyze. API keys: `sightline keys`.
 
@@ -38,11 +38,15 @@ def serve(
     """
     import uvicorn
 
-    from sightline.api import create_app
+    from sightline.api import create_app, load_keys
 
+    with open_workspace() as ws:
+        training_key = load_keys(ws).training_key  # created on first start, so the sign-in link works at once
     app = create_app(start_worker=worker, backbones=backbone or None, max_batch=max_batch)
     domains = ", ".join(app.state.domains.backbones)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     err_console.print(f"Sightline on http://{host}:{port} (domains: {domains}); `sightline keys` shows the API keys")
+    err_console.print(f"Web UI: http://{shown_host}:{port}/login?token={training_key}", markup=False, soft_wrap=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
