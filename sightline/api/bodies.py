@@ -59,17 +59,27 @@ class BodyLimitMiddleware:
             response = error_response(error.status_code, error.code, error.message, path=scope.get("path", ""))
             await response(scope, receive, send)
             return
-        seen = 0
+        seen, over = 0, False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                over = True
                 raise _too_large(self.limit)
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def send_413_if_over(message: Message) -> None:
+            """A route's own body parser (forms, JSON) turns any read failure into a 400; say 413 instead."""
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                error = _too_large(self.limit)
+                response = error_response(error.status_code, error.code, error.message, path=scope.get("path", ""))
+                await response(scope, receive, send)
+
+        await self.app(scope, limited_receive, send_413_if_over)
 
 
 def check_batch_size(count: int) -> None:
