@@ -10,21 +10,26 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from sightline.api.domains import domain_id
 from sightline.service.views import (
     ImageAddResult,
+    ImagePerformanceView,
     ImageView,
     IterationView,
+    MetadataUpdate,
     PredictionView,
     ProjectView,
     TagView,
 )
+
+if TYPE_CHECKING:
+    from sightline.api.links import Links
 
 
 def _strict_base64(value: object) -> bytes:
@@ -38,6 +43,8 @@ def _strict_base64(value: object) -> bytes:
 
 
 Base64Bytes = Annotated[bytes, BeforeValidator(_strict_base64), WithJsonSchema({"type": "string", "format": "byte"})]
+#: A time sent without a zone is UTC, as in Azure's APIs.
+UtcDatetime = Annotated[datetime, AfterValidator(lambda t: t.replace(tzinfo=UTC) if t.tzinfo is None else t)]
 
 
 class CamelModel(BaseModel):
@@ -136,6 +143,10 @@ class ImageTag(CamelModel):
     tag_name: str
     created: datetime
 
+    @classmethod
+    def of(cls, view: TagView) -> ImageTag:
+        return cls(tag_id=view.id, tag_name=view.name, created=view.created)
+
 
 class Image(CamelModel):
     id: str
@@ -150,14 +161,23 @@ class Image(CamelModel):
     metadata: dict[str, str] | None = None
 
     @classmethod
-    def of(cls, view: ImageView) -> Image:
+    def of(cls, view: ImageView, project_id: str, links: Links | None = None) -> Image:
+        """The image, with signed URLs of its bytes when `links` are given."""
+        uris = {}
+        if links is not None:
+            uris = {
+                "original_image_uri": links.image(project_id, view.id, "original"),
+                "resized_image_uri": links.image(project_id, view.id, "resized"),
+                "thumbnail_uri": links.image(project_id, view.id, "thumbnail"),
+            }
         return cls(
             id=view.id,
             created=view.created,
             width=view.width,
             height=view.height,
-            tags=[ImageTag(tag_id=t.id, tag_name=t.name, created=t.created) for t in view.tags] or None,
+            tags=[ImageTag.of(t) for t in view.tags] or None,
             metadata=view.metadata or None,
+            **uris,
         )
 
 
@@ -168,8 +188,8 @@ class ImageCreateResult(CamelModel):
     message: str | None = None  # Sightline: why an image was refused
 
     @classmethod
-    def of(cls, result: ImageAddResult) -> ImageCreateResult:
-        image = Image.of(result.image) if result.image is not None else None
+    def of(cls, result: ImageAddResult, project_id: str, links: Links | None = None) -> ImageCreateResult:
+        image = Image.of(result.image, project_id, links) if result.image is not None else None
         return cls(source_url=result.source, status=result.status, image=image, message=result.message)
 
 
@@ -178,11 +198,31 @@ class ImageCreateSummary(CamelModel):
     images: list[ImageCreateResult]
 
     @classmethod
-    def of(cls, results: list[ImageAddResult]) -> ImageCreateSummary:
+    def of(cls, results: list[ImageAddResult], project_id: str, links: Links | None = None) -> ImageCreateSummary:
         """Custom Vision counts a batch successful only when every image is new ("OK", not "OKDuplicate")."""
         return cls(
             is_batch_successful=all(r.status == "OK" for r in results),
-            images=[ImageCreateResult.of(r) for r in results],
+            images=[ImageCreateResult.of(r, project_id, links) for r in results],
+        )
+
+
+class ImageMetadataUpdateEntry(CamelModel):
+    image_id: str
+    status: str
+    metadata: dict[str, str] | None = None
+
+
+class ImageMetadataUpdateSummary(CamelModel):
+    is_batch_successful: bool
+    images: list[ImageMetadataUpdateEntry]
+
+    @classmethod
+    def of(cls, results: list[MetadataUpdate]) -> ImageMetadataUpdateSummary:
+        return cls(
+            is_batch_successful=all(r.status == "OK" for r in results),
+            images=[
+                ImageMetadataUpdateEntry(image_id=r.image_id, status=r.status, metadata=r.metadata) for r in results
+            ],
         )
 
 
@@ -360,3 +400,104 @@ class ImagePrediction(CamelModel):
             unknown_score=view.unknown_score,
             unknown=view.unknown,
         )
+
+
+class TagProbability(CamelModel):
+    """Custom Vision's Prediction in stored predictions and image performances (no Sightline extras there)."""
+
+    probability: float
+    tag_id: str | None
+    tag_name: str
+
+    @classmethod
+    def ranked(cls, predictions: list[dict[str, Any]]) -> list[TagProbability]:
+        ordered = sorted(predictions, key=lambda p: p["probability"], reverse=True)
+        return [cls(probability=p["probability"], tag_id=p.get("tag_id"), tag_name=p["tag_name"]) for p in ordered]
+
+
+class StoredImagePrediction(CamelModel):
+    resized_image_uri: str | None = None
+    thumbnail_uri: str | None = None
+    original_image_uri: str | None = None
+    domain: str | None = None
+    id: str
+    project: str
+    iteration: str | None
+    created: datetime
+    predictions: list[TagProbability]
+
+    @classmethod
+    def of(cls, view: PredictionView, domain: str | None, links: Links) -> StoredImagePrediction:
+        return cls(
+            resized_image_uri=links.prediction(view.project_id, view.id, "resized"),
+            thumbnail_uri=links.prediction(view.project_id, view.id, "thumbnail"),
+            original_image_uri=links.prediction(view.project_id, view.id, "original"),
+            domain=domain,
+            id=view.id,
+            project=view.project_id,
+            iteration=view.iteration_id,
+            created=view.created,
+            predictions=TagProbability.ranked(view.predictions),
+        )
+
+
+class PredictionQueryTag(CamelModel):
+    id: str
+    min_threshold: float | None = None
+    max_threshold: float | None = None
+
+
+class PredictionQueryToken(CamelModel):
+    """QueryPredictions' body, and the token to send back for the next page (`continuation` is opaque)."""
+
+    session: str | None = None
+    continuation: str | None = None
+    max_count: int | None = None
+    order_by: str | None = None
+    tags: list[PredictionQueryTag] | None = None
+    iteration_id: str | None = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+    application: str | None = None
+
+
+class PredictionQueryResult(CamelModel):
+    token: PredictionQueryToken
+    results: list[StoredImagePrediction]
+
+
+class ImagePerformance(CamelModel):
+    predictions: list[TagProbability]
+    id: str
+    created: datetime
+    width: int
+    height: int
+    image_uri: str | None = None
+    thumbnail_uri: str | None = None
+    tags: list[ImageTag] | None = None
+    regions: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, view: ImagePerformanceView, project_id: str, links: Links) -> ImagePerformance:
+        image = view.image
+        return cls(
+            predictions=TagProbability.ranked(view.predictions),
+            id=image.id,
+            created=image.created,
+            width=image.width,
+            height=image.height,
+            image_uri=links.image(project_id, image.id, "resized"),
+            thumbnail_uri=links.image(project_id, image.id, "thumbnail"),
+            tags=[ImageTag.of(t) for t in view.trained_tags] or None,
+        )
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+class Export(CamelModel):
+    platform: str
+    status: str
+    download_uri: str | None
+    flavor: str | None = None
+    newer_version_available: bool = False

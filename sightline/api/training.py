@@ -20,11 +20,15 @@ from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_all, fetch_image
 from sightline.api.keys import require_training_key
+from sightline.api.links import SignedLinks
 from sightline.api.models import (
     Domain,
+    Export,
     Image,
     ImageCreateSummary,
     ImageFileCreateBatch,
+    ImageMetadataUpdateSummary,
+    ImagePerformance,
     ImagePrediction,
     ImageTagCreateBatch,
     ImageTagCreateEntry,
@@ -34,6 +38,8 @@ from sightline.api.models import (
     Iteration,
     IterationPerformance,
     IterationUpdate,
+    PredictionQueryResult,
+    PredictionQueryToken,
     Project,
     ProjectSettings,
     ProjectUpdate,
@@ -41,6 +47,7 @@ from sightline.api.models import (
     TagUpdate,
 )
 from sightline.api.prediction import classify
+from sightline.api.prediction_query import query_predictions as run_prediction_query
 from sightline.errors import ImageError
 from sightline.service import Workspace, images, iterations, performance, predictions, projects, tags, training
 from sightline.service.images import NewImage
@@ -100,9 +107,10 @@ def create_project(
     classification_type: Annotated[str, Query(alias="classificationType")] = "Multiclass",
     target_export_platforms: Annotated[str | None, Query(alias="targetExportPlatforms")] = None,
 ) -> Project:
-    """Create a project. `domainId` picks the backbone (GET /domains); export platforms are not supported."""
-    if target_export_platforms:
-        raise ApiError(400, "BadRequestProjectUnsupportedExportPlatform", "exporting models is not supported")
+    """Create a project. `domainId` picks the backbone (GET /domains); every trained iteration exports to
+    ONNX (see `export_iteration`), the only `targetExportPlatforms` accepted."""
+    for platform in id_list(target_export_platforms):
+        iterations.check_export_platform(platform)
     view = projects.create_project(
         ws,
         name,
@@ -178,17 +186,25 @@ def delete_tag(ws: WS, project_id: ProjectId, tag_id: TagId) -> None:
 
 
 def _list(
-    ws: Workspace, project_id: str, tagged: bool | None, tag_ids: str | None, order: str | None, take: int, skip: int
+    ws: Workspace,
+    links: SignedLinks,
+    project_id: str,
+    tagged: bool | None,
+    tag_ids: str | None,
+    order: str | None,
+    take: int,
+    skip: int,
 ) -> list[Image]:
     rows = images.list_images(
         ws, project_id, tagged=tagged, tag_ids=id_list(tag_ids), take=take, skip=skip, newest_first=order != "Oldest"
     )
-    return [Image.of(view) for view in rows]
+    return [Image.of(view, project_id, links) for view in rows]
 
 
 @router.get("/projects/{projectId}/images", tags=["Images"])
 def get_images(
     ws: WS,
+    links: SignedLinks,
     project_id: ProjectId,
     iteration_id: AsOfIteration = None,
     tag_ids: TagIds = None,
@@ -199,7 +215,7 @@ def get_images(
     skip: Skip = 0,
 ) -> list[Image]:
     _workspace_only(iteration_id, metadata_filter)
-    return _list(ws, project_id, _TAGGED[tagging_status], tag_ids, order_by, take, skip)
+    return _list(ws, links, project_id, _TAGGED[tagging_status], tag_ids, order_by, take, skip)
 
 
 @router.get("/projects/{projectId}/images/count", tags=["Images"])
@@ -218,6 +234,7 @@ def get_image_count(
 @router.get("/projects/{projectId}/images/tagged", tags=["Images"])
 def get_tagged_images(
     ws: WS,
+    links: SignedLinks,
     project_id: ProjectId,
     iteration_id: AsOfIteration = None,
     tag_ids: TagIds = None,
@@ -226,7 +243,7 @@ def get_tagged_images(
     skip: Skip = 0,
 ) -> list[Image]:
     _workspace_only(iteration_id)
-    return _list(ws, project_id, True, tag_ids, order_by, take, skip)
+    return _list(ws, links, project_id, True, tag_ids, order_by, take, skip)
 
 
 @router.get("/projects/{projectId}/images/tagged/count", tags=["Images"])
@@ -240,6 +257,7 @@ def get_tagged_image_count(
 @router.get("/projects/{projectId}/images/untagged", tags=["Images"])
 def get_untagged_images(
     ws: WS,
+    links: SignedLinks,
     project_id: ProjectId,
     iteration_id: AsOfIteration = None,
     order_by: OrderBy = None,
@@ -247,7 +265,7 @@ def get_untagged_images(
     skip: Skip = 0,
 ) -> list[Image]:
     _workspace_only(iteration_id)
-    return _list(ws, project_id, False, None, order_by, take, skip)
+    return _list(ws, links, project_id, False, None, order_by, take, skip)
 
 
 @router.get("/projects/{projectId}/images/untagged/count", tags=["Images"])
@@ -258,10 +276,10 @@ def get_untagged_image_count(ws: WS, project_id: ProjectId, iteration_id: AsOfIt
 
 @router.get("/projects/{projectId}/images/id", tags=["Images"])
 def get_images_by_ids(
-    ws: WS, project_id: ProjectId, image_ids: ImageIds = None, iteration_id: AsOfIteration = None
+    ws: WS, links: SignedLinks, project_id: ProjectId, image_ids: ImageIds = None, iteration_id: AsOfIteration = None
 ) -> list[Image]:
     _workspace_only(iteration_id)
-    return [Image.of(view) for view in images.get_images(ws, project_id, id_list(image_ids))]
+    return [Image.of(view, project_id, links) for view in images.get_images(ws, project_id, id_list(image_ids))]
 
 
 @router.delete("/projects/{projectId}/images", status_code=204, tags=["Images"])
@@ -279,9 +297,11 @@ def delete_images(
 # --- images: uploads ----------------------------------------------------------------------------
 
 
-def _summary(response: Response, results: list[ImageAddResult]) -> ImageCreateSummary:
+def _summary(
+    response: Response, results: list[ImageAddResult], project_id: str, links: SignedLinks
+) -> ImageCreateSummary:
     """200 when every image was added, 207 Multi-Status otherwise (the per-image statuses say why)."""
-    summary = ImageCreateSummary.of(results)
+    summary = ImageCreateSummary.of(results, project_id, links)
     response.status_code = 200 if summary.is_batch_successful else 207
     return summary
 
@@ -293,27 +313,27 @@ def _summary(response: Response, results: list[ImageAddResult]) -> ImageCreateSu
     openapi_extra=IMAGE_BODY_OPENAPI,
 )
 async def create_images_from_data(
-    request: Request, response: Response, ws: WS, project_id: ProjectId, tag_ids: TagIds = None
+    request: Request, response: Response, ws: WS, links: SignedLinks, project_id: ProjectId, tag_ids: TagIds = None
 ) -> ImageCreateSummary:
     """Upload images as raw bytes (one) or multipart/form-data (up to 64), each tagged with `tagIds`."""
     batch = await images_from_body(request)
     results = await run_in_threadpool(images.add_images, ws, project_id, batch, tags=id_list(tag_ids))
-    return _summary(response, results)
+    return _summary(response, results, project_id, links)
 
 
 @router.post("/projects/{projectId}/images/files", tags=["Images"], responses={207: {"model": ImageCreateSummary}})
 def create_images_from_files(
-    ws: WS, response: Response, project_id: ProjectId, batch: ImageFileCreateBatch
+    ws: WS, links: SignedLinks, response: Response, project_id: ProjectId, batch: ImageFileCreateBatch
 ) -> ImageCreateSummary:
     """Upload up to 64 images sent as base64 in JSON, with per-image and batch-wide tags."""
     check_batch_size(len(batch.images))
     new = [NewImage(e.contents, name=e.name, tags=e.tag_ids or (), metadata=batch.metadata or {}) for e in batch.images]
-    return _summary(response, images.add_images(ws, project_id, new, tags=batch.tag_ids or ()))
+    return _summary(response, images.add_images(ws, project_id, new, tags=batch.tag_ids or ()), project_id, links)
 
 
 @router.post("/projects/{projectId}/images/urls", tags=["Images"], responses={207: {"model": ImageCreateSummary}})
 async def create_images_from_urls(
-    ws: WS, policy: Fetching, response: Response, project_id: ProjectId, batch: ImageUrlCreateBatch
+    ws: WS, links: SignedLinks, policy: Fetching, response: Response, project_id: ProjectId, batch: ImageUrlCreateBatch
 ) -> ImageCreateSummary:
     """Upload up to 64 images by URL; a URL that cannot be fetched gets status ErrorSource (or ErrorImageSize)."""
     check_batch_size(len(batch.images))
@@ -328,7 +348,7 @@ async def create_images_from_urls(
         next(added) if isinstance(data, bytes) else _fetch_failure(entry.url, data)
         for entry, data in zip(batch.images, fetched, strict=True)
     ]
-    return _summary(response, results)
+    return _summary(response, results, project_id, links)
 
 
 def _fetch_failure(url: str, error: ImageError) -> ImageAddResult:
@@ -345,6 +365,25 @@ def create_image_tags(ws: WS, project_id: ProjectId, batch: ImageTagCreateBatch)
         duplicated=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in already],
         exceeded=[],
     )
+
+
+@router.post(
+    "/projects/{projectId}/images/metadata", tags=["Images"], responses={207: {"model": ImageMetadataUpdateSummary}}
+)
+def update_image_metadata(
+    ws: WS,
+    response: Response,
+    project_id: ProjectId,
+    metadata: Annotated[dict[str, str], Body()],
+    image_ids: ImageIds = None,
+) -> ImageMetadataUpdateSummary:
+    """Add or replace key/value metadata on up to 64 images (keys up to 128 characters, values up to 256).
+
+    207 when some image was not updated: its status says why (ErrorImageNotFound, ErrorLimitExceed).
+    """
+    summary = ImageMetadataUpdateSummary.of(images.update_metadata(ws, project_id, id_list(image_ids), metadata))
+    response.status_code = 200 if summary.is_batch_successful else 207
+    return summary
 
 
 @router.delete("/projects/{projectId}/images/tags", status_code=204, tags=["Images"])
@@ -405,6 +444,32 @@ def get_iteration_performance(
     return IterationPerformance.of(report, tag_ids)
 
 
+@router.get("/projects/{projectId}/iterations/{iterationId}/performance/images", tags=["Iterations"])
+def get_image_performances(
+    ws: WS,
+    links: SignedLinks,
+    project_id: ProjectId,
+    iteration_id: IterationId,
+    tag_ids: TagIds = None,
+    order_by: Annotated[str | None, Query(alias="orderBy", pattern="^(Newest|Oldest)$")] = None,
+    take: Take = 50,
+    skip: Skip = 0,
+) -> list[ImagePerformance]:
+    """The iteration's training images with their out-of-fold probabilities (each predicted by a model
+    that did not train on it), those carrying any of `tagIds` when trained."""
+    views = performance.image_performances(
+        ws, project_id, iteration_id, tag_ids=id_list(tag_ids), newest_first=order_by != "Oldest", take=take, skip=skip
+    )
+    return [ImagePerformance.of(view, project_id, links) for view in views]
+
+
+@router.get("/projects/{projectId}/iterations/{iterationId}/performance/images/count", tags=["Iterations"])
+def get_image_performance_count(
+    ws: WS, project_id: ProjectId, iteration_id: IterationId, tag_ids: TagIds = None
+) -> int:
+    return performance.count_image_performances(ws, project_id, iteration_id, tag_ids=id_list(tag_ids))
+
+
 @router.post("/projects/{projectId}/iterations/{iterationId}/publish", tags=["Iterations"])
 def publish_iteration(
     ws: WS,
@@ -422,6 +487,41 @@ def publish_iteration(
 @router.delete("/projects/{projectId}/iterations/{iterationId}/publish", status_code=204, tags=["Iterations"])
 def unpublish_iteration(ws: WS, project_id: ProjectId, iteration_id: IterationId) -> None:
     iterations.unpublish_iteration(ws, project_id, iteration_id)
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def _onnx_export(links: SignedLinks, project_id: str, iteration_id: str, flavor: str | None = None) -> Export:
+    download = links.export(project_id, iteration_id, "ONNX")
+    return Export(platform="ONNX", status="Done", download_uri=download, flavor=flavor)
+
+
+@router.get("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
+def get_exports(ws: WS, links: SignedLinks, project_id: ProjectId, iteration_id: IterationId) -> list[Export]:
+    """A completed iteration's export, ready whether or not it was asked for (exporting takes no work here)."""
+    completed = iterations.get_iteration(ws, project_id, iteration_id).status == "Completed"
+    return [_onnx_export(links, project_id, iteration_id)] if completed else []
+
+
+@router.post("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
+def export_iteration(
+    ws: WS,
+    links: SignedLinks,
+    project_id: ProjectId,
+    iteration_id: IterationId,
+    platform: Annotated[str, Query()],
+    flavor: str | None = None,
+) -> Export:
+    """Export a trained iteration. Only platform ONNX, and what it gives is NOT an ONNX graph.
+
+    The download (`downloadUri`, signed, no key needed) is Sightline's own model file: a zip of
+    `manifest.json` (backbone name and fingerprint, settings, tags) and `arrays.npz` (the trained head and
+    calibration), as `Classifier.to_bytes` writes it. It runs with Sightline (`Classifier.load(path)`) on
+    the same backbone, not in ONNX Runtime, CoreML or TensorFlow. Other platforms answer 400.
+    """
+    iterations.export_iteration(ws, project_id, iteration_id, platform, flavor)
+    return _onnx_export(links, project_id, iteration_id, flavor)
 
 
 # --- quick test and stored predictions ----------------------------------------------------------
@@ -453,6 +553,15 @@ async def quick_test_image_url(
 ) -> ImagePrediction:
     data = await fetch_image(image_url.url, policy)
     return await classify(batcher, Target(project_id, iteration_id=iteration_id, store=store), data)
+
+
+@router.post("/projects/{projectId}/predictions/query", tags=["Predictions"])
+def query_predictions(
+    ws: WS, links: SignedLinks, project_id: ProjectId, token: PredictionQueryToken
+) -> PredictionQueryResult:
+    """Stored predictions, filtered (iteration, time, tag probability ranges) and ordered Newest, Oldest or
+    Suspected (those a person should look at first); send the answer's token back for the next page."""
+    return run_prediction_query(ws, links, project_id, token)
 
 
 @router.delete("/projects/{projectId}/predictions", status_code=204, tags=["Predictions"])

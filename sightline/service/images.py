@@ -9,10 +9,10 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.imaging import inspect_image
+from sightline.imaging import inspect_image, sniff_format
 from sightline.service.projects import find_project_row
 from sightline.service.tags import find_tag_row, tag_summary, tag_view
-from sightline.service.views import ImageAddResult, ImageView
+from sightline.service.views import ImageAddResult, ImageFile, ImageView, MetadataUpdate
 from sightline.service.workspace import Workspace
 from sightline.store import (
     THUMBNAIL_SUFFIX,
@@ -33,6 +33,17 @@ _STATUS_FOR_REASON = {
     "too_small": "ErrorImageDimensions",
     "not_found": "ErrorSource",
 }
+
+#: Custom Vision's limits on image metadata (UpdateImageMetadata): key and value lengths, images per call.
+METADATA_KEY_MAX = 128
+METADATA_VALUE_MAX = 256
+METADATA_BATCH_MAX = 64
+
+#: The renditions of a stored image: derived-blob suffix and longest side. "original" is the blob itself.
+_RENDITIONS = {"resized": ("resized", 1024), "thumbnail": (THUMBNAIL_SUFFIX, 256)}
+RENDITIONS = ("original", *_RENDITIONS)
+_MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+                "BMP": "image/bmp", "WEBP": "image/webp", "TIFF": "image/tiff"}  # fmt: skip
 
 
 @dataclass
@@ -97,8 +108,10 @@ def add_images(
     """Upload images; each gets a status ("OK", "OKDuplicate" or an error), the rest go on.
 
     `tags` apply to every image in addition to its own. Blobs are written before rows, and rows for
-    the whole batch go in one transaction.
+    the whole batch go in one transaction. Metadata breaking Custom Vision's rules refuses the batch.
     """
+    for item in images:
+        check_metadata(item.metadata, require=False)
     results: list[ImageAddResult | None] = [None] * len(images)
     checked: list[tuple[int, NewImage, object]] = []
     for i, item in enumerate(images):
@@ -249,13 +262,30 @@ def get_images(ws: Workspace, project_id: str, image_ids: Sequence[str]) -> list
 
 
 def image_bytes(ws: Workspace, project_id: str, image_id: str, *, thumbnail: bool = False) -> bytes:
+    return image_file(ws, project_id, image_id, "thumbnail" if thumbnail else "original").data
+
+
+def image_file(ws: Workspace, project_id: str, image_id: str, kind: str = "original") -> ImageFile:
+    """A training image as uploaded ("original"), at most 1024 px ("resized") or 256 px ("thumbnail")."""
     with ws.session() as session:
-        project = find_project_row(session, project_id)
-        image = session.get(Image, image_id)
-        if image is None or image.project_id != project.id:
-            raise NotFoundError(f"no image {image_id} in project {project.name!r}", "NotFoundImage")
-        key = image.blob_key
-    return ws.blobs.get(f"{key}.{THUMBNAIL_SUFFIX}" if thumbnail else key)
+        key = _image_row(session, find_project_row(session, project_id), image_id).blob_key
+    return blob_rendition(ws, key, kind)
+
+
+def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
+    """An image blob as stored, or a JPEG of it no larger than its rendition's side (made once, then kept)."""
+    if kind == "original":
+        data = ws.blobs.get(key)
+        return ImageFile(data, _MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream"))
+    if kind not in _RENDITIONS:
+        raise InvalidRequestError(f"no image rendition {kind!r}: use one of {', '.join(RENDITIONS)}")
+    suffix, side = _RENDITIONS[kind]
+    derived = f"{key}.{suffix}"
+    if ws.blobs.exists(derived):
+        return ImageFile(ws.blobs.get(derived), "image/jpeg")
+    data = make_thumbnail(ws.blobs.get(key), max_side=side)
+    ws.blobs.put_derived(key, suffix, data)
+    return ImageFile(data, "image/jpeg")
 
 
 def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
@@ -302,22 +332,73 @@ def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]
     return removed
 
 
+def check_metadata(metadata: dict[str, str], *, require: bool = True) -> None:
+    """Custom Vision's rules for metadata: keys of 1-128 characters, values of at most 256."""
+    if require and not metadata:
+        raise InvalidRequestError("no metadata given: send a JSON object of key/value strings")
+    for key, value in metadata.items():
+        if not 0 < len(str(key)) <= METADATA_KEY_MAX:
+            raise InvalidRequestError(
+                f"metadata key {str(key)[:40]!r}: keys have 1 to {METADATA_KEY_MAX} characters",
+                "BadRequestImageMetadataKey",
+            )
+        if len(str(value)) > METADATA_VALUE_MAX:
+            raise InvalidRequestError(
+                f"metadata value of {key!r}: values have at most {METADATA_VALUE_MAX} characters",
+                "BadRequestImageMetadataValue",
+            )
+
+
+def _merge_metadata(ws: Workspace, session: Session, image: Image, metadata: dict[str, str]) -> None:
+    """Add or replace `metadata` on an image, within the per-image limit (LimitExceededError beyond it)."""
+    current = {m.key: m for m in image.metadata_entries}
+    if len(set(current) | set(metadata)) > ws.limits.max_metadata_per_image:
+        raise LimitExceededError(f"an image may carry at most {ws.limits.max_metadata_per_image} metadata entries")
+    for key, value in metadata.items():
+        if key in current:
+            current[key].value = str(value)
+        else:
+            session.add(ImageMetadata(image_id=image.id, key=str(key), value=str(value)))
+    session.flush()
+    session.refresh(image)
+
+
 def set_metadata(ws: Workspace, project_id: str, image_id: str, metadata: dict[str, str]) -> ImageView:
     """Merge key/value metadata into an image (Custom Vision allows up to 50 pairs)."""
+    check_metadata(metadata, require=False)
+    with ws.session() as session:
+        image = _image_row(session, find_project_row(session, project_id), image_id)
+        _merge_metadata(ws, session, image, metadata)
+        return image_view(image)
+
+
+def update_metadata(
+    ws: Workspace, project_id: str, image_ids: Sequence[str], metadata: dict[str, str]
+) -> list[MetadataUpdate]:
+    """Merge `metadata` into up to 64 images (Custom Vision's UpdateImageMetadata), with a status per image.
+
+    A missing image ("ErrorImageNotFound") or one that would carry too many entries ("ErrorLimitExceed")
+    is left as it was; the others are updated.
+    """
+    check_metadata(metadata)
+    ids = list(dict.fromkeys(image_ids))
+    if not ids or len(ids) > METADATA_BATCH_MAX:
+        raise InvalidRequestError(f"name 1 to {METADATA_BATCH_MAX} images in imageIds", "BadRequestImageBatch")
+    results = []
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        image = _image_row(session, project, image_id)
-        current = {m.key: m for m in image.metadata_entries}
-        if len(set(current) | set(metadata)) > ws.limits.max_metadata_per_image:
-            raise LimitExceededError(f"an image may carry at most {ws.limits.max_metadata_per_image} metadata entries")
-        for key, value in metadata.items():
-            if key in current:
-                current[key].value = str(value)
-            else:
-                session.add(ImageMetadata(image_id=image.id, key=str(key), value=str(value)))
-        session.flush()
-        session.refresh(image)
-        return image_view(image)
+        for image_id in ids:
+            image = session.get(Image, image_id)
+            if image is None or image.project_id != project.id:
+                results.append(MetadataUpdate(image_id, "ErrorImageNotFound"))
+                continue
+            try:
+                _merge_metadata(ws, session, image, metadata)
+                status = "OK"
+            except LimitExceededError:
+                status = "ErrorLimitExceed"
+            results.append(MetadataUpdate(image.id, status, {m.key: m.value for m in image.metadata_entries}))
+    return results
 
 
 def delete_images(
@@ -342,16 +423,21 @@ def _image_row(session: Session, project: Project, image_id: str) -> Image:
 
 
 __all__ = [
+    "RENDITIONS",
     "NewImage",
     "add_images",
+    "blob_rendition",
+    "check_metadata",
     "count_images",
     "delete_images",
     "get_images",
     "image_bytes",
+    "image_file",
     "list_images",
     "set_metadata",
     "tag_images",
     "tag_images_by_outcome",
     "tag_view",
     "untag_images",
+    "update_metadata",
 ]

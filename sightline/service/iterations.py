@@ -1,4 +1,4 @@
-"""Iterations: list, show, rename, cancel, delete, publish and unpublish."""
+"""Iterations: list, show, rename, cancel, delete, publish and unpublish; the trained model file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sightline.errors import ConflictError, InvalidRequestError, NotFoundError
+from sightline.errors import ConflictError, InvalidRequestError, NotFoundError, NotTrainedError
 from sightline.service.projects import find_project_row
 from sightline.service.training import iteration_view
 from sightline.service.views import IterationView
@@ -39,9 +39,62 @@ def list_iterations(ws: Workspace, project_id: str) -> list[IterationView]:
         return [iteration_view(i) for i in rows]
 
 
+def completed_iterations(ws: Workspace, project_id: str) -> list[IterationView]:
+    """Iterations with a trained model, oldest first: those that have performance figures and can predict."""
+    return [i for i in list_iterations(ws, project_id) if i.status == IterationStatus.COMPLETED]
+
+
 def get_iteration(ws: Workspace, project_id: str, iteration_id: str | None = None) -> IterationView:
     with ws.session() as session:
         return iteration_view(find_iteration_row(session, find_project_row(session, project_id), iteration_id))
+
+
+def _trained_row(session: Session, project_id: str, iteration_id: str | None) -> Iteration:
+    iteration = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
+    if iteration.status != IterationStatus.COMPLETED or not iteration.artifact_key:
+        raise NotTrainedError(f"{iteration.name} is {iteration.status}: it has a model once training has completed")
+    return iteration
+
+
+def trained_iteration(ws: Workspace, project_id: str, iteration_id: str | None = None) -> IterationView:
+    """The iteration, if it has completed training (NotTrainedError otherwise)."""
+    with ws.session() as session:
+        return iteration_view(_trained_row(session, project_id, iteration_id))
+
+
+#: What an iteration exports to: Custom Vision's platform names and, for each, the flavors accepted.
+#: "ONNX" is the only one, and what it gives is Sightline's own model file (see `model_file`), not an ONNX graph.
+EXPORT_PLATFORMS = {"ONNX": (None, "ONNX10", "ONNX12")}
+
+
+def check_export_platform(platform: str, flavor: str | None = None) -> None:
+    """Refuse a platform (or flavor) Sightline cannot export to, naming what it can."""
+    if platform not in EXPORT_PLATFORMS:
+        raise InvalidRequestError(
+            f"export platform {platform!r} is not supported: use ONNX (Sightline's model file)",
+            "BadRequestProjectUnsupportedExportPlatform",
+        )
+    if flavor not in EXPORT_PLATFORMS[platform]:
+        flavors = ", ".join(f for f in EXPORT_PLATFORMS[platform] if f)
+        raise InvalidRequestError(
+            f"flavor {flavor!r} is not one of {platform}'s: {flavors} or none",
+            "BadRequestProjectUnsupportedExportPlatform",
+        )
+
+
+def export_iteration(
+    ws: Workspace, project_id: str, iteration_id: str, platform: str, flavor: str | None = None
+) -> IterationView:
+    """Check that the iteration can be exported to `platform`; the export is ready at once (`model_file`)."""
+    check_export_platform(platform, flavor)
+    return trained_iteration(ws, project_id, iteration_id)
+
+
+def model_file(ws: Workspace, project_id: str, iteration_id: str | None = None) -> bytes:
+    """The trained iteration's model file, as `Classifier.to_bytes` wrote it (load it with `Classifier.load`)."""
+    with ws.session() as session:
+        key = _trained_row(session, project_id, iteration_id).artifact_key
+    return ws.blobs.get(key)
 
 
 def rename_iteration(ws: Workspace, project_id: str, iteration_id: str, name: str) -> IterationView:

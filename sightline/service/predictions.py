@@ -8,13 +8,18 @@ the training images the image is (`unknown_score`, `unknown`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import delete, select
 
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
+from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
-from sightline.service.views import PredictionView
+from sightline.service.tags import get_tag_row
+from sightline.service.views import ImageFile, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
@@ -134,6 +139,23 @@ def _view(row: Prediction, threshold: float, unknown_threshold: float = 0.99) ->
     )
 
 
+@dataclass(frozen=True)
+class TagRange:
+    """Keep predictions giving tag `tag_id` a probability within [minimum, maximum]."""
+
+    tag_id: str
+    minimum: float = 0.0
+    maximum: float = 1.0
+
+    def admits(self, results: list[dict]) -> bool:
+        probability = next((r["probability"] for r in results if r.get("tag_id") == self.tag_id), None)
+        return probability is not None and self.minimum <= probability <= self.maximum
+
+
+#: How stored predictions can be ordered: newest or oldest first, or those a person should look at first.
+PREDICTION_ORDERS = ("Newest", "Oldest", "Suspected")
+
+
 def list_predictions(
     ws: Workspace,
     project_id: str,
@@ -143,8 +165,19 @@ def list_predictions(
     reviewed: bool | None = False,
     take: int = 50,
     skip: int = 0,
+    order: str | None = None,
+    tag_ranges: Sequence[TagRange] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[PredictionView]:
-    """Stored predictions for review: uncertain and unknown ones first, newest first within each."""
+    """Stored predictions for review: uncertain and unknown ones first, newest first within each.
+
+    `order` (one of PREDICTION_ORDERS) overrides `uncertain_first`. `tag_ranges` keep predictions whose
+    probabilities for those tags all lie in range; `since`/`until` bound the creation time (inclusive).
+    """
+    if order is not None and order not in PREDICTION_ORDERS:
+        raise InvalidRequestError(f"unknown order {order!r}: use {', '.join(PREDICTION_ORDERS)}")
+    suspected = order == "Suspected" if order is not None else uncertain_first
     with ws.session() as session:
         project: Project = find_project_row(session, project_id)
         query = select(Prediction).where(Prediction.project_id == project.id)
@@ -152,19 +185,40 @@ def list_predictions(
             query = query.where(Prediction.iteration_id == iteration_id)
         if reviewed is not None:
             query = query.where(Prediction.reviewed.is_(reviewed))
-        order = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if uncertain_first else []
-        rows = session.scalars(query.order_by(*order, Prediction.created.desc()).offset(skip).limit(take)).all()
+        for tag_range in tag_ranges:
+            get_tag_row(session, project.id, tag_range.tag_id)  # NotFoundTag for a tag of another project
+        if since is not None:
+            query = query.where(Prediction.created >= since)
+        if until is not None:
+            query = query.where(Prediction.created <= until)
+        order_by = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if suspected else []
+        newest = Prediction.created.asc() if order == "Oldest" else Prediction.created.desc()
+        query = query.order_by(*order_by, newest, Prediction.id)
+        if not tag_ranges:
+            rows = session.scalars(query.offset(skip).limit(take)).all()
+        else:  # probabilities live in a JSON column: filtered here, streaming, up to the page wanted
+            matching = (r for r in session.scalars(query.execution_options(yield_per=500)) if _admitted(r, tag_ranges))
+            rows = list(islice(matching, skip, skip + take))
         return [_view(row, project.threshold) for row in rows]
 
 
+def _admitted(row: Prediction, tag_ranges: Sequence[TagRange]) -> bool:
+    return all(r.admits(row.results or []) for r in tag_ranges)
+
+
 def prediction_image(ws: Workspace, project_id: str, prediction_id: str) -> bytes:
+    return prediction_file(ws, project_id, prediction_id).data
+
+
+def prediction_file(ws: Workspace, project_id: str, prediction_id: str, kind: str = "original") -> ImageFile:
+    """A stored prediction's image, as sent or as a smaller JPEG (see `images.blob_rendition`)."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
         row = session.get(Prediction, prediction_id)
         if row is None or row.project_id != project.id or not row.image_key:
             raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
         key = row.image_key
-    return ws.blobs.get(key)
+    return blob_rendition(ws, key, kind)
 
 
 def delete_predictions(ws: Workspace, project_id: str, prediction_ids: Sequence[str]) -> int:
@@ -190,3 +244,13 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
         row = session.get(Prediction, prediction_id)
         row.reviewed = True
     return result.image.id
+
+
+def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> PredictionView:
+    """One stored prediction, as `list_predictions` shows it (for the quick test's result page)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        row = session.get(Prediction, prediction_id)
+        if row is None or row.project_id != project.id:
+            raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
+        return _view(row, project.threshold)

@@ -94,6 +94,7 @@ class IterationView:
     error: str | None
     publish_name: str | None
     published_at: datetime | None
+    started_at: datetime | None = None  # when a worker took it up: the start of its elapsed time
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +115,42 @@ class PredictionView:
     unknown: bool
     stored: bool = False
     reviewed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """Image bytes to hand out, with their media type (e.g. "image/jpeg")."""
+
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
+class MetadataUpdate:
+    """One image of a metadata update: `status` is "OK" or Custom Vision's error ("ErrorImageNotFound" ...)."""
+
+    image_id: str
+    status: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImagePerformanceView:
+    """A training image with the out-of-fold probabilities an iteration's evaluation gave it.
+
+    `trained_tags` are the image's tags as that iteration trained on them (tags deleted or renamed since
+    are left out: the report names tags, not ids).
+    """
+
+    image: ImageView
+    trained_tags: list[TagView]
+    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability}], high to low
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
