@@ -311,8 +311,9 @@ def test_prediction_block_explains_the_flags_in_words(capsys):
 
 def test_reports_are_read_defensively(capsys):
     """An old or partial report (keys missing) still shows and renders; mistakes rank by confidence."""
-    from sightline.commands import performance, render
+    from sightline.commands import render
     from sightline.commands.report import render_page
+    from sightline.reporting import performance
     from sightline.service.performance import at_threshold
     from sightline.service.views import IterationView, ProjectView
 

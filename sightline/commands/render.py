@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from sightline.commands import performance
+from sightline.reporting import performance
 from sightline.service.views import IterationView
 from sightline.store import IterationStatus
 

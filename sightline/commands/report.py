@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 
 import sightline
-from sightline.commands import performance
 from sightline.commands.context import ProjectArg, open_workspace
 from sightline.commands.render import console, fail, percent, when
+from sightline.reporting import performance
 from sightline.service import Workspace, projects
 from sightline.service.views import IterationView, ProjectView
 from sightline.store import THUMBNAIL_SUFFIX, IterationStatus
@@ -50,13 +50,13 @@ def render_page(
     project: ProjectView,
     iteration: IterationView,
     data: performance.Report,
-    worst: list[performance.Mistake],
+    worst: list[performance.Outcome],
     thumbnails: dict[str, str | None],
 ) -> str:
     """The report page as HTML text (no I/O: the caller fetched the thumbnails)."""
     import jinja2
 
-    from sightline.commands import figures
+    from sightline.reporting import figures
 
     rows = performance.tag_rows(data)
     curves = performance.curves(data)

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 
-from sightline.commands import performance
 from sightline.commands.context import AsJson, ProjectArg, open_workspace
 from sightline.commands.render import (
     Column,
@@ -31,6 +30,7 @@ from sightline.commands.render import (
     seconds,
 )
 from sightline.errors import ConflictError
+from sightline.reporting import performance
 from sightline.service import Worker, Workspace, iterations, training
 from sightline.service import worker as worker_module
 from sightline.service.views import IterationView

@@ -122,6 +122,13 @@ def check_image_counts(counts: dict[str, int]) -> list[str]:
         raise NotEnoughImagesError(
             f"Every tag needs at least {MIN_IMAGES_PER_TAG} images; add images to: {listing}.", short
         )
+    return image_count_warnings(counts)
+
+
+def image_count_warnings(counts: dict[str, int]) -> list[str]:
+    """Warnings for data that trains but weakly: tags under the recommended count, or imbalanced tags."""
+    if not counts:
+        return []
     warnings = []
     few = {tag: n for tag, n in counts.items() if n < RECOMMENDED_IMAGES_PER_TAG}
     if few:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -69,6 +71,18 @@ def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = 
         session.add(tag)
         session.flush()
         return tag_view(session, tag)
+
+
+def ensure_tags(ws: Workspace, project_id: str, names: Iterable[str]) -> list[TagView]:
+    """Tags by name, creating the missing ones (Regular): an upload form takes new names next to existing tags."""
+    views: dict[str, TagView] = {}
+    for name in dict.fromkeys(n.strip() for n in names if n and n.strip()):
+        try:
+            view = get_tag(ws, project_id, name)
+        except NotFoundError:
+            view = create_tag(ws, project_id, name)
+        views.setdefault(view.id, view)
+    return list(views.values())
 
 
 def list_tags(ws: Workspace, project_id: str) -> list[TagView]:

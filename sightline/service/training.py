@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError
+from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
+from sightline.learn.training import MIN_IMAGES_PER_TAG, image_count_warnings
 from sightline.service.projects import find_project_row
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
@@ -31,7 +32,6 @@ from sightline.store import (
     utcnow,
 )
 
-MIN_IMAGES_PER_TAG = 5
 _ACTIVE = (IterationStatus.QUEUED, IterationStatus.TRAINING)
 
 
@@ -72,6 +72,7 @@ def iteration_view(iteration: Iteration) -> IterationView:
         error=iteration.error,
         publish_name=iteration.publish_name,
         published_at=iteration.published_at,
+        started_at=iteration.started_at,
     )
 
 
@@ -92,12 +93,18 @@ def training_set(session: Session, project: Project) -> TrainingSet:
     )
 
 
-def _validate(project: Project, data: TrainingSet) -> None:
-    """Fail fast, at request time, on what training would reject anyway."""
+def _tag_counts(project: Project, data: TrainingSet) -> dict[str, int]:
+    """Images per tag of the project (0 for a tag on no image), in the project's tag order."""
     counts: dict[str, int] = {t.name: 0 for t in project.tags}
     for labels in data.labels:
         for name in labels:
             counts[name] += 1
+    return counts
+
+
+def _validate(project: Project, data: TrainingSet) -> None:
+    """Fail fast, at request time, on what training would reject anyway."""
+    counts = _tag_counts(project, data)
     regular = {name: n for name, n in counts.items() if name != data.negative_tag}
     if not regular:
         raise InvalidRequestError(
@@ -116,31 +123,68 @@ def _validate(project: Project, data: TrainingSet) -> None:
         )
 
 
+def _check_can_train(session: Session, project: Project, data: TrainingSet, *, force: bool) -> None:
+    """Everything that refuses a new iteration now: one running already, bad data, or nothing changed."""
+    active = session.scalar(select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE)))
+    if active is not None:
+        raise ConflictError(
+            f"{active.name} of this project is already {active.status}", "BadRequestTrainingAlreadyInProgress"
+        )
+    _validate(project, data)
+    last = session.scalar(
+        select(Iteration)
+        .where(Iteration.project_id == project.id, Iteration.status == IterationStatus.COMPLETED)
+        .order_by(Iteration.created.desc())
+        .limit(1)
+    )
+    if not force and last is not None and last.training_fingerprint == data.fingerprint(project):
+        raise InvalidRequestError(
+            f"training not needed: nothing changed since {last.name} (use force to train anyway)",
+            "BadRequestTrainingNotNeeded",
+        )
+
+
+@dataclass(frozen=True)
+class TrainingPreflight:
+    """What training the project now would meet: images per tag, the refusal (if any), and warnings.
+
+    `refusal` is the message `start_training` would raise, `refusal_code` its Custom Vision code
+    ("BadRequestTrainingNotNeeded" is the one that `force` overrides). `warnings` are the engine's own
+    (few images per tag, imbalance): training goes ahead, but the results are weaker.
+    """
+
+    tag_counts: dict[str, int]
+    untagged_images: int
+    refusal: str | None
+    refusal_code: str | None
+    warnings: list[str]
+
+
+def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
+    """Check, without queueing anything, what `start_training` and the engine would say about the project."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        data = training_set(session, project)
+        counts = _tag_counts(project, data)
+        untagged = (
+            session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+        ) - len(data.keys)
+        refusal = code = None
+        try:
+            _check_can_train(session, project, data, force=False)
+        except SightlineError as error:
+            refusal, code = str(error), error.code
+    warnings = image_count_warnings({name: n for name, n in counts.items() if n > 0})
+    return TrainingPreflight(counts, untagged, refusal, code, warnings)
+
+
 def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> IterationView:
     """Validate and queue a new iteration. 'Training not needed' when nothing changed (unless forced)."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        active = session.scalar(
-            select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE))
-        )
-        if active is not None:
-            raise ConflictError(
-                f"{active.name} of this project is already {active.status}", "BadRequestTrainingAlreadyInProgress"
-            )
         data = training_set(session, project)
-        _validate(project, data)
+        _check_can_train(session, project, data, force=force)
         fingerprint = data.fingerprint(project)
-        last = session.scalar(
-            select(Iteration)
-            .where(Iteration.project_id == project.id, Iteration.status == IterationStatus.COMPLETED)
-            .order_by(Iteration.created.desc())
-            .limit(1)
-        )
-        if not force and last is not None and last.training_fingerprint == fingerprint:
-            raise InvalidRequestError(
-                f"training not needed: nothing changed since {last.name} (use force to train anyway)",
-                "BadRequestTrainingNotNeeded",
-            )
         number = (
             session.scalar(select(func.count()).select_from(Iteration).where(Iteration.project_id == project.id)) or 0
         ) + 1
@@ -232,7 +276,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     skipped = {i for i, _ in classifier.failures_}
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
-    classifier.cache = None  # as a prediction model it embeds new photos once; see predictions._model_for
+    classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {
         "artifact_key": artifact_key,

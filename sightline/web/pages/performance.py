@@ -1,7 +1,117 @@
-"""Performance of an iteration: figures, the threshold slider, PR curves, confusion, reliability, mistakes."""
+"""Performance of an iteration: figures, the threshold slider, PR curves, confusion, reliability, mistakes.
+
+Every number is the service's report (`service.performance`), read through `sightline.reporting` like
+the CLI's `sightline report`. The threshold slider's JSON twin (`performance.json`) recomputes precision
+and recall from the stored out-of-fold predictions; without JavaScript the same form reloads the page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from sightline.api.context import WS
+from sightline.reporting import figures
+from sightline.reporting import performance as reporting
+from sightline.service import Workspace, iterations, performance, projects
+from sightline.service.views import IterationView
+from sightline.web.render import page
 
 router = APIRouter()
+
+Threshold = Annotated[float | None, Query(ge=0.0, le=1.0)]
+MISTAKES_SHOWN = 24
+
+
+def _chosen(ws: Workspace, project_id: str, iteration: str | None) -> tuple[list[IterationView], str | None]:
+    """The completed iterations (for the picker) and the one to show: asked for, else the latest completed."""
+    completed = iterations.completed_iterations(ws, project_id)
+    return completed, iteration or (completed[-1].id if completed else None)
+
+
+def _charts(report: performance.Report) -> dict[str, str | None]:
+    """PR curves and the reliability diagram as PNG data URIs (the confusion matrix is an HTML table)."""
+    rows, curves = reporting.tag_rows(report), reporting.curves(report)
+    before, after = reporting.reliability(report, "before"), reporting.reliability(report, "after")
+    return {
+        "pr_curves": figures.pr_curves(curves, rows) if curves else None,
+        "reliability": figures.reliability(
+            before, after, report.get("ece_before_calibration"), report.get("ece_after_calibration")
+        )
+        if before or after
+        else None,
+    }
+
+
+def _gallery(ws: Workspace, project_id: str, outcomes: list[reporting.Outcome]) -> list[dict[str, Any]]:
+    """Outcomes with the id of their image today (None: deleted since training), for thumbnails and links."""
+    ids = performance.image_ids_by_key(ws, project_id, [o.image_key for o in outcomes if o.image_key])
+    return [{"outcome": o, "image_id": ids.get(o.image_key or "")} for o in outcomes]
+
+
+@router.get("/projects/{project_id}/performance", response_class=HTMLResponse)
+async def performance_page(
+    request: Request, ws: WS, project_id: str, iteration: str | None = None, threshold: Threshold = None
+) -> HTMLResponse:
+    project = projects.get_project(ws, project_id)
+    completed, chosen = _chosen(ws, project_id, iteration)
+    context: dict[str, Any] = {"project": project, "tab": "performance", "completed": completed, "report": None}
+    if chosen is not None:
+        view, report = performance.iteration_report(ws, project.id, chosen, threshold=threshold)
+        context.update(iteration=view, report=report)
+        if report:
+            outcomes = reporting.mistakes(report, MISTAKES_SHOWN)
+            context.update(
+                overall=reporting.overall(report),
+                tag_rows=reporting.tag_rows(report),
+                charts=await run_in_threadpool(_charts, report),  # matplotlib: keep it off the event loop
+                mistakes=_gallery(ws, project.id, outcomes),
+            )
+    return page(request, "performance.html", **context)
+
+
+@router.get("/projects/{project_id}/performance.json")
+def performance_json(ws: WS, project_id: str, iteration: str | None = None, threshold: Threshold = None) -> dict:
+    """The slider's twin: precision and recall, overall and per tag, at `threshold` (default: the trained one)."""
+    chosen = _chosen(ws, project_id, iteration)[1]
+    view, report = performance.trained_report(ws, project_id, chosen, threshold=threshold)
+    return {
+        "iteration": {"id": view.id, "name": view.name},
+        "threshold": report.get("threshold"),
+        "precision": report.get("precision"),
+        "recall": report.get("recall"),
+        "per_tag": [
+            {
+                "tag": r.tag,
+                "precision": r.precision,
+                "precision_std": r.precision_std,
+                "recall": r.recall,
+                "recall_std": r.recall_std,
+            }
+            for r in reporting.tag_rows(report)
+        ],
+    }
+
+
+@router.get("/projects/{project_id}/performance/confusion", response_class=HTMLResponse)
+def confusion_cell(
+    request: Request, ws: WS, project_id: str, actual: str, predicted: str, iteration: str | None = None
+) -> HTMLResponse:
+    """The images behind one confusion-matrix cell: tagged `actual`, predicted `predicted` (out of fold)."""
+    project = projects.get_project(ws, project_id)
+    chosen = _chosen(ws, project_id, iteration)[1]
+    view, report = performance.trained_report(ws, project.id, chosen)
+    outcomes = reporting.confusion_cell(report, actual, predicted)
+    return page(
+        request,
+        "performance_cell.html",
+        project=project,
+        tab="performance",
+        iteration=view,
+        actual=actual,
+        predicted=predicted,
+        images=_gallery(ws, project.id, outcomes),
+    )

@@ -2,6 +2,96 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from sightline.api.context import WS
+from sightline.service import iterations, projects, training
+from sightline.service.views import IterationView
+from sightline.web.render import page, redirect
 
 router = APIRouter()
+
+_RUNNING = ("Queued", "Training")
+#: Engine phase names as a person reads them.
+PHASES = {
+    "embedding": "Reading images",
+    "cross_validation": "Cross-validating",
+    "calibration": "Calibrating",
+    "final_fit": "Fitting the final model",
+    "novelty": "Learning what is unfamiliar",
+    "evaluation": "Evaluating",
+}
+
+
+def _elapsed(view: IterationView) -> float | None:
+    """Seconds since a worker took the iteration up (or its training time, once done)."""
+    if view.training_seconds is not None and view.status not in _RUNNING:
+        return view.training_seconds
+    start = view.started_at or (view.created if view.status in _RUNNING else None)
+    return (datetime.now(UTC) - start).total_seconds() if start else None
+
+
+def duration(seconds: float | None) -> str:
+    """72.4 → "1:12"; a missing time is a dash."""
+    if seconds is None:
+        return "–"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
+
+
+def progress_json(view: IterationView) -> dict:
+    """What the Train page's script polls: status, phase, n of N, elapsed seconds."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "status": view.status,
+        "running": view.status in _RUNNING,
+        "phase": view.progress_phase,
+        "phaseLabel": PHASES.get(view.progress_phase or "", view.progress_phase or "Waiting for a worker"),
+        "done": view.progress_done,
+        "total": view.progress_total,
+        "elapsedSeconds": _elapsed(view),
+        "elapsedText": duration(_elapsed(view)),
+        "error": view.error,
+    }
+
+
+@router.get("/projects/{project_id}/train", response_class=HTMLResponse)
+def train_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
+    project = projects.get_project(ws, project_id)
+    history = list(reversed(iterations.list_iterations(ws, project.id)))
+    running = next((i for i in history if i.status in _RUNNING), None)
+    return page(
+        request,
+        "train.html",
+        project=project,
+        tab="train",
+        preflight=training.preflight(ws, project.id),
+        iterations=history,
+        running=running,
+        progress=progress_json(running) if running else None,
+        durations={i.id: duration(_elapsed(i)) for i in history},
+        min_images=training.MIN_IMAGES_PER_TAG,
+    )
+
+
+@router.post("/projects/{project_id}/train")
+def train(ws: WS, project_id: str, force: Annotated[bool, Form()] = False) -> RedirectResponse:
+    started = training.start_training(ws, project_id, force=force)
+    return redirect(f"/projects/{project_id}/train", notice=f"{started.name} queued for training.")
+
+
+@router.post("/projects/{project_id}/iterations/{iteration_id}/cancel")
+def cancel(ws: WS, project_id: str, iteration_id: str) -> RedirectResponse:
+    view = iterations.cancel_training(ws, project_id, iteration_id)
+    return redirect(f"/projects/{project_id}/train", notice=f"Cancelling {view.name}.")
+
+
+@router.get("/projects/{project_id}/iterations/{iteration_id}/progress.json")
+def progress(ws: WS, project_id: str, iteration_id: str) -> dict:
+    return progress_json(iterations.get_iteration(ws, project_id, iteration_id))

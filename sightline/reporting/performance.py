@@ -1,4 +1,5 @@
-"""An iteration's evaluation report, read defensively, for `iterations show`, `train` and `report`.
+"""An iteration's evaluation report, read defensively, for the CLI (`iterations show`, `train`, `report`)
+and the web UI's performance page.
 
 The report is stored as JSON on the iteration (`EvaluationReport.to_dict()` plus `warnings`,
 `skipped_images` and `image_keys`). Iterations trained by another Sightline version may lack a key
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from sightline.service.performance import Report, iteration_report
 
-__all__ = ["Report", "iteration_report"]  # re-exported for the commands
+__all__ = ["Report", "iteration_report"]  # re-exported for the commands and pages
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Curve:
 
 
 @dataclass(frozen=True)
-class Mistake:
-    """An out-of-fold prediction that disagreed with the image's tags; `confidence` in the wrong answer."""
+class Outcome:
+    """An image's out-of-fold prediction: its tags, what was predicted, and `confidence` in that answer."""
 
     image_key: str | None
     true_tags: list[str]
@@ -92,7 +93,7 @@ def reliability(report: Report, stage: str) -> list[dict[str, float]]:
     return [b for b in bins if {"mean_confidence", "accuracy", "count"} <= set(b)]
 
 
-def mistakes(report: Report, limit: int) -> list[Mistake]:
+def mistakes(report: Report, limit: int) -> list[Outcome]:
     """The worst out-of-fold mistakes, most confident first.
 
     Multiclass: the probability given to the wrong top tag. Multilabel: the strongest wrong yes/no,
@@ -113,8 +114,31 @@ def mistakes(report: Report, limit: int) -> list[Mistake]:
             )
         else:
             confidence = max(probabilities.get(t, 0.0) for t in predicted) if predicted else 0.0
-        index = image.get("index")
-        key = keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None
-        found.append(Mistake(key, sorted(truth), sorted(predicted), float(confidence)))
+        found.append(Outcome(_image_key(image, keys), sorted(truth), sorted(predicted), float(confidence)))
     found.sort(key=lambda m: m.confidence, reverse=True)
     return found[:limit]
+
+
+def confusion_cell(report: Report, actual: str, predicted: str) -> list[Outcome]:
+    """The images behind one confusion-matrix cell (Multiclass): tagged `actual`, top tag `predicted`.
+
+    Most confident first; `confidence` is the probability given to `predicted`. Empty for Multilabel.
+    """
+    if report.get("multilabel"):
+        return []
+    tags = list(report.get("tags") or [])
+    keys = list(report.get("image_keys") or [])
+    found = []
+    for image in report.get("images") or []:
+        if image.get("true_tags") != [actual] or image.get("predicted_tags") != [predicted]:
+            continue
+        probabilities = dict(zip(tags, image.get("probabilities") or [], strict=False))
+        found.append(Outcome(_image_key(image, keys), [actual], [predicted], float(probabilities.get(predicted, 0.0))))
+    found.sort(key=lambda o: o.confidence, reverse=True)
+    return found
+
+
+def _image_key(image: dict, keys: list[str]) -> str | None:
+    """The training image (blob key = sha256) a report entry is about; None when the report cannot say."""
+    index = image.get("index")
+    return keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None

@@ -1,4 +1,4 @@
-"""The charts of `sightline report`, drawn with matplotlib (Agg: no display needed) as PNG data URIs.
+"""The charts of `sightline report` and the web's performance page: matplotlib (Agg: no display), PNG data URIs.
 
 Each function takes what `performance` read from a report and returns a `data:image/png;base64,...`
 string, so the HTML page embeds its images and stays a single file that can be mailed or archived.
@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay
 
-from sightline.commands.performance import Curve, TagRow
+from sightline.reporting.performance import Curve, TagRow
 
 _DPI = 100
 _MAX_CURVES = 24  # PR panels drawn; beyond that the per-tag table still lists every tag

@@ -1,0 +1,147 @@
+// Images page: drop files onto the upload form, upload each file in its own request with its own
+// progress bar and error, and "select all" for the bulk actions. Without JavaScript the forms post as they are.
+
+const form = document.getElementById("upload-form");
+const input = document.getElementById("files");
+const dropzone = document.getElementById("dropzone");
+const list = document.getElementById("upload-list");
+const done = document.getElementById("upload-done");
+const PARALLEL = 3;
+
+function addFiles(files) {
+  const merged = new DataTransfer();
+  for (const file of input.files) merged.items.add(file);
+  for (const file of files) merged.items.add(file);
+  input.files = merged.files;
+}
+
+if (dropzone && input) {
+  dropzone.querySelector(".drop-hint").hidden = false;
+  for (const type of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("over");
+    });
+  }
+  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("over");
+    if (event.dataTransfer && event.dataTransfer.files.length) addFiles(event.dataTransfer.files);
+  });
+}
+
+function row(file) {
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = file.name;
+  const bar = document.createElement("progress");
+  bar.max = 100;
+  bar.value = 0;
+  bar.setAttribute("aria-label", `Upload of ${file.name}`);
+  const status = document.createElement("span");
+  status.className = "status";
+  status.textContent = "waiting";
+  item.append(name, bar, status);
+  list.append(item);
+  return { item, bar, status };
+}
+
+function describe(result) {
+  if (result.status === "OK") return "added";
+  if (result.status === "OKDuplicate") return "already in the project";
+  return result.message || result.status;
+}
+
+// One file, one request: resolves to true when the file landed, false with its reason shown otherwise.
+function send(file, fields, view) {
+  return new Promise((resolve) => {
+    const body = new FormData();
+    body.append("files", file, file.name);
+    for (const [key, value] of fields) body.append(key, value);
+    const request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) view.bar.value = Math.round((event.loaded / event.total) * 95);
+    });
+    const finish = (ok, text) => {
+      view.bar.value = 100;
+      view.status.textContent = text;
+      view.status.classList.add(ok ? "good" : "bad");
+      view.item.dataset.state = ok ? "done" : "failed";
+      resolve(ok);
+    };
+    request.addEventListener("load", () => {
+      let answer = null;
+      try {
+        answer = JSON.parse(request.responseText);
+      } catch {
+        answer = null;
+      }
+      if (request.status === 200 && answer && answer.results && answer.results.length) {
+        const result = answer.results[0];
+        finish(result.ok, describe(result));
+      } else {
+        finish(false, (answer && answer.message) || `refused (HTTP ${request.status})`);
+      }
+    });
+    request.addEventListener("error", () => finish(false, "network error: not uploaded"));
+    view.status.textContent = "uploading";
+    request.send(body);
+  });
+}
+
+async function uploadAll(event) {
+  event.preventDefault();
+  const files = [...input.files];
+  if (!files.length) return;
+  const fields = [...new FormData(form).entries()].filter(([key]) => key !== "files");
+  const button = document.getElementById("upload-button");
+  button.disabled = true;
+  list.replaceChildren();
+  list.hidden = false;
+  done.hidden = true;
+  const views = files.map(row);
+  // The first file goes alone, so that new tag names are created once; then a few at a time.
+  const outcomes = [await send(files[0], fields, views[0])];
+  let next = 1;
+  async function lane() {
+    while (next < files.length) {
+      const index = next++;
+      outcomes[index] = await send(files[index], fields, views[index]);
+    }
+  }
+  await Promise.all(Array.from({ length: PARALLEL }, lane));
+  const landed = outcomes.filter(Boolean).length;
+  const summary = done.querySelector("a");
+  summary.textContent = `${landed} of ${files.length} uploaded: show the images`;
+  done.hidden = false;
+  input.value = "";
+  button.disabled = false;
+}
+
+if (form) form.addEventListener("submit", uploadAll);
+
+const selectAll = document.getElementById("select-all");
+const counter = document.getElementById("selected-count");
+const picks = [...document.querySelectorAll("#bulk-form .pick")];
+
+function updateCount() {
+  const chosen = picks.filter((box) => box.checked).length;
+  counter.textContent = chosen ? `${chosen} selected` : "";
+  if (selectAll) {
+    selectAll.checked = chosen === picks.length && chosen > 0;
+    selectAll.indeterminate = chosen > 0 && chosen < picks.length;
+  }
+}
+
+if (selectAll) {
+  selectAll.closest("label").hidden = false;
+  selectAll.addEventListener("change", () => {
+    for (const box of picks) box.checked = selectAll.checked;
+    updateCount();
+  });
+  for (const box of picks) box.addEventListener("change", updateCount);
+}

@@ -1,0 +1,35 @@
+// Train page: poll the running iteration's progress.json every second, update the bar, reload when it ends.
+
+const box = document.getElementById("running");
+const bar = document.getElementById("training-progress");
+const field = (name) => box.querySelector(`[data-field="${name}"]`);
+
+async function poll() {
+  let state;
+  try {
+    const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state = await response.json();
+  } catch {
+    setTimeout(poll, 3000); // the server restarting, a dropped connection: try again a little later
+    return;
+  }
+  if (!state.running) {
+    const notice = `${state.name} ${state.status.toLowerCase()}.`;
+    window.location.replace(`${window.location.pathname}?notice=${encodeURIComponent(notice)}`);
+    return;
+  }
+  field("status").textContent = state.status.toLowerCase();
+  field("phase").textContent = state.phaseLabel;
+  field("count").textContent = state.total ? `${state.done} of ${state.total}` : "";
+  field("elapsed").textContent = state.elapsedText;
+  if (state.total) {
+    bar.max = state.total;
+    bar.value = state.done;
+  } else {
+    bar.removeAttribute("value");
+  }
+  setTimeout(poll, 1000);
+}
+
+if (box) setTimeout(poll, 1000);
