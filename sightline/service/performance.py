@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import precision_score, recall_score
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -58,6 +57,8 @@ def at_threshold(report: Report, threshold: float) -> Report:
     Computed from the stored out-of-fold probabilities; the spread across folds cannot be (fold
     membership is not stored), so the *_std figures are dropped.
     """
+    from sklearn.metrics import precision_score, recall_score  # here: scikit-learn costs the CLI ~1 s to import
+
     tags = list(report.get("tags") or [])
     images = [i for i in report.get("images") or [] if len(i.get("probabilities") or []) == len(tags)]
     if not tags or not images:
