@@ -93,6 +93,12 @@ class ModelConfigError(ModelError):
     """A model folder or ONNX sidecar that is malformed."""
 
 
+class ExportError(ModelError):
+    """A trained model that cannot be written as an ONNX graph (its backbone has none, or `onnx` is missing)."""
+
+    code = "BadRequestExportValidationFailed"
+
+
 # --- training and prediction --------------------------------------------------------------------
 
 

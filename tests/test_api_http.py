@@ -110,9 +110,9 @@ def test_the_training_api_answers_under_both_versions(server: RunningServer):
                 "id": domain_id("tiny"),
                 "name": "tiny",
                 "type": "Classification",
-                "exportable": False,
+                "exportable": True,
                 "enabled": True,
-                "exportablePlatforms": [],
+                "exportablePlatforms": ["ONNX"],
             }
         ]
 

@@ -87,7 +87,8 @@ def _train(trainer, project_id: str):
 
 def test_multiclass_quickstart(trainer, predictor, server: RunningServer, image_host: str):
     tiny = next(d for d in trainer.get_domains() if d.name == "tiny")
-    assert (tiny.id, tiny.type, tiny.exportable, tiny.enabled) == (domain_id("tiny"), "Classification", False, True)
+    assert (tiny.id, tiny.type, tiny.exportable, tiny.enabled) == (domain_id("tiny"), "Classification", True, True)
+    assert tiny.exportable_platforms == ["ONNX"]
     project = trainer.create_project("Shapes", description="quickstart", domain_id=tiny.id)
     assert project.settings.domain_id == tiny.id
     assert project.settings.classification_type == "Multiclass"

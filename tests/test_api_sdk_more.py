@@ -5,11 +5,14 @@ image performances, stored-prediction queries and export; and the signed URLs th
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
+import onnxruntime
 import pytest
 from api_server import RunningServer, sightline_server
 from PIL import Image as PILImage
@@ -17,7 +20,7 @@ from PIL import Image as PILImage
 from sightline.api.domains import domain_id
 from sightline.api.keys import KeyRing, rotate_keys
 from sightline.api.links import image_resource, sign
-from sightline.classifier import Classifier
+from sightline.imaging import PreprocessSpec, decode_for_model
 from sightline.synthetic import make_image, single_label_dataset, to_jpeg
 
 customvision = pytest.importorskip("azure.cognitiveservices.vision.customvision")
@@ -185,8 +188,9 @@ def test_stored_predictions_can_be_queried_page_by_page(trainer, trained):
     assert info.value.error.code == "BadRequestPredictionTagsExceededCount"
 
 
-def test_an_iteration_exports_its_model_file(trainer, trained):
+def test_an_iteration_exports_a_runnable_onnx_model(trainer, trained, server: RunningServer):
     project, iteration = trained["project"], trained["iteration"]
+    assert (iteration.exportable, iteration.exportable_to) == (True, ["ONNX"])
     (listed,) = trainer.get_exports(project.id, iteration.id)
     assert (listed.platform, listed.status, listed.newer_version_available) == ("ONNX", "Done", False)
     export = trainer.export_iteration(project.id, iteration.id, "ONNX", flavor="ONNX12")
@@ -194,9 +198,28 @@ def test_an_iteration_exports_its_model_file(trainer, trained):
     download = httpx.get(export.download_uri)
     assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
     assert "attachment" in download.headers["content-disposition"]
-    assert set(zipfile.ZipFile(io.BytesIO(download.content)).namelist()) == {"manifest.json", "arrays.npz"}
-    model = Classifier.from_bytes(download.content)
-    assert model.predict([to_jpeg(make_image(["square"], seed=32_000))])[0].top.tag == "square"
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    assert set(archive.namelist()) == {"model.onnx", "labels.txt", "sightline.json", "README.md"}
+    assert archive.read("labels.txt").decode().splitlines() == sorted(KINDS)
+    description = json.loads(archive.read("sightline.json"))
+    assert description["classification_type"] == "Multiclass" and description["backbone"] == "tiny"
+
+    image = to_jpeg(make_image(["square"], seed=32_000))
+    spec = description["input"]
+    preprocess = PreprocessSpec(
+        height=spec["height"], width=spec["width"], resize=spec["resize"], resample=spec["resample"],
+        layout=spec["layout"], color=spec["channel_order"], mean=tuple(spec["mean"]), std=tuple(spec["std"]),
+        crop_fraction=spec["crop_fraction"],
+    )  # fmt: skip
+    session = onnxruntime.InferenceSession(archive.read("model.onnx"), providers=["CPUExecutionProvider"])
+    (probabilities,) = session.run(["probabilities"], {spec["name"]: decode_for_model(image, preprocess)[None]})
+    predictor = CustomVisionPredictionClient(
+        server.url, ApiKeyCredentials(in_headers={"Prediction-key": server.prediction_key})
+    )
+    served = predictor.classify_image_with_no_store(project.id, "live", image).predictions
+    served_by_tag = {p.tag_name: p.probability for p in served}
+    np.testing.assert_allclose(probabilities[0], [served_by_tag[tag] for tag in sorted(KINDS)], atol=1e-4)
+    assert sorted(KINDS)[int(probabilities[0].argmax())] == "square"
 
     for platform in ("CoreML", "TensorFlow", "DockerFile"):
         with pytest.raises(CustomVisionErrorException) as info:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 
 from sightline.errors import (
@@ -9,6 +12,7 @@ from sightline.errors import (
     InvalidRequestError,
     NotEnoughImagesError,
     NotFoundError,
+    NotTrainedError,
 )
 from sightline.service import Worker, Workspace, images, iterations, predictions, projects, tags, training
 from sightline.service.images import NewImage
@@ -181,3 +185,23 @@ def test_multilabel_training_with_negative_images(ws):
     names = [p["tag_name"] for p in view.predictions]
     assert set(names) >= {"circle", "square", "triangle"}
     assert view.stored is False and predictions.list_predictions(ws, project.id) == []
+
+
+def test_an_onnx_export_is_built_once_and_kept_beside_the_model(ws, monkeypatch):
+    project = _project_with_tags(ws)
+    _upload(ws, project.id, 6)
+    queued = training.start_training(ws, project.id)
+    with pytest.raises(NotTrainedError):
+        iterations.exported_model(ws, project.id, queued.id)
+    Worker(ws).run_once()
+    assert iterations.export_iteration(ws, project.id, queued.id, "ONNX", "ONNX10").status == "Completed"
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the export was built again")
+
+    monkeypatch.setattr("sightline.export.export_onnx", rebuilt)
+    data = iterations.exported_model(ws, project.id, queued.id)
+    assert zipfile.ZipFile(io.BytesIO(data)).read("labels.txt").decode().splitlines() == KINDS
+    with pytest.raises(InvalidRequestError) as info:
+        iterations.exported_model(ws, project.id, queued.id, "CoreML")
+    assert info.value.code == "BadRequestProjectUnsupportedExportPlatform"

@@ -76,7 +76,7 @@ def download_prediction_image(
 @router.get(
     "/projects/{projectId}/iterations/{iterationId}/export/{platform}/download",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {}}, "description": "The model file."}},
+    responses={200: {"content": {"application/zip": {}}, "description": "model.onnx, labels.txt, sightline.json."}},
 )
 def download_export(
     request: Request,
@@ -87,9 +87,9 @@ def download_export(
     se: Expires = None,
     sig: Signature = None,
 ) -> Response:
-    """The "ONNX" export: Sightline's own model file, not an ONNX graph (see `training.export_iteration`)."""
+    """The ONNX export: a zip of model.onnx, labels.txt and sightline.json (see `training.export_iteration`)."""
     left = check_signature(request, export_resource(project_id, iteration_id, platform), se, sig)
-    data = iterations.model_file(ws, project_id, iteration_id)
+    data = iterations.exported_model(ws, project_id, iteration_id, platform)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", iteration_id)
-    headers = {"Content-Disposition": f'attachment; filename="sightline-model-{name}.zip"'}
+    headers = {"Content-Disposition": f'attachment; filename="sightline-{platform.lower()}-{name}.zip"'}
     return _cached(Response(data, media_type="application/zip", headers=headers), left)

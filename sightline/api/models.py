@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from sightline.api.domains import domain_id
+from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ImageAddResult,
     ImagePerformanceView,
@@ -69,7 +70,8 @@ class Domain(CamelModel):
 
     @classmethod
     def of(cls, backbone: str) -> Domain:
-        return cls(id=domain_id(backbone), name=backbone)
+        """Every backbone kind has an ONNX image graph, so every domain exports (see `sightline.export`)."""
+        return cls(id=domain_id(backbone), name=backbone, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
 
 
 class ProjectSettings(CamelModel):
@@ -292,6 +294,7 @@ class Iteration(CamelModel):
 
     @classmethod
     def of(cls, view: IterationView) -> Iteration:
+        exports = list(EXPORT_PLATFORMS) if view.status == "Completed" else []  # a trained model exports
         return cls(
             id=view.id,
             name=view.name,
@@ -302,6 +305,8 @@ class Iteration(CamelModel):
             project_id=view.project_id,
             domain_id=domain_id(view.domain),
             classification_type=view.classification_type,
+            exportable=bool(exports),
+            exportable_to=exports,
             training_time_in_minutes=math.ceil((view.training_seconds or 0) / 60),
             publish_name=view.publish_name,
             training_error_details=view.error,

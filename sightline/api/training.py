@@ -499,7 +499,8 @@ def _onnx_export(links: SignedLinks, project_id: str, iteration_id: str, flavor:
 
 @router.get("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
 def get_exports(ws: WS, links: SignedLinks, project_id: ProjectId, iteration_id: IterationId) -> list[Export]:
-    """A completed iteration's export, ready whether or not it was asked for (exporting takes no work here)."""
+    """A completed iteration's export, listed as ready whether or not it was asked for: the download builds it
+    on first use (seconds) and keeps it."""
     completed = iterations.get_iteration(ws, project_id, iteration_id).status == "Completed"
     return [_onnx_export(links, project_id, iteration_id)] if completed else []
 
@@ -513,12 +514,13 @@ def export_iteration(
     platform: Annotated[str, Query()],
     flavor: str | None = None,
 ) -> Export:
-    """Export a trained iteration. Only platform ONNX, and what it gives is NOT an ONNX graph.
+    """Export a trained iteration to ONNX (the only platform; others answer 400), as Azure's ONNX export does.
 
-    The download (`downloadUri`, signed, no key needed) is Sightline's own model file: a zip of
-    `manifest.json` (backbone name and fingerprint, settings, tags) and `arrays.npz` (the trained head and
-    calibration), as `Classifier.to_bytes` writes it. It runs with Sightline (`Classifier.load(path)`) on
-    the same backbone, not in ONNX Runtime, CoreML or TensorFlow. Other platforms answer 400.
+    The download (`downloadUri`, signed, no key needed) is a zip of `model.onnx` (the backbone's image graph
+    with the trained head and its calibration: preprocessed pixels in, calibrated `probabilities` out, the
+    same as Sightline's own), `labels.txt` (the output columns' tags) and `sightline.json` (the preprocessing
+    to apply: size, resize mode, mean/std, channel order, layout). The unknown score is not in the graph.
+    Flavors ONNX10 and ONNX12 are accepted and give the same graph (sightline.json names its opset).
     """
     iterations.export_iteration(ws, project_id, iteration_id, platform, flavor)
     return _onnx_export(links, project_id, iteration_id, flavor)

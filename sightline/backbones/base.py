@@ -6,11 +6,15 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from sightline.errors import ExportError
 from sightline.imaging import PreprocessSpec
+
+if TYPE_CHECKING:
+    import onnx
 
 Task = Literal["embedding", "classification"]
 
@@ -60,6 +64,11 @@ class Backbone(ABC):
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 text embeddings in the image space. Only when `has_text`."""
         raise NotImplementedError(f"backbone {self.name!r} has no text tower")
+
+    def image_graph(self) -> onnx.ModelProto:
+        """An ONNX graph computing `embed_pixels`: one input (the preprocessed pixels), one output (float32
+        (N, dim), the same vectors). Exporting a classifier appends its head to it."""
+        raise ExportError(f"backbone {self.name!r} has no ONNX graph to export")
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary for `list_backbones`, the CLI and the API's domains."""

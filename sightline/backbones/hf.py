@@ -19,17 +19,21 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
 from sightline.backbones.base import Backbone, digest
 from sightline.backbones.cache import DiskEmbeddingCache
+from sightline.backbones.graph import require_onnx
 from sightline.backbones.runtime import create_onnx_session
 from sightline.config import cache_dir, models_dir
-from sightline.errors import ModelConfigError, ModelError, ModelNotFoundError
+from sightline.errors import ExportError, ModelConfigError, ModelError, ModelNotFoundError
 from sightline.imaging import PreprocessSpec
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +284,26 @@ class HFBackbone(Backbone):
             x = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device, dtype=model.dtype)
             return self._torch_image_features(x).float().cpu().numpy()
 
+    def _tower_path(self) -> Path:
+        return cache_dir() / "onnx" / self.fingerprint / "image.onnx"
+
+    def image_graph(self) -> onnx.ModelProto:
+        """The image tower as exported for ONNX Runtime on CPU (exported now if it is not cached yet).
+
+        On a GPU the tower runs in bf16 torch, so the graph comes from a float32 CPU copy of the model.
+        """
+        path = self._tower_path()
+        if not path.is_file():
+            exporter = self if self.device == "cpu" else HFBackbone(str(self.folder), name=self.name, device="cpu")
+            if not export_image_tower(exporter, path):
+                raise ExportError(f"the image tower of {self.name} could not be exported to ONNX (see the log)")
+        return require_onnx().load(str(path))  # with its external weights file, if the exporter wrote one
+
     def _onnx_session(self) -> Any:
         """ONNX Runtime session over the exported image tower; None when export is not possible."""
         with self._lock:
             if self._session is None:
-                path = cache_dir() / "onnx" / self.fingerprint / "image.onnx"
+                path = self._tower_path()
                 if not path.is_file():
                     self._lock.release()
                     try:

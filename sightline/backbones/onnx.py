@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sightline.backbones.base import Backbone, digest
+from sightline.backbones.graph import GraphTail, extend_graph, require_onnx
 from sightline.backbones.runtime import create_onnx_session
 from sightline.errors import ModelConfigError, ModelNotFoundError
 from sightline.imaging import PreprocessSpec
+
+if TYPE_CHECKING:
+    import onnx
 
 _ACTIVATIONS = ("softmax", "sigmoid", "none")
 
@@ -132,6 +136,19 @@ class OnnxBackbone(Backbone):
             if self.activation == "softmax":  # dropping `background` must not leave mass behind
                 out = out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
         return out
+
+    def image_graph(self) -> onnx.ModelProto:
+        """The model file with `embed_pixels`' own steps appended: flatten, drop ignored labels, renormalise."""
+        onnx = require_onnx()
+        model = onnx.load(str(self.path))
+        tail = GraphTail("sightline_backbone")
+        out = tail.op("Flatten", [self._output_name], "flat", axis=1)
+        out = tail.op("Cast", [out], "float", to=onnx.TensorProto.FLOAT)
+        if self._keep is not None:
+            out = tail.op("Gather", [out, tail.const("keep", self._keep)], "kept", axis=1)
+            if self.activation == "softmax":
+                out = tail.divide_by_row_sum(out, self.dim, out, "renormalised")
+        return extend_graph(model, tail, out, self.dim)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "path": str(self.path), "license": self.license}

@@ -1,8 +1,9 @@
-"""Iterations: list, show, rename, cancel, delete, publish and unpublish; the trained model file."""
+"""Iterations: list, show, rename, cancel, delete, publish and unpublish; the trained model and its ONNX export."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,9 @@ from sightline.service.training import iteration_view
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Project, request_cancel, utcnow
+
+if TYPE_CHECKING:
+    from sightline.classifier import Classifier
 
 _PUBLISH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
@@ -62,16 +66,33 @@ def trained_iteration(ws: Workspace, project_id: str, iteration_id: str | None =
         return iteration_view(_trained_row(session, project_id, iteration_id))
 
 
+def trained_model(ws: Workspace, artifact_key: str) -> Classifier:
+    """The classifier stored under `artifact_key`, loaded once per workspace (kept, least recently used out)."""
+    from sightline.classifier import Classifier
+
+    model = ws.cached_model(artifact_key)
+    if model is None:
+        # No embedding cache here: new photos are rarely seen twice, and a write per prediction costs
+        # a database commit (a reviewed prediction is embedded once more when it is trained on).
+        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=None, limits=ws.image_limits)
+        ws.remember_model(artifact_key, model)
+    return model
+
+
 #: What an iteration exports to: Custom Vision's platform names and, for each, the flavors accepted.
-#: "ONNX" is the only one, and what it gives is Sightline's own model file (see `model_file`), not an ONNX graph.
+#: "ONNX" is the only platform: a zip of model.onnx, labels.txt and sightline.json (see `sightline.export`).
+#: Azure's flavors ONNX10 and ONNX12 name older opsets for Windows ML; here they are accepted and give the same
+#: graph, in the opset its backbone was exported with (sightline.json says which; the head needs opset 8+).
 EXPORT_PLATFORMS = {"ONNX": (None, "ONNX10", "ONNX12")}
+#: The export is derived from the model file, so it is stored once beside it (`BlobStore.put_derived`).
+ONNX_EXPORT_SUFFIX = "onnx"
 
 
 def check_export_platform(platform: str, flavor: str | None = None) -> None:
     """Refuse a platform (or flavor) Sightline cannot export to, naming what it can."""
     if platform not in EXPORT_PLATFORMS:
         raise InvalidRequestError(
-            f"export platform {platform!r} is not supported: use ONNX (Sightline's model file)",
+            f"export platform {platform!r} is not supported: use ONNX",
             "BadRequestProjectUnsupportedExportPlatform",
         )
     if flavor not in EXPORT_PLATFORMS[platform]:
@@ -85,16 +106,25 @@ def check_export_platform(platform: str, flavor: str | None = None) -> None:
 def export_iteration(
     ws: Workspace, project_id: str, iteration_id: str, platform: str, flavor: str | None = None
 ) -> IterationView:
-    """Check that the iteration can be exported to `platform`; the export is ready at once (`model_file`)."""
+    """Export a trained iteration to `platform`; the export is built now and kept, so the download is ready."""
     check_export_platform(platform, flavor)
+    exported_model(ws, project_id, iteration_id, platform)
     return trained_iteration(ws, project_id, iteration_id)
 
 
-def model_file(ws: Workspace, project_id: str, iteration_id: str | None = None) -> bytes:
-    """The trained iteration's model file, as `Classifier.to_bytes` wrote it (load it with `Classifier.load`)."""
+def exported_model(ws: Workspace, project_id: str, iteration_id: str | None = None, platform: str = "ONNX") -> bytes:
+    """The trained iteration as `platform`'s download: the ONNX zip of `sightline.export`, built once per model."""
+    from sightline.export import export_onnx
+
+    check_export_platform(platform)
     with ws.session() as session:
-        key = _trained_row(session, project_id, iteration_id).artifact_key
-    return ws.blobs.get(key)
+        artifact_key = _trained_row(session, project_id, iteration_id).artifact_key
+    export_key = f"{artifact_key}.{ONNX_EXPORT_SUFFIX}"
+    if ws.blobs.exists(export_key):
+        return ws.blobs.get(export_key)
+    data = export_onnx(trained_model(ws, artifact_key))
+    ws.blobs.put_derived(artifact_key, ONNX_EXPORT_SUFFIX, data)
+    return data
 
 
 def rename_iteration(ws: Workspace, project_id: str, iteration_id: str, name: str) -> IterationView:

@@ -16,24 +16,12 @@ from sqlalchemy import delete, select
 
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.service.images import blob_rendition
-from sightline.service.iterations import find_iteration_row
+from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row
 from sightline.service.views import ImageFile, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
-
-
-def _model_for(ws: Workspace, artifact_key: str):
-    from sightline.classifier import Classifier
-
-    model = ws.cached_model(artifact_key)
-    if model is None:
-        # No embedding cache here: new photos are rarely seen twice, and a write per prediction costs
-        # a database commit (a reviewed prediction is embedded once more when it is trained on).
-        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=None, limits=ws.image_limits)
-        ws.remember_model(artifact_key, model)
-    return model
 
 
 def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_id: str | None):
@@ -72,7 +60,7 @@ def predict(
         ws, project_id, publish_name, iteration_id
     )
     threshold = project_threshold if threshold is None else threshold
-    model = _model_for(ws, artifact_key)
+    model = trained_model(ws, artifact_key)
     results = model.predict(list(images))
     out: list[PredictionView | ImageError] = []
     for data, result in zip(images, results, strict=True):
