@@ -259,6 +259,7 @@ class Classifier:
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "backbone": self.backbone.name,
+            "backbone_spec": self.backbone.spec or self.backbone.name,
             "backbone_fingerprint": self.backbone.fingerprint,
             "settings": {
                 "multilabel": self.multilabel,
@@ -291,7 +292,7 @@ class Classifier:
         """A classifier from `to_bytes()` output; `backbone` overrides the stored name."""
         manifest, arrays = _read_model(data, "the model data")
         settings = {**manifest["settings"], **options}
-        clf = cls(backbone or manifest["backbone"], **settings)
+        clf = cls(backbone or manifest.get("backbone_spec") or manifest["backbone"], **settings)
         if clf.backbone.fingerprint != manifest["backbone_fingerprint"]:
             raise ModelFileError(
                 f"the model was trained on backbone {manifest['backbone']!r} with different weights or "

@@ -110,6 +110,13 @@ def test_real_photos_are_classified_and_unrelated_ones_flagged():
     assert np.mean([p.unknown for p in unrelated]) >= 0.5
     assert np.mean([p.unknown for p in predictions]) <= 0.1
 
+    # An ONNX backbone's display name is its sidecar's ("mobilenet-v1-embedding"), which cannot be created
+    # by itself: a saved model must find its backbone again from what created it, as a fresh process would.
+    assert clf.backbone.name != clf.backbone.spec
+    reloaded = Classifier.from_bytes(clf.to_bytes())
+    assert reloaded.backbone is clf.backbone
+    assert np.allclose(reloaded.predict_proba([p for p, _ in test[:3]]), clf.predict_proba([p for p, _ in test[:3]]))
+
 
 def test_unrelated_synthetic_image_scores_as_more_unknown(shapes):
     known, odd = shapes.predict([to_jpeg(make_image(["square"], seed=55)), to_jpeg(make_unrelated_image(5))])

@@ -71,6 +71,7 @@ def create_backbone(name: str = "default", *, device: str = "auto") -> Backbone:
     with _instances_lock:
         if key not in _instances:
             _instances[key] = _create(name, device)
+            _instances[key].spec = name
         return _instances[key]
 
 

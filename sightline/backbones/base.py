@@ -30,6 +30,9 @@ class Backbone(ABC):
     """
 
     name: str
+    #: What `create_backbone` was given ("onnx:/models/parts.onnx"), so a saved model can find it again;
+    #: `name` is for people (an ONNX sidecar's name, say) and may not be creatable on its own.
+    spec: str = ""
     task: Task = "embedding"
     labels: tuple[str, ...] = ()
     #: Zero-shot logits are `scale * cos(image, text) + bias` (CLIP: learned scale, no bias; SigLIP: both).

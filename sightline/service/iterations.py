@@ -66,15 +66,20 @@ def trained_iteration(ws: Workspace, project_id: str, iteration_id: str | None =
         return iteration_view(_trained_row(session, project_id, iteration_id))
 
 
-def trained_model(ws: Workspace, artifact_key: str) -> Classifier:
-    """The classifier stored under `artifact_key`, loaded once per workspace (kept, least recently used out)."""
+def trained_model(ws: Workspace, artifact_key: str, domain: str | None = None) -> Classifier:
+    """The classifier stored under `artifact_key`, loaded once per workspace (kept, least recently used out).
+
+    `domain` is the backbone the iteration trained on, as the project names it (`onnx:/path.onnx`): model
+    files older than their `backbone_spec` only hold the backbone's display name, which may not load.
+    """
     from sightline.classifier import Classifier
 
     model = ws.cached_model(artifact_key)
     if model is None:
         # No embedding cache here: new photos are rarely seen twice, and a write per prediction costs
         # a database commit (a reviewed prediction is embedded once more when it is trained on).
-        model = Classifier.from_bytes(ws.blobs.get(artifact_key), cache=None, limits=ws.image_limits)
+        data = ws.blobs.get(artifact_key)
+        model = Classifier.from_bytes(data, backbone=domain, cache=None, limits=ws.image_limits)
         ws.remember_model(artifact_key, model)
     return model
 
@@ -118,11 +123,12 @@ def exported_model(ws: Workspace, project_id: str, iteration_id: str | None = No
 
     check_export_platform(platform)
     with ws.session() as session:
-        artifact_key = _trained_row(session, project_id, iteration_id).artifact_key
+        row = _trained_row(session, project_id, iteration_id)
+        artifact_key, domain = row.artifact_key, row.domain
     export_key = f"{artifact_key}.{ONNX_EXPORT_SUFFIX}"
     if ws.blobs.exists(export_key):
         return ws.blobs.get(export_key)
-    data = export_onnx(trained_model(ws, artifact_key))
+    data = export_onnx(trained_model(ws, artifact_key, domain))
     ws.blobs.put_derived(artifact_key, ONNX_EXPORT_SUFFIX, data)
     return data
 

@@ -42,7 +42,7 @@ def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_
                 f"{iteration.name} is {iteration.status}, not a trained model", "BadRequestIterationIsNotTrained"
             )
         tag_ids = {t.name: t.id for t in session.scalars(select(Tag).where(Tag.project_id == project.id))}
-        return project.id, project.threshold, iteration.id, iteration.artifact_key, tag_ids
+        return project.id, project.threshold, iteration.id, iteration.artifact_key, iteration.domain, tag_ids
 
 
 def predict(
@@ -56,11 +56,11 @@ def predict(
     threshold: float | None = None,
 ) -> list[PredictionView | ImageError]:
     """Classify images with a publish name (or an iteration, default the latest). Bad images come back as errors."""
-    project_id, project_threshold, iteration_id, artifact_key, tag_ids = _target(
+    project_id, project_threshold, iteration_id, artifact_key, domain, tag_ids = _target(
         ws, project_id, publish_name, iteration_id
     )
     threshold = project_threshold if threshold is None else threshold
-    model = trained_model(ws, artifact_key)
+    model = trained_model(ws, artifact_key, domain)
     results = model.predict(list(images))
     out: list[PredictionView | ImageError] = []
     for data, result in zip(images, results, strict=True):
