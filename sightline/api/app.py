@@ -50,7 +50,7 @@ def create_app(
     fetch_policy: FetchPolicy | None = None,
     tagger: Tagger | None = None,
     rate_limit: float | None = None,
-    max_batch: int = 1,
+    max_batch: int = 32,
     web: bool = True,
 ) -> FastAPI:
     """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
@@ -59,9 +59,9 @@ def create_app(
     off when `sightline worker` processes do the training). `backbones` are the domains offered.
     `tagger` answers Image Analysis (default: the shipped vocabulary on the first domain's backbone,
     built on the first request). `rate_limit`: requests per second per key (default
-    `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most predictions run as one batch; 1 (no
-    micro-batching) is the default because on CPUs it measured no faster (benchmarks/api_load.py); on a
-    GPU, where one batched pass costs about as much as one image, raise it (e.g. 32). `web`: also
+    `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most concurrent predictions run as one batch
+    (1: none). A lone request never waits for a batch; under load, batching measured 15-20% more
+    throughput on 2 CPU cores (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also
     serve the browser UI at `/` (sign-in with the Training-Key).
     """
 

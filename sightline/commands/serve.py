@@ -23,8 +23,8 @@ def serve(
     ] = True,
     max_batch: Annotated[
         int,
-        typer.Option(min=1, help="Run up to this many concurrent predictions as one batch (worth it on a GPU)."),
-    ] = 1,
+        typer.Option(min=1, help="Run up to this many concurrent predictions as one batch (1: no batching)."),
+    ] = 32,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: debug, info, warning, error.")] = "info",
 ) -> None:
     """Serve Custom Vision's Training and Prediction APIs (point an Azure SDK at http://HOST:PORT) and the web UI at /.
