@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import pytest
 from api_server import RunningServer, sightline_server, static_http_server
+from shapes_project import shapes_project
 from web_fixtures import open_page, screenshot, sign_in
 
 from sightline.api.fetch import FetchPolicy
 from sightline.errors import NotFoundError
 from sightline.reporting import performance as reporting
-from sightline.service import Worker, images, iterations, performance, predictions, projects, tags, training
+from sightline.service import Worker, images, iterations, performance, predictions, projects, training
 from sightline.service.images import NewImage
 from sightline.synthetic import make_image, make_lens_cap_image, make_unrelated_image, to_jpeg
 from sightline.tagging import Tagger
@@ -43,16 +44,8 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
 def trained(web_server: RunningServer) -> Trained:
     """A Multiclass project of synthetic shapes, two circles mislabeled as squares, trained here."""
     ws = web_server.ws
-    project = projects.create_project(ws, "Shapes", domain="tiny")
-    for kind in KINDS:
-        tags.create_tag(ws, project.id, kind)
-    batch = [
-        NewImage(to_jpeg(make_image([kind], seed=k * 100 + i)), name=f"{kind}-{i}.jpg", tags=[kind])
-        for k, kind in enumerate(KINDS)
-        for i in range(PER_KIND)
-    ]
     mislabeled = [NewImage(to_jpeg(make_image(["circle"], seed=900 + i)), tags=["square"]) for i in range(2)]
-    assert all(r.ok for r in images.add_images(ws, project.id, batch + mislabeled))
+    project = shapes_project(ws, "Shapes", PER_KIND, extra=mislabeled)
     queued = training.start_training(ws, project.id)
     Worker(ws).run_once()
     assert iterations.get_iteration(ws, project.id, queued.id).status == "Completed"

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from api_server import RunningServer, sightline_server
+from shapes_project import shapes_project
 from web_fixtures import open_page, screenshot, sign_in
 
-from sightline.service import images, iterations, projects, tags, training
+from sightline.service import images, iterations, training
 from sightline.service.images import NewImage
 from sightline.synthetic import make_image, to_jpeg
 
@@ -29,17 +30,8 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
         yield running
 
 
-def _project(ws, name: str, per_tag: int, kinds=KINDS) -> str:
-    project = projects.create_project(ws, name, classification_type="Multiclass", domain="tiny")
-    for kind in kinds:
-        tags.create_tag(ws, project.id, kind)
-    batch = [
-        NewImage(to_jpeg(make_image([kind], seed=k * 100 + i, size=96)), name=f"{kind}-{i}.jpg", tags=[kind])
-        for k, kind in enumerate(kinds)
-        for i in range(per_tag)
-    ]
-    images.add_images(ws, project.id, batch)
-    return project.id
+def _project(ws, name: str, per_tag: int) -> str:
+    return shapes_project(ws, name, per_tag, size=96).id
 
 
 def test_train_watch_progress_and_publish(page, web_server: RunningServer) -> None:

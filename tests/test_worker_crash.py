@@ -19,12 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from shapes_project import shapes_project
 from sqlalchemy import select, text
 
 from sightline.classifier import Classifier
 from sightline.config import cache_dir
-from sightline.service import Workspace, images, iterations, performance, predictions, projects, tags, training
-from sightline.service.images import NewImage
+from sightline.service import Workspace, images, iterations, performance, predictions, training
 from sightline.service.views import PredictionView
 from sightline.store import BlobStore, Image, ImageTag, Iteration, IterationStatus, open_store, release_stale, utcnow
 from sightline.synthetic import make_image, to_jpeg
@@ -63,15 +63,7 @@ def warm_model_cache(tiny_backbone) -> None:
 def queued(store_url: str, tmp_path: Path, warm_model_cache: None) -> Iterator[QueuedTraining]:
     blob_folder = tmp_path / "blobs"
     ws = Workspace(open_store(store_url), BlobStore(str(blob_folder)))
-    project = projects.create_project(ws, "Shapes", domain="tiny")
-    for kind in KINDS:
-        tags.create_tag(ws, project.id, kind)
-    batch = [
-        NewImage(to_jpeg(make_image([kind], seed=k * 100 + i)), name=f"{kind}-{i}.jpg", tags=[kind])
-        for k, kind in enumerate(KINDS)
-        for i in range(PER_KIND)
-    ]
-    assert all(r.status == "OK" for r in images.add_images(ws, project.id, batch))
+    project = shapes_project(ws, "Shapes", PER_KIND)
     iteration = training.start_training(ws, project.id)
     env = {
         **os.environ,
