@@ -1,4 +1,8 @@
-"""What routes get from the app (workspace, domains, URL fetch policy, prediction batcher); query helpers."""
+"""What routes get from the app (workspace, domains, URL fetch policy, prediction batcher); query helpers.
+
+The getters are `async def` only so that FastAPI calls them in the event loop: a plain `def`
+dependency costs a hop to a worker thread on every request, for an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ from sightline.api.fetch import FetchPolicy
 from sightline.service import Workspace
 
 
-def workspace(request: Request) -> Workspace:
+async def workspace(request: Request) -> Workspace:
     return request.app.state.ws
 
 
-def domains(request: Request) -> Domains:
+async def domains(request: Request) -> Domains:
     return request.app.state.domains
 
 
-def fetch_policy(request: Request) -> FetchPolicy:
+async def fetch_policy(request: Request) -> FetchPolicy:
     return request.app.state.fetch_policy
 
 
-def batcher(request: Request) -> PredictionBatcher:
+async def batcher(request: Request) -> PredictionBatcher:
     return request.app.state.batcher
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from sightline.api.errors import ApiError
 from sightline.service import Workspace
@@ -72,9 +73,17 @@ class KeyRing:
     @property
     def keys(self) -> ApiKeys:
         with self._lock:
-            if time.monotonic() - self._loaded_at > self._refresh_seconds:
+            if self._stale():
                 self._keys, self._loaded_at = load_keys(self._ws), time.monotonic()
             return self._keys
+
+    async def refresh_if_stale(self) -> None:
+        """Re-read stale keys in a worker thread: checking keys in the event loop never waits on the database."""
+        if self._stale():
+            await run_in_threadpool(lambda: self.keys)
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self._refresh_seconds
 
     def check_training(self, request: Request) -> str:
         """Training routes: only the Training-Key (a Prediction-Key is refused, as in Custom Vision)."""
@@ -111,16 +120,26 @@ def _unauthorized(header: str, given: str | None, *, prediction_key_given: str |
     return ApiError(401, "Unauthorized", message)
 
 
-def require_training_key(request: Request) -> None:
-    _admit(request, request.app.state.key_ring.check_training(request))
+async def require_training_key(request: Request) -> None:
+    ring = await _fresh_key_ring(request)
+    _admit(request, ring.check_training(request))
 
 
-def require_prediction_key(request: Request) -> None:
-    _admit(request, request.app.state.key_ring.check_prediction(request))
+async def require_prediction_key(request: Request) -> None:
+    ring = await _fresh_key_ring(request)
+    _admit(request, ring.check_prediction(request))
 
 
-def require_subscription_key(request: Request) -> None:
-    _admit(request, request.app.state.key_ring.check_subscription(request))
+async def require_subscription_key(request: Request) -> None:
+    ring = await _fresh_key_ring(request)
+    _admit(request, ring.check_subscription(request))
+
+
+async def _fresh_key_ring(request: Request) -> KeyRing:
+    """The app's keys, checked in the event loop (async: no worker-thread hop per request)."""
+    ring: KeyRing = request.app.state.key_ring
+    await ring.refresh_if_stale()
+    return ring
 
 
 def _admit(request: Request, key_kind: str) -> None:
