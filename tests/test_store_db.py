@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from sightline.errors import StoreError
+from sightline.errors import InvalidRequestError, StoreError
 from sightline.store import (
     Base,
     ClassificationType,
@@ -223,6 +223,16 @@ def test_session_commits_on_success_and_rolls_back_on_error(store):
         raise RuntimeError("boom")
     with store.session() as session:
         assert session.scalars(select(Project.name)).all() == ["kept"]
+
+
+def test_a_nul_that_postgresql_cannot_store_is_the_clients_error_and_nothing_is_written(pg_store):
+    """Any id, name or metadata a client sends may hold a NUL (%00 in a URL): a 400, never a 500."""
+    with pytest.raises(InvalidRequestError, match="NUL"), pg_store.session() as session:
+        _project(session, "kept\x00not")
+    with pytest.raises(InvalidRequestError, match="NUL"), pg_store.session() as session:
+        session.get(Project, "no\x00such id")
+    with pg_store.session() as session:
+        assert session.scalars(select(Project.name)).all() == []
 
 
 def test_objects_stay_readable_after_their_session_ends(store):

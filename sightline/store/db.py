@@ -19,18 +19,21 @@ from alembic.config import Config
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from sightline.config import home
-from sightline.errors import StoreError
+from sightline.errors import InvalidRequestError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 MIN_SQLITE = (3, 35, 0)
 # Any fixed 64-bit number: PostgreSQL serialises concurrent `migrate` calls on it.
 _MIGRATION_LOCK_ID = 0x5167_6874_6C69_6E65 & 0x7FFF_FFFF_FFFF_FFFF
+# psycopg's words when a value holds a NUL, which PostgreSQL text cannot store (SQLite can): any id,
+# name or metadata a client sends may, so it is the client's error (400), never a 500.
+_NUL_REFUSED = "cannot contain NUL"
 
 
 def database_url() -> str:
@@ -182,8 +185,13 @@ class Store:
         never fail on a stale read snapshot; rely on constraints and conditional UPDATEs, not on
         reads being repeatable, for correctness under concurrency.
         """
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DataError as error:
+            if _NUL_REFUSED in str(error.orig):
+                raise InvalidRequestError("text may not contain NUL (0x00) characters") from error
+            raise
 
     def close(self) -> None:
         """Close pooled connections (tests, and processes that open several stores)."""
