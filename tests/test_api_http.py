@@ -145,7 +145,12 @@ def test_errors_have_custom_vision_shapes_and_statuses(api: httpx.Client, traine
     _error(api.post(f"/projects/{project}/images/files", json={"images": []}), 400, "BadRequestImageBatch")
     too_many = {"images": [{"contents": base64.b64encode(JPEG).decode()}] * 65}
     _error(api.post(f"/projects/{project}/images/files", json=too_many), 400, "BadRequestImageBatch")
-    _error(api.get(f"/projects/{project}/images", params={"$filter": "a eq 'b'"}), 400, "BadRequestNotSupported")
+    malformed = api.get(f"/projects/{project}/images", params={"$filter": "camera gt 'b'"})
+    assert _error(malformed, 400, "BadRequest") == (
+        "$filter: unknown operator 'gt' at character 8: use eq or ne (and, or between comparisons)"
+    )
+    _error(api.get(f"/projects/{project}/images/count", params={"$filter": "camera eq 'b"}), 400, "BadRequest")
+    _error(api.get(f"/projects/{project}/tags", params={"iterationId": "0" * 36}), 404, "NotFoundIteration")
 
 
 def test_bad_images_are_refused_with_a_reason(server: RunningServer, api: httpx.Client, trained: dict):

@@ -1,5 +1,6 @@
 """The rest of the Training API with Azure's own SDK against `sightline serve`: image URIs, metadata,
-image performances, stored-prediction queries and export; and the signed URLs those answers carry.
+listings as of an iteration and metadata filters, image performances, stored-prediction queries and
+export; and the signed URLs those answers carry.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from azure.cognitiveservices.vision.customvision.training.models import (  # noq
     CustomVisionErrorException,
     ImageFileCreateBatch,
     ImageFileCreateEntry,
+    ImageTagCreateEntry,
     PredictionQueryTag,
     PredictionQueryToken,
 )
+from azure.cognitiveservices.vision.customvision.training.models import Tag as TagModel  # noqa: E402
 from msrest.authentication import ApiKeyCredentials  # noqa: E402
 
 KINDS = ["circle", "square"]
@@ -63,12 +66,7 @@ def trained(trainer: CustomVisionTrainingClient, server: RunningServer) -> dict:
     ]
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert summary.is_batch_successful
-    iteration = trainer.train_project(project.id)
-    deadline = time.monotonic() + 90
-    while iteration.status != "Completed":
-        assert iteration.status in ("Queued", "Training") and time.monotonic() < deadline, iteration.status
-        time.sleep(0.2)
-        iteration = trainer.get_iteration(project.id, iteration.id)
+    iteration = _train(trainer, project.id)
     trainer.publish_iteration(project.id, iteration.id, "live", "/subscriptions/any/prediction")
     predictor = CustomVisionPredictionClient(
         server.url, ApiKeyCredentials(in_headers={"Prediction-key": server.prediction_key})
@@ -78,6 +76,17 @@ def trained(trainer: CustomVisionTrainingClient, server: RunningServer) -> dict:
         for i, kind in enumerate(["square", "circle", "square"])
     ]
     return {"project": project, "tags": tags, "iteration": iteration, "stored": stored}
+
+
+def _train(trainer: CustomVisionTrainingClient, project_id: str):
+    """Train the project and wait until the iteration is Completed."""
+    iteration = trainer.train_project(project_id)
+    deadline = time.monotonic() + 90
+    while iteration.status != "Completed":
+        assert iteration.status in ("Queued", "Training") and time.monotonic() < deadline, iteration.status
+        time.sleep(0.2)
+        iteration = trainer.get_iteration(project_id, iteration.id)
+    return iteration
 
 
 def _fetch_image(url: str) -> PILImage.Image:
@@ -130,6 +139,63 @@ def test_metadata_can_be_updated_per_image(trainer, trained, server: RunningServ
     )
     _error(too_many, 400, "BadRequestImageBatch")
     _error(httpx.post(url, params={"imageIds": first.id}, json=["k"], headers=headers), 400, "BadRequest")
+
+
+def test_listings_as_of_an_iteration_and_metadata_filters(trainer):
+    """After training, a tag is renamed, an image re-tagged and another deleted: `iteration_id` still shows
+    what the iteration trained on. `filter` selects images by metadata, with or without an iteration."""
+    project = trainer.create_project("As of", domain_id=domain_id("tiny"))
+    tags = {kind: trainer.create_tag(project.id, kind) for kind in KINDS}
+    circle, square = tags["circle"].id, tags["square"].id
+    data, labels = single_label_dataset(5, KINDS, seed=41)
+    entries = [
+        ImageFileCreateEntry(name=f"{label}-{i}.jpg", contents=image, tag_ids=[tags[label].id])
+        for i, (image, label) in enumerate(zip(data, labels, strict=True))
+    ]
+    assert trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries)).is_batch_successful
+    iteration = _train(trainer, project.id)
+    before = trainer.get_tagged_images(project.id, take=256)
+    squares = [i.id for i in before if i.tags[0].tag_id == square]
+    circles = [i.id for i in before if i.tags[0].tag_id == circle]
+    retagged, deleted = squares[0], circles[0]
+
+    trainer.update_tag(project.id, circle, TagModel(name="round", description="", type="Regular"))
+    trainer.delete_image_tags(project.id, [retagged], [square])
+    trainer.create_image_tags(project.id, [ImageTagCreateEntry(image_id=retagged, tag_id=circle)])
+    trainer.delete_images(project.id, image_ids=[deleted])
+
+    as_of = trainer.get_tags(project.id, iteration_id=iteration.id)
+    assert [(t.id, t.name, t.image_count) for t in as_of] == [(circle, "circle", 5), (square, "square", 5)]
+    assert [(t.name, t.image_count) for t in trainer.get_tags(project.id)] == [("round", 5), ("square", 4)]
+    assert trainer.get_tag(project.id, circle, iteration_id=iteration.id).name == "circle"
+    trained = trainer.get_tagged_images(project.id, iteration_id=iteration.id, take=256)
+    assert {i.id for i in trained} == {i.id for i in before} - {deleted}
+    assert {i.id: i.tags[0].tag_id for i in trained} == {i: square for i in squares} | {i: circle for i in circles[1:]}
+    assert {i.id: i.tags[0].tag_name for i in trained}[retagged] == "square"
+    assert trainer.get_tagged_image_count(project.id, iteration_id=iteration.id) == 9
+    assert trainer.get_tagged_image_count(project.id, iteration_id=iteration.id, tag_ids=[circle]) == 4
+    assert trainer.get_untagged_images(project.id, iteration_id=iteration.id) == []
+    assert trainer.get_untagged_image_count(project.id, iteration_id=iteration.id) == 0
+    (by_id,) = trainer.get_images_by_ids(project.id, image_ids=[retagged, deleted], iteration_id=iteration.id)
+    assert (by_id.id, by_id.tags[0].tag_name) == (retagged, "square")
+    assert trainer.get_images_by_ids(project.id, image_ids=[retagged])[0].tags[0].tag_name == "round"
+
+    trainer.update_image_metadata(project.id, [retagged, squares[1]], {"camera": "line-3", "shift": "night"})
+    trainer.update_image_metadata(project.id, [circles[1]], {"camera": "line-3", "shift": "day"})
+    night = "camera eq 'line-3' and shift ne 'day'"
+    assert {i.id for i in trainer.get_images(project.id, filter=night)} == {retagged, squares[1]}
+    assert trainer.get_image_count(project.id, filter=night) == 2
+    assert trainer.get_image_count(project.id, filter="shift eq 'day' or camera ne 'line-3'") == 7
+    assert trainer.get_image_count(project.id, filter=night, tag_ids=[circle]) == 1  # today's tags: retagged
+    as_trained = trainer.get_images(project.id, iteration_id=iteration.id, filter=night, tag_ids=[square])
+    assert {(i.id, i.tags[0].tag_name) for i in as_trained} == {(retagged, "square"), (squares[1], "square")}
+    assert trainer.get_image_count(project.id, iteration_id=iteration.id, filter=night, tag_ids=[circle]) == 0
+    with pytest.raises(CustomVisionErrorException) as info:
+        trainer.get_images(project.id, filter="camera eq line-3")
+    assert info.value.response.status_code == 400 and info.value.error.code == "BadRequest"
+    assert info.value.error.message == (
+        "$filter: expected a value in single quotes after 'eq', such as 'value1', found 'line-3' at character 11"
+    )
 
 
 def test_image_performances_show_out_of_fold_probabilities(trainer, trained):

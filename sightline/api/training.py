@@ -17,7 +17,6 @@ from sightline.api.batching import Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body, one_image_from_body
 from sightline.api.context import WS, AppDomains, Batcher, Fetching, IterationId, ProjectId, TagId, id_list
 from sightline.api.domains import domain_id
-from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_all, fetch_image
 from sightline.api.keys import require_training_key
 from sightline.api.links import SignedLinks
@@ -49,7 +48,17 @@ from sightline.api.models import (
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
 from sightline.errors import ImageError
-from sightline.service import Workspace, images, iterations, performance, predictions, projects, tags, training
+from sightline.service import (
+    Workspace,
+    images,
+    iterations,
+    performance,
+    predictions,
+    projects,
+    snapshot,
+    tags,
+    training,
+)
 from sightline.service.images import NewImage
 from sightline.service.views import ImageAddResult
 
@@ -61,18 +70,25 @@ TaggingStatus = Annotated[str | None, Query(alias="taggingStatus", pattern="^(Al
 OrderBy = Annotated[str | None, Query(alias="orderBy", pattern="^(Newest|Oldest|Suggested)$")]
 Take = Annotated[int, Query(ge=0, le=256)]
 Skip = Annotated[int, Query(ge=0)]
-MetadataFilter = Annotated[str | None, Query(alias="$filter")]
-AsOfIteration = Annotated[str | None, Query(alias="iterationId")]
+MetadataFilter = Annotated[
+    str | None,
+    Query(
+        alias="$filter",
+        description="Keep the images whose metadata match, e.g. `key1 eq 'value1' and key2 ne 'value2'`: "
+        "eq, ne, and (binds tighter), or; values in single quotes ('' for a quote); no parentheses. "
+        "An image without the key matches `ne`.",
+    ),
+]
+AsOfIteration = Annotated[
+    str | None,
+    Query(
+        alias="iterationId",
+        description="A trained iteration: list what it trained on (its tags as named then, with its image counts; "
+        "its training images still in the project, with the tags they had then). Defaults to the workspace.",
+    ),
+]
 
 _TAGGED = {None: None, "All": None, "Tagged": True, "Untagged": False}
-
-
-def _workspace_only(iteration_id: str | None, metadata_filter: str | None = None) -> None:
-    """Images and tags are the current ones: views as of an old iteration and metadata filters are not kept."""
-    if iteration_id:
-        raise ApiError(400, "BadRequestNotSupported", "listing as of an iteration is not supported: omit iterationId")
-    if metadata_filter:
-        raise ApiError(400, "BadRequestNotSupported", "metadata filters ($filter) are not supported yet")
 
 
 # --- domains ------------------------------------------------------------------------------------
@@ -156,8 +172,8 @@ def delete_project(ws: WS, project_id: ProjectId) -> None:
 
 @router.get("/projects/{projectId}/tags", tags=["Tags"])
 def get_tags(ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None) -> list[Tag]:
-    _workspace_only(iteration_id)
-    return [Tag.of(t) for t in tags.list_tags(ws, project_id)]
+    """The project's tags with their image counts, or those an iteration trained on (`iterationId`)."""
+    return [Tag.of(t) for t in snapshot.list_tags(ws, project_id, iteration_id)]
 
 
 @router.post("/projects/{projectId}/tags", tags=["Tags"])
@@ -167,8 +183,7 @@ def create_tag(ws: WS, project_id: ProjectId, name: str, description: str = "", 
 
 @router.get("/projects/{projectId}/tags/{tagId}", tags=["Tags"])
 def get_tag(ws: WS, project_id: ProjectId, tag_id: TagId, iteration_id: AsOfIteration = None) -> Tag:
-    _workspace_only(iteration_id)
-    return Tag.of(tags.get_tag(ws, project_id, tag_id))
+    return Tag.of(snapshot.get_tag(ws, project_id, iteration_id, tag_id))
 
 
 @router.patch("/projects/{projectId}/tags/{tagId}", tags=["Tags"])
@@ -189,16 +204,41 @@ def _list(
     ws: Workspace,
     links: SignedLinks,
     project_id: str,
+    iteration_id: str | None,
     tagged: bool | None,
     tag_ids: str | None,
     order: str | None,
     take: int,
     skip: int,
+    metadata_filter: str | None = None,
 ) -> list[Image]:
-    rows = images.list_images(
-        ws, project_id, tagged=tagged, tag_ids=id_list(tag_ids), take=take, skip=skip, newest_first=order != "Oldest"
+    """The workspace's images, or (with `iteration_id`) those that iteration trained on."""
+    rows = snapshot.list_images(
+        ws,
+        project_id,
+        iteration_id,
+        tagged=tagged,
+        tag_ids=id_list(tag_ids),
+        take=take,
+        skip=skip,
+        newest_first=order != "Oldest",
+        metadata_filter=metadata_filter,
     )
     return [Image.of(view, project_id, links) for view in rows]
+
+
+def _count(
+    ws: Workspace,
+    project_id: str,
+    iteration_id: str | None,
+    tagged: bool | None,
+    tag_ids: str | None,
+    metadata_filter: str | None = None,
+) -> int:
+    ids = id_list(tag_ids)
+    return snapshot.count_images(
+        ws, project_id, iteration_id, tagged=tagged, tag_ids=ids, metadata_filter=metadata_filter
+    )
 
 
 @router.get("/projects/{projectId}/images", tags=["Images"])
@@ -214,8 +254,8 @@ def get_images(
     take: Take = 50,
     skip: Skip = 0,
 ) -> list[Image]:
-    _workspace_only(iteration_id, metadata_filter)
-    return _list(ws, links, project_id, _TAGGED[tagging_status], tag_ids, order_by, take, skip)
+    tagged = _TAGGED[tagging_status]
+    return _list(ws, links, project_id, iteration_id, tagged, tag_ids, order_by, take, skip, metadata_filter)
 
 
 @router.get("/projects/{projectId}/images/count", tags=["Images"])
@@ -227,8 +267,7 @@ def get_image_count(
     metadata_filter: MetadataFilter = None,
     tag_ids: TagIds = None,
 ) -> int:
-    _workspace_only(iteration_id, metadata_filter)
-    return images.count_images(ws, project_id, tagged=_TAGGED[tagging_status], tag_ids=id_list(tag_ids))
+    return _count(ws, project_id, iteration_id, _TAGGED[tagging_status], tag_ids, metadata_filter)
 
 
 @router.get("/projects/{projectId}/images/tagged", tags=["Images"])
@@ -242,16 +281,14 @@ def get_tagged_images(
     take: Take = 50,
     skip: Skip = 0,
 ) -> list[Image]:
-    _workspace_only(iteration_id)
-    return _list(ws, links, project_id, True, tag_ids, order_by, take, skip)
+    return _list(ws, links, project_id, iteration_id, True, tag_ids, order_by, take, skip)
 
 
 @router.get("/projects/{projectId}/images/tagged/count", tags=["Images"])
 def get_tagged_image_count(
     ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None, tag_ids: TagIds = None
 ) -> int:
-    _workspace_only(iteration_id)
-    return images.count_images(ws, project_id, tagged=True, tag_ids=id_list(tag_ids))
+    return _count(ws, project_id, iteration_id, True, tag_ids)
 
 
 @router.get("/projects/{projectId}/images/untagged", tags=["Images"])
@@ -264,22 +301,21 @@ def get_untagged_images(
     take: Take = 50,
     skip: Skip = 0,
 ) -> list[Image]:
-    _workspace_only(iteration_id)
-    return _list(ws, links, project_id, False, None, order_by, take, skip)
+    """Images without tags; as of an iteration there are none (training uses tagged images only)."""
+    return _list(ws, links, project_id, iteration_id, False, None, order_by, take, skip)
 
 
 @router.get("/projects/{projectId}/images/untagged/count", tags=["Images"])
 def get_untagged_image_count(ws: WS, project_id: ProjectId, iteration_id: AsOfIteration = None) -> int:
-    _workspace_only(iteration_id)
-    return images.count_images(ws, project_id, tagged=False)
+    return _count(ws, project_id, iteration_id, False, None)
 
 
 @router.get("/projects/{projectId}/images/id", tags=["Images"])
 def get_images_by_ids(
     ws: WS, links: SignedLinks, project_id: ProjectId, image_ids: ImageIds = None, iteration_id: AsOfIteration = None
 ) -> list[Image]:
-    _workspace_only(iteration_id)
-    return [Image.of(view, project_id, links) for view in images.get_images(ws, project_id, id_list(image_ids))]
+    views = snapshot.get_images(ws, project_id, iteration_id, id_list(image_ids))
+    return [Image.of(view, project_id, links) for view in views]
 
 
 @router.delete("/projects/{projectId}/images", status_code=204, tags=["Images"])

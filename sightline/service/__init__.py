@@ -13,6 +13,7 @@ from sightline.service import (
     predictions,
     projects,
     settings,
+    snapshot,
     tags,
     training,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "predictions",
     "projects",
     "settings",
+    "snapshot",
     "start_background_worker",
     "tags",
     "training",

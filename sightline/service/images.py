@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.imaging import inspect_image, sniff_format
+from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
 from sightline.service.tags import find_tag_row, tag_summary, tag_view
-from sightline.service.views import ImageAddResult, ImageFile, ImageView, MetadataUpdate
+from sightline.service.views import ImageAddResult, ImageFile, ImageView, MetadataUpdate, TagView
 from sightline.service.workspace import Workspace
 from sightline.store import (
     THUMBNAIL_SUFFIX,
@@ -56,7 +57,10 @@ class NewImage:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def image_view(image: Image) -> ImageView:
+def image_view(image: Image, tags: Sequence[TagView] | None = None) -> ImageView:
+    """The image as shown, with its current tags, or with `tags` (as an iteration trained on them)."""
+    if tags is None:
+        tags = [tag_summary(link.tag) for link in sorted(image.tag_links, key=lambda link: link.tag.name_key)]
     return ImageView(
         id=image.id,
         sha256=image.sha256,
@@ -66,7 +70,7 @@ def image_view(image: Image) -> ImageView:
         size_bytes=image.size_bytes,
         created=image.created,
         original_name=image.original_name,
-        tags=[tag_summary(link.tag) for link in sorted(image.tag_links, key=lambda link: link.tag.name_key)],
+        tags=list(tags),
         metadata={m.key: m.value for m in image.metadata_entries},
     )
 
@@ -221,11 +225,13 @@ def list_images(
     take: int = 50,
     skip: int = 0,
     newest_first: bool = True,
+    metadata_filter: str | None = None,
 ) -> list[ImageView]:
-    """Images of a project: all, tagged only, untagged only, or carrying any of `tag_ids`."""
+    """Images of a project: all, tagged only, untagged only, or carrying any of `tag_ids`; and matching
+    `metadata_filter` (Custom Vision's `$filter`, see `metadata_filter`)."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = _filtered(select(Image), session, project, tagged, tag_ids)
+        query = _filtered(select(Image), session, project, tagged, tag_ids, metadata_filter)
         order = Image.created.desc() if newest_first else Image.created.asc()
         query = query.options(
             selectinload(Image.tag_links).selectinload(ImageTag.tag), selectinload(Image.metadata_entries)
@@ -234,15 +240,27 @@ def list_images(
         return [image_view(image) for image in rows]
 
 
-def count_images(ws: Workspace, project_id: str, *, tagged: bool | None = None, tag_ids: Sequence[str] = ()) -> int:
+def count_images(
+    ws: Workspace,
+    project_id: str,
+    *,
+    tagged: bool | None = None,
+    tag_ids: Sequence[str] = (),
+    metadata_filter: str | None = None,
+) -> int:
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = _filtered(select(func.count()).select_from(Image), session, project, tagged, tag_ids)
+        query = _filtered(select(func.count()).select_from(Image), session, project, tagged, tag_ids, metadata_filter)
         return session.scalar(query) or 0
 
 
-def _filtered(query, session: Session, project: Project, tagged: bool | None, tag_ids: Sequence[str]):
+def _filtered(
+    query, session: Session, project: Project, tagged: bool | None, tag_ids: Sequence[str], metadata_filter: str | None
+):
     query = query.where(Image.project_id == project.id)
+    matching = metadata_condition(metadata_filter)
+    if matching is not None:
+        query = query.where(matching)
     has_tag = exists().where(ImageTag.image_id == Image.id)
     if tagged is True:
         query = query.where(has_tag)

@@ -1,20 +1,23 @@
 """An iteration's evaluation report, as stored, or recomputed at another probability threshold.
 
-The report is the engine's `EvaluationReport.to_dict()` plus `warnings`, `skipped_images` and
-`image_keys`. The CLI (`iterations show --threshold`), the API (`performance?threshold=`) and the
-web UI's threshold slider all read it here, and Custom Vision's GetImagePerformances reads its
-per-image out-of-fold probabilities.
+The report is the engine's `EvaluationReport.to_dict()` plus `warnings`, `skipped_images`,
+`image_keys` (the sha256 of each image trained on) and `tag_ids` ({tag name then: tag id}). The CLI
+(`iterations show --threshold`), the API (`performance?threshold=`) and the web UI's threshold slider
+all read it here; Custom Vision's GetImagePerformances reads its per-image out-of-fold probabilities,
+and the listings as of an iteration (`snapshot`) the images and tags it trained on.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from sightline.errors import NotTrainedError
 from sightline.service.images import image_view
@@ -22,9 +25,9 @@ from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row, tag_summary
 from sightline.service.training import iteration_view
-from sightline.service.views import ImagePerformanceView, IterationView
+from sightline.service.views import ImagePerformanceView, IterationView, TagView
 from sightline.service.workspace import Workspace
-from sightline.store import Image, ImageTag, Tag
+from sightline.store import Image, Tag
 
 Report = dict[str, Any]
 
@@ -42,12 +45,18 @@ def iteration_report(
 
 
 def trained_report(
-    ws: Workspace, project: str, iteration: str | None = None, *, threshold: float | None = None
+    ws: Workspace,
+    project: str,
+    iteration: str | None = None,
+    *,
+    threshold: float | None = None,
+    what: str = "performance figures",
 ) -> tuple[IterationView, Report]:
-    """As `iteration_report`, but an iteration without a report (not trained yet, failed) is an error."""
+    """As `iteration_report`, but an iteration without a report (not trained yet, failed) is an error,
+    whose message says that it has `what` once training has completed."""
     view, report = iteration_report(ws, project, iteration, threshold=threshold)
     if not report:
-        raise NotTrainedError(f"{view.name} is {view.status}: it has performance figures once training has completed")
+        raise NotTrainedError(f"{view.name} is {view.status}: it has {what} once training has completed")
     return view, report
 
 
@@ -97,28 +106,23 @@ def image_performances(
     report = trained_report(ws, project, iteration)[1]
     tags = list(report.get("tags") or [])
     with ws.session() as session:
-        project_row = find_project_row(session, project)
-        evaluated = _evaluated(session, project_row.id, report, tag_ids)
-        ordered = sorted(evaluated, key=lambda pair: (pair[0].created, pair[0].id), reverse=newest_first)
-        page = ordered[skip : skip + take]
-        rows = session.scalars(
-            select(Image)
-            .where(Image.id.in_([image.id for image, _entry in page]))
-            .options(selectinload(Image.tag_links).selectinload(ImageTag.tag), selectinload(Image.metadata_entries))
-        )
-        by_id = {row.id: row for row in rows}
-        current = {t.name: t for t in session.scalars(select(Tag).where(Tag.project_id == project_row.id))}
+        project_id = find_project_row(session, project).id
+        trained = trained_tags(session, project_id, report)
         views = []
+        page = evaluated_page(
+            session, project_id, report, tag_ids=tag_ids, newest_first=newest_first, take=take, skip=skip
+        )
         for image, entry in page:
             probabilities = sorted(
                 zip(tags, entry.get("probabilities") or [], strict=False), key=lambda p: p[1], reverse=True
             )
+            trained_with = tags_as_trained(entry, trained)
             views.append(
                 ImagePerformanceView(
-                    image=image_view(by_id[image.id]),
-                    trained_tags=[tag_summary(current[t]) for t in entry.get("true_tags") or [] if t in current],
+                    image=image_view(image, trained_with),
+                    trained_tags=trained_with,
                     predictions=[
-                        {"tag_id": current[t].id if t in current else None, "tag_name": t, "probability": float(p)}
+                        {"tag_id": trained[t].id if t in trained else None, "tag_name": t, "probability": float(p)}
                         for t, p in probabilities
                     ],
                 )
@@ -132,33 +136,97 @@ def count_image_performances(
     """How many images `image_performances` has to show (with the same `tag_ids` filter)."""
     report = trained_report(ws, project, iteration)[1]
     with ws.session() as session:
-        return len(_evaluated(session, find_project_row(session, project).id, report, tag_ids))
+        return len(evaluated(session, find_project_row(session, project).id, report, tag_ids))
 
 
 _CHUNK = 500  # ids per IN (...) query: SQLite allows a few thousand bound parameters at most
 
 
-def _evaluated(session: Session, project_id: str, report: Report, tag_ids: Sequence[str]) -> list[tuple[Any, dict]]:
-    """(image id/created row, report entry) for each evaluated image still in the project, filtered by tags."""
-    wanted = {get_tag_row(session, project_id, tag_id).name for tag_id in dict.fromkeys(tag_ids)}
+def trained_tags(session: Session, project_id: str, report: Report) -> dict[str, Tag]:
+    """{a tag's name when the iteration trained on it: the tag now}, for the tags that still exist.
+
+    Reports record the id of each tag trained on (`tag_ids`), so a tag renamed since is still found under
+    its old name; a report from before that is matched by name, where a renamed tag is lost. Tags deleted
+    since are absent (a tag created later under a deleted one's name is another tag).
+    """
+    rows = session.scalars(select(Tag).where(Tag.project_id == project_id)).all()
+    recorded = report.get("tag_ids")
+    if not isinstance(recorded, dict):
+        return {tag.name: tag for tag in rows}
+    by_id = {tag.id: tag for tag in rows}
+    return {name: by_id[tag_id] for name, tag_id in recorded.items() if tag_id in by_id}
+
+
+def as_trained(tag: Tag, name: str, image_count: int = 0) -> TagView:
+    """The tag as an iteration knew it: the name it had then (id, type and description are today's)."""
+    return replace(tag_summary(tag, image_count), name=name)
+
+
+def tags_as_trained(entry: dict, trained: dict[str, Tag]) -> list[TagView]:
+    """The tags a report entry (one image) was trained with, those that still exist, by name."""
+    names = [name for name in entry.get("true_tags") or [] if name in trained]
+    return [as_trained(trained[name], name) for name in sorted(names, key=str.casefold)]
+
+
+def evaluated(
+    session: Session,
+    project_id: str,
+    report: Report,
+    tag_ids: Sequence[str] = (),
+    condition: ColumnElement[bool] | None = None,
+) -> list[tuple[Any, dict]]:
+    """(id/created/sha256 row, report entry) for each evaluated image still in the project.
+
+    `tag_ids` keeps those that carried any of these tags when trained (each must exist: NotFoundTag);
+    `condition` (on `Image`) is applied to the image as it is now.
+    """
     keys = list(report.get("image_keys") or [])
     entries: dict[str, dict] = {}
     for entry in report.get("images") or []:
         index = entry.get("index")
-        if not isinstance(index, int) or not 0 <= index < len(keys):
-            continue
-        if wanted and not wanted & set(entry.get("true_tags") or []):
-            continue
-        entries[keys[index]] = entry
+        if isinstance(index, int) and 0 <= index < len(keys):
+            entries[keys[index]] = entry
+    if tag_ids:
+        ids = {get_tag_row(session, project_id, tag_id).id for tag_id in dict.fromkeys(tag_ids)}
+        wanted = {name for name, tag in trained_tags(session, project_id, report).items() if tag.id in ids}
+        entries = {key: e for key, e in entries.items() if wanted & set(e.get("true_tags") or [])}
     found = []
     shas = list(entries)
     for start in range(0, len(shas), _CHUNK):
-        chunk = shas[start : start + _CHUNK]
         query = select(Image.id, Image.created, Image.sha256).where(
-            Image.project_id == project_id, Image.sha256.in_(chunk)
+            Image.project_id == project_id, Image.sha256.in_(shas[start : start + _CHUNK])
         )
+        if condition is not None:
+            query = query.where(condition)
         found.extend((row, entries[row.sha256]) for row in session.execute(query))
     return found
+
+
+def evaluated_page(
+    session: Session,
+    project_id: str,
+    report: Report,
+    *,
+    tag_ids: Sequence[str] = (),
+    condition: ColumnElement[bool] | None = None,
+    newest_first: bool = True,
+    take: int = 50,
+    skip: int = 0,
+) -> list[tuple[Image, dict]]:
+    """A page of `evaluated` images, newest (or oldest) first: (image row with its metadata, report entry)."""
+    ordered = sorted(
+        evaluated(session, project_id, report, tag_ids, condition),
+        key=lambda pair: (pair[0].created, pair[0].id),
+        reverse=newest_first,
+    )
+    page = ordered[skip : skip + take]
+    rows = session.scalars(
+        select(Image)
+        .where(Image.id.in_([image.id for image, _entry in page]))
+        .options(selectinload(Image.metadata_entries))
+    )
+    by_id = {row.id: row for row in rows}
+    return [(by_id[image.id], entry) for image, entry in page]
 
 
 def image_ids_by_key(ws: Workspace, project: str, keys: Sequence[str]) -> dict[str, str]:

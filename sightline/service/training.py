@@ -255,6 +255,8 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fingerprint = data.fingerprint(project)
+        trained_names = {name for labels in data.labels for name in labels}
+        tag_ids = {tag.name: tag.id for tag in project.tags if tag.name in trained_names}
     progress = ProgressRecorder(ws, iteration_id, should_continue)
     started = time.perf_counter()
     classifier = Classifier(
@@ -276,6 +278,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     skipped = {i for i, _ in classifier.failures_}
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
+    report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
     classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {

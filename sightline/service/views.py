@@ -144,8 +144,8 @@ class MetadataUpdate:
 class ImagePerformanceView:
     """A training image with the out-of-fold probabilities an iteration's evaluation gave it.
 
-    `trained_tags` are the image's tags as that iteration trained on them (tags deleted or renamed since
-    are left out: the report names tags, not ids).
+    `trained_tags` are the image's tags as that iteration trained on them, under the names they had then
+    (tags deleted since are left out; see `performance.trained_tags`). `image.tags` are the same.
     """
 
     image: ImageView
