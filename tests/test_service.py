@@ -64,6 +64,31 @@ def test_projects_and_tags_follow_custom_vision_rules(ws):
         projects.get_project(ws, "missing")
 
 
+@pytest.mark.parametrize("bad", ["a\x00b", "two\nlines", "bell\x07", "\x9b"])
+def test_names_with_control_characters_are_refused_alike_on_every_database(ws, bad):
+    project = _project_with_tags(ws)
+    with pytest.raises(InvalidRequestError, match="control character") as info:
+        projects.create_project(ws, bad)
+    assert info.value.code == "BadRequestProjectName"
+    with pytest.raises(InvalidRequestError, match="control character"):
+        tags.create_tag(ws, project.id, bad)
+    with pytest.raises(InvalidRequestError, match="control character"):
+        tags.update_tag(ws, project.id, tags.list_tags(ws, project.id)[0].id, name=bad)
+    assert [p.name for p in projects.list_projects(ws)] == ["Shapes"]
+    assert [t.name for t in tags.list_tags(ws, project.id)] == KINDS
+
+
+def test_iteration_names_are_checked_like_project_and_tag_names(ws):
+    project = _project_with_tags(ws)
+    _upload(ws, project.id, 5)
+    iteration = training.start_training(ws, project.id)  # queued is enough to be renamed
+    for bad, reason in [("a\x00b", "control character"), ("x" * 1000, "the limit is"), ("  ", "needs a name")]:
+        with pytest.raises(InvalidRequestError, match=reason) as info:
+            iterations.rename_iteration(ws, project.id, iteration.id, bad)
+        assert info.value.code == "BadRequestIterationName"
+    assert iterations.rename_iteration(ws, project.id, iteration.id, "  First  ").name == "First"
+
+
 def test_upload_reports_each_image_and_keeps_going(ws):
     project = _project_with_tags(ws)
     good = to_jpeg(make_image(["circle"], seed=1))

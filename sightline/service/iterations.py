@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sightline.errors import ConflictError, InvalidRequestError, NotFoundError, NotTrainedError
-from sightline.service.projects import find_project_row
+from sightline.service.projects import checked_name, find_project_row
 from sightline.service.training import iteration_view
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
@@ -134,9 +134,7 @@ def exported_model(ws: Workspace, project_id: str, iteration_id: str | None = No
 
 
 def rename_iteration(ws: Workspace, project_id: str, iteration_id: str, name: str) -> IterationView:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidRequestError("an iteration needs a name", "BadRequestIterationName")
+    name = checked_name(name, ws, "iteration")
     with ws.session() as session:
         project = find_project_row(session, project_id)
         iteration = find_iteration_row(session, project, iteration_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,9 +24,17 @@ def _classification_type(value: str) -> ClassificationType:
 
 
 def checked_name(name: str, ws: Workspace, what: str = "project") -> str:
+    """A project, tag or iteration name, trimmed; refused when empty, too long, or holding control characters
+    (a NUL, a newline: names are shown in tables and pages, and PostgreSQL text cannot hold a NUL)."""
     name = (name or "").strip()
     if not name:
         raise InvalidRequestError(f"a {what} needs a name", f"BadRequest{what.capitalize()}Name")
+    control = next((char for char in name if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise InvalidRequestError(
+            f"{what} name holds the control character {control!r}: use printable characters",
+            f"BadRequest{what.capitalize()}Name",
+        )
     if len(name) > ws.limits.max_name_length:
         raise InvalidRequestError(
             f"{what} name is {len(name)} characters; the limit is {ws.limits.max_name_length}",
