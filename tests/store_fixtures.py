@@ -64,7 +64,7 @@ def pg_database_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _fresh_pg_schema_url(database_url: str) -> str:
+def fresh_pg_schema_url(database_url: str) -> str:
     """The database URL with a new, empty schema first on the search path: an empty database, in effect."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = make_url(database_url)
@@ -78,12 +78,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """URL of an empty, never migrated database: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sightline.db'}"
-    return _fresh_pg_schema_url(request.getfixturevalue("pg_database_url"))
+    return fresh_pg_schema_url(request.getfixturevalue("pg_database_url"))
 
 
 @pytest.fixture(scope="session")
 def _shared_pg_store(pg_database_url: str) -> Iterator[Store]:
-    opened = open_store(_fresh_pg_schema_url(pg_database_url))
+    opened = open_store(fresh_pg_schema_url(pg_database_url))
     yield opened
     opened.close()
 
