@@ -45,6 +45,7 @@ _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.
 _REDUCING_GAP = 3.0
 _ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 _MB = 1024 * 1024
+_THUMBNAIL_JPEG_QUALITY = 85
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,21 @@ def decode_for_model(source: ImageSource, spec: PreprocessSpec, limits: ImageLim
     fraction = spec.crop_fraction if spec.resize == "center-crop" else 1.0
     min_size = (round(spec.width / fraction), round(spec.height / fraction))
     return preprocess(load_image(source, limits, min_size=min_size), spec)
+
+
+def make_thumbnail(data: bytes, max_side: int = 256) -> bytes:
+    """JPEG bytes of the image, upright, its longer side at most `max_side` pixels (never enlarged).
+
+    It decodes as training does (EXIF rotation, transparency on white, limits), and a large JPEG at
+    reduced scale (draft). Thumbnails show in the browser UI and as Custom Vision's thumbnailUri.
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    image = load_image(data, min_size=(max_side, max_side))
+    image.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=_THUMBNAIL_JPEG_QUALITY, optimize=True)
+    return out.getvalue()
 
 
 def decode_batches(

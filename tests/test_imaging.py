@@ -35,6 +35,7 @@ from sightline.imaging import (
     image_sha256,
     inspect_image,
     load_image,
+    make_thumbnail,
     preprocess,
     read_bytes,
 )
@@ -475,3 +476,23 @@ def test_center_crop_fraction_keeps_the_centre_only():
     assert pixels[0].min() > 0.95 and pixels[2].max() < 0.05  # only the red centre is left
     whole = preprocess(image, PreprocessSpec(height=8, width=8, resize="center-crop"))
     assert whole[2].max() > 0.5  # without the fraction, blue background remains at the edges
+
+
+# --- thumbnails ---------------------------------------------------------------------------------
+
+
+def test_thumbnails_are_jpegs_with_the_longer_side_capped_and_upright():
+    sideways = Image.new("RGB", (800, 400), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # camera held sideways: displayed as 400 wide, 800 tall
+    thumb = Image.open(io.BytesIO(make_thumbnail(encode(sideways, "JPEG", exif=exif), max_side=128)))
+    assert thumb.format == "JPEG"
+    assert thumb.size == (64, 128)
+
+
+def test_thumbnails_of_transparent_and_small_images():
+    logo = Image.new("RGBA", (40, 30), (0, 0, 255, 0))
+    thumb = Image.open(io.BytesIO(make_thumbnail(encode(logo, "PNG"))))
+    assert thumb.size == (40, 30)  # never enlarged
+    assert thumb.mode == "RGB"
+    assert thumb.getpixel((20, 15)) >= (250, 250, 250)  # transparent shows as white, as in a viewer

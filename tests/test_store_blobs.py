@@ -1,16 +1,14 @@
-"""The content-addressed blob store (local folder and fsspec memory://) and thumbnails."""
+"""The content-addressed blob store (local folder and fsspec memory://)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image
 
-from sightline.store import THUMBNAIL_SUFFIX, BlobStore, default_blob_url, make_thumbnail
+from sightline.store import THUMBNAIL_SUFFIX, BlobStore, default_blob_url
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -106,29 +104,3 @@ def test_default_url_is_env_or_a_folder_under_home(monkeypatch, tmp_path):
     assert BlobStore().url == str(tmp_path / "blobs")
     monkeypatch.setenv("SIGHTLINE_BLOB_URL", "memory://elsewhere")
     assert BlobStore().url == "memory://elsewhere"
-
-
-# --- thumbnails ---------------------------------------------------------------------------------
-
-
-def _encode(image: Image.Image, format: str, **kwargs) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format=format, **kwargs)
-    return out.getvalue()
-
-
-def test_thumbnails_are_jpegs_with_the_longer_side_capped_and_upright():
-    photo = Image.new("RGB", (800, 400), (200, 30, 30))
-    exif = Image.Exif()
-    exif[0x0112] = 6  # camera held sideways: displayed as 400 wide, 800 tall
-    thumb = Image.open(io.BytesIO(make_thumbnail(_encode(photo, "JPEG", exif=exif), max_side=128)))
-    assert thumb.format == "JPEG"
-    assert thumb.size == (64, 128)
-
-
-def test_thumbnails_of_transparent_and_small_images():
-    logo = Image.new("RGBA", (40, 30), (0, 0, 255, 0))
-    thumb = Image.open(io.BytesIO(make_thumbnail(_encode(logo, "PNG"))))
-    assert thumb.size == (40, 30)  # never enlarged
-    assert thumb.mode == "RGB"
-    assert thumb.getpixel((20, 15)) >= (250, 250, 250)  # transparent shows as white, as in a viewer

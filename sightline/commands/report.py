@@ -17,9 +17,9 @@ import sightline
 from sightline.commands.context import ProjectArg, open_workspace
 from sightline.commands.render import console, fail, percent, when
 from sightline.reporting import performance
-from sightline.service import Workspace, projects
+from sightline.service import Workspace, images, projects
 from sightline.service.views import IterationView, ProjectView
-from sightline.store import THUMBNAIL_SUFFIX, IterationStatus
+from sightline.store import IterationStatus
 
 
 def report(
@@ -92,9 +92,9 @@ def render_page(
 
 
 def _thumbnail(ws: Workspace, image_key: str) -> str | None:
-    """The stored JPEG thumbnail of a training image as a data URI; None when it is gone."""
+    """The JPEG thumbnail of a training image as a data URI; None when the image is gone."""
     try:
-        data = ws.blobs.get(f"{image_key}.{THUMBNAIL_SUFFIX}")
+        data = images.blob_rendition(ws, image_key, "thumbnail").data
     except (FileNotFoundError, ValueError):  # deleted since training, or not a blob key
         return None
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")

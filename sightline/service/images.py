@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.imaging import inspect_image, sniff_format
+from sightline.imaging import inspect_image, make_thumbnail, sniff_format
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
 from sightline.service.tags import find_tag_row, tag_summary, tag_view
@@ -24,7 +24,6 @@ from sightline.store import (
     Project,
     Tag,
     TagType,
-    make_thumbnail,
 )
 
 #: Custom Vision's per-image status for each kind of bad image.
@@ -298,7 +297,7 @@ def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
     if kind not in _RENDITIONS:
         raise InvalidRequestError(f"no image rendition {kind!r}: use one of {', '.join(RENDITIONS)}")
     suffix, side = _RENDITIONS[kind]
-    derived = f"{key}.{suffix}"
+    derived = ws.blobs.derived_key(key, suffix)
     if ws.blobs.exists(derived):
         return ImageFile(ws.blobs.get(derived), "image/jpeg")
     data = make_thumbnail(ws.blobs.get(key), max_side=side)

@@ -8,7 +8,7 @@ database-backed embedding cache. The service layer is the only user of this pack
     key = blobs.put(image_bytes)
 """
 
-from sightline.store.blobs import BlobStore, default_blob_url
+from sightline.store.blobs import THUMBNAIL_SUFFIX, BlobStore, default_blob_url
 from sightline.store.db import Store, alembic_config, create_engine_for, database_url, migrate, open_store
 from sightline.store.embeddings import DatabaseEmbeddingCache
 from sightline.store.jobs import (
@@ -36,7 +36,6 @@ from sightline.store.models import (
     new_id,
 )
 from sightline.store.sqltypes import utcnow
-from sightline.store.thumbnails import THUMBNAIL_SUFFIX, make_thumbnail
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -64,7 +63,6 @@ __all__ = [
     "default_blob_url",
     "finish_job",
     "heartbeat",
-    "make_thumbnail",
     "migrate",
     "new_id",
     "open_store",

@@ -20,6 +20,8 @@ from fsspec.core import url_to_fs
 
 from sightline.config import home
 
+#: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
+THUMBNAIL_SUFFIX = "thumb"
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9_-]{1,32})?")
 SUFFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 # Object stores publish an object only once its upload completed: no temporary name needed there.
@@ -63,11 +65,16 @@ class BlobStore:
 
         Derived data is a pure function of its source, so an existing derived blob is kept.
         """
-        if not SUFFIX_PATTERN.fullmatch(suffix) or "." in key:
-            raise ValueError(f"cannot derive {suffix!r} from {key!r}")
-        derived_key = f"{key}.{suffix}"
+        derived_key = self.derived_key(key, suffix)
         self._write(derived_key, data)
         return derived_key
+
+    @staticmethod
+    def derived_key(key: str, suffix: str) -> str:
+        """The key data derived from blob `key` is stored under (`<key>.<suffix>`)."""
+        if not SUFFIX_PATTERN.fullmatch(suffix) or "." in key:
+            raise ValueError(f"cannot derive {suffix!r} from {key!r}")
+        return f"{key}.{suffix}"
 
     def get(self, key: str) -> bytes:
         try:

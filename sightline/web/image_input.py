@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.errors import InvalidRequestError
-from sightline.store import make_thumbnail
+from sightline.imaging import make_thumbnail
 
 PREVIEW_SIDE = 512
 
