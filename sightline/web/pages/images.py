@@ -96,10 +96,10 @@ async def upload(
     The page's script sends one file per request and reads the JSON answer (per-file status); a plain
     form post gets a redirect back with a summary.
     """
-    tag_ids = [*(tag or []), *(t.id for t in tags.ensure_tags(ws, project_id, new_tags.split(",")))]
     uploads = [NewImage(await f.read(), name=f.filename or None) for f in files if f.filename or f.size]
-    if not uploads:
+    if not uploads:  # before any new tag is made: a post without files changes nothing
         raise InvalidRequestError("choose one or more image files to upload", "BadRequestImageBatch")
+    tag_ids = [*(tag or []), *(t.id for t in tags.ensure_tags(ws, project_id, new_tags.split(",")))]
     results = images.add_images(ws, project_id, uploads, tags=tag_ids)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": [_result_json(r) for r in results]})
