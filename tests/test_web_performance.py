@@ -14,9 +14,9 @@ from web_fixtures import open_page, screenshot, sign_in
 from sightline.api.fetch import FetchPolicy
 from sightline.errors import NotFoundError
 from sightline.reporting import performance as reporting
-from sightline.service import Worker, images, iterations, performance, predictions, projects, training
+from sightline.service import Worker, images, iterations, performance, predictions, projects, tags, training
 from sightline.service.images import NewImage
-from sightline.synthetic import make_image, make_lens_cap_image, make_unrelated_image, to_jpeg
+from sightline.synthetic import make_image, make_lens_cap_image, make_unrelated_image, multi_label_dataset, to_jpeg
 from sightline.tagging import Tagger
 
 KINDS = ["circle", "square", "triangle"]
@@ -125,6 +125,37 @@ def test_mistakes_link_to_their_images(page, web_server: RunningServer, trained:
     )
     assert "tagged square" in first.inner_text() and "predicted circle" in first.inner_text()
     _load_images(page)
+
+
+def test_multilabel_performance_has_no_confusion_matrix_and_its_slider_works(page, web_server: RunningServer) -> None:
+    """Multilabel: per-tag figures and the slider as for Multiclass; no confusion matrix, no top-tag accuracy."""
+    ws = web_server.ws
+    project = projects.create_project(ws, "Mosaics", classification_type="Multilabel", domain="tiny")
+    for kind in KINDS:
+        tags.create_tag(ws, project.id, kind)
+    data, labels = multi_label_dataset(36, KINDS, seed=3)
+    assert all(sum(kind in present for present in labels) >= 5 for kind in KINDS)
+    results = images.add_images(ws, project.id, [NewImage(d, tags=t) for d, t in zip(data, labels, strict=True)])
+    assert all(r.status == "OK" for r in results)
+    queued = training.start_training(ws, project.id)
+    Worker(ws).run_once()
+    report = performance.iteration_report(ws, project.id, queued.id)[1]
+    assert report["multilabel"]
+
+    page.goto(f"/projects/{project.id}/performance")
+    assert _figure(page, "precision") == _percent(report["precision"])
+    assert page.locator("table.per-tag tbody tr").count() == len(KINDS)
+    assert page.locator("table.confusion").count() == 0
+    assert "Accuracy (top tag)" not in page.inner_text("#overall")
+    assert page.locator("img.chart").count() == 2
+    with page.expect_response(lambda r: "/performance.json" in r.url and "threshold=0.9" in r.url):
+        page.locator("#threshold-slider").fill("0.9")
+    expected = performance.at_threshold(report, 0.9)
+    page.wait_for_function(
+        "r => document.querySelector('[data-figure=recall]').textContent === r", arg=_percent(expected["recall"])
+    )
+    _load_images(page)
+    screenshot(page, "performance-multilabel")
 
 
 def test_performance_reads_without_javascript(browser, web_server: RunningServer, trained: Trained) -> None:
