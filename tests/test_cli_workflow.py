@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -375,3 +376,10 @@ def test_demo_runs_offline_on_the_embedded_defaults():
     assert [p["name"] for p in listed] == ["Sightline demo (shapes)"]
     assert listed[0]["image_count"] == 60
     run("demo")  # a second run starts afresh instead of failing on the existing project
+
+
+def test_the_cli_starts_without_the_machine_learning_stack():
+    """Every command imports the CLI; only training, reports and predictions need scikit-learn or a model runtime."""
+    code = "import sys, sightline.cli; print(sorted({'sklearn', 'scipy', 'torch', 'onnxruntime'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -2,40 +2,45 @@
 
 Everything here works on embedding arrays (no images, no model code). `train_model` is the entry
 point; the estimators are scikit-learn compatible and usable on their own.
+
+The names below load on first use (PEP 562): importing `sightline.learn.rules` or the service layer
+must not cost scikit-learn's import (about a second) in every CLI call that never trains.
 """
 
-from sightline.learn.calibration import (
-    PlattScaler,
-    ReliabilityBin,
-    TemperatureScaler,
-    expected_calibration_error,
-    reliability_bins,
-)
-from sightline.learn.decisions import Decision, TagDecision, decide, suggest_thresholds
-from sightline.learn.evaluation import EvaluationReport, ImagePrediction, PrecisionRecallCurve, TagMetrics
-from sightline.learn.heads import LinearHead
-from sightline.learn.model import Prediction, TrainedModel, negative_probability
-from sightline.learn.novelty import NoveltyScorer
-from sightline.learn.training import train_model
+from __future__ import annotations
 
-__all__ = [
-    "Decision",
-    "EvaluationReport",
-    "ImagePrediction",
-    "LinearHead",
-    "NoveltyScorer",
-    "PlattScaler",
-    "PrecisionRecallCurve",
-    "Prediction",
-    "ReliabilityBin",
-    "TagDecision",
-    "TagMetrics",
-    "TemperatureScaler",
-    "TrainedModel",
-    "decide",
-    "expected_calibration_error",
-    "negative_probability",
-    "reliability_bins",
-    "suggest_thresholds",
-    "train_model",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PlattScaler": "calibration",
+    "ReliabilityBin": "calibration",
+    "TemperatureScaler": "calibration",
+    "expected_calibration_error": "calibration",
+    "reliability_bins": "calibration",
+    "Decision": "decisions",
+    "TagDecision": "decisions",
+    "decide": "decisions",
+    "suggest_thresholds": "decisions",
+    "EvaluationReport": "evaluation",
+    "ImagePrediction": "evaluation",
+    "PrecisionRecallCurve": "evaluation",
+    "TagMetrics": "evaluation",
+    "LinearHead": "heads",
+    "Prediction": "model",
+    "TrainedModel": "model",
+    "negative_probability": "model",
+    "NoveltyScorer": "novelty",
+    "train_model": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

@@ -17,18 +17,15 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import clone
 
-from sightline.errors import InvalidLabelsError, NotEnoughImagesError, TrainingError
+from sightline.errors import InvalidLabelsError, TrainingError
 from sightline.learn.calibration import make_calibrator
 from sightline.learn.crossval import DEFAULT_C_GRID, assign_folds, cross_fit_calibration, cross_validate
 from sightline.learn.evaluation import build_report
 from sightline.learn.heads import LinearHead
 from sightline.learn.model import TrainedModel, reported_columns, reported_tags
 from sightline.learn.novelty import NoveltyScorer
+from sightline.learn.rules import check_image_counts
 from sightline.learn.solver import ProjectedEmbeddings
-
-MIN_IMAGES_PER_TAG = 5
-RECOMMENDED_IMAGES_PER_TAG = 15
-MAX_IMBALANCE_RATIO = 2.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -112,37 +109,6 @@ def train_model(
         report=report,
         warnings=warnings,
     )
-
-
-def check_image_counts(counts: dict[str, int]) -> list[str]:
-    """Raise NotEnoughImagesError for tags under the minimum; return warnings for weak data."""
-    short = {tag: n for tag, n in counts.items() if n < MIN_IMAGES_PER_TAG}
-    if short:
-        listing = ", ".join(f"{tag!r} ({n})" for tag, n in short.items())
-        raise NotEnoughImagesError(
-            f"Every tag needs at least {MIN_IMAGES_PER_TAG} images; add images to: {listing}.", short
-        )
-    return image_count_warnings(counts)
-
-
-def image_count_warnings(counts: dict[str, int]) -> list[str]:
-    """Warnings for data that trains but weakly: tags under the recommended count, or imbalanced tags."""
-    if not counts:
-        return []
-    warnings = []
-    few = {tag: n for tag, n in counts.items() if n < RECOMMENDED_IMAGES_PER_TAG}
-    if few:
-        listing = ", ".join(f"{tag!r} ({n})" for tag, n in few.items())
-        warnings.append(
-            f"Tags with fewer than {RECOMMENDED_IMAGES_PER_TAG} images give less reliable results: {listing}."
-        )
-    largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
-    if counts[largest] > MAX_IMBALANCE_RATIO * counts[smallest]:
-        warnings.append(
-            f"The tags are imbalanced: {largest!r} has {counts[largest]} images and {smallest!r} only "
-            f"{counts[smallest]}; the rare tags will be recognised less reliably."
-        )
-    return warnings
 
 
 def _check_inputs(X, Y, classes: list[str], *, multilabel: bool, negative_class: str | None):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
-from sightline.learn.training import MIN_IMAGES_PER_TAG, image_count_warnings
+from sightline.learn.rules import MIN_IMAGES_PER_TAG, image_count_warnings
 from sightline.service.projects import find_project_row
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
