@@ -110,7 +110,14 @@ def image_performances(
         trained = trained_tags(session, project_id, report)
         views = []
         page = evaluated_page(
-            session, project_id, report, tag_ids=tag_ids, newest_first=newest_first, take=take, skip=skip
+            session,
+            project_id,
+            report,
+            tag_ids=tag_ids,
+            trained=trained,
+            newest_first=newest_first,
+            take=take,
+            skip=skip,
         )
         for image, entry in page:
             probabilities = sorted(
@@ -174,11 +181,13 @@ def evaluated(
     report: Report,
     tag_ids: Sequence[str] = (),
     condition: ColumnElement[bool] | None = None,
+    trained: dict[str, Tag] | None = None,
 ) -> list[tuple[Any, dict]]:
     """(id/created/sha256 row, report entry) for each evaluated image still in the project.
 
     `tag_ids` keeps those that carried any of these tags when trained (each must exist: NotFoundTag);
-    `condition` (on `Image`) is applied to the image as it is now.
+    `condition` (on `Image`) is applied to the image as it is now. `trained`: `trained_tags` of the
+    report, when the caller has it already.
     """
     keys = list(report.get("image_keys") or [])
     entries: dict[str, dict] = {}
@@ -188,18 +197,29 @@ def evaluated(
             entries[keys[index]] = entry
     if tag_ids:
         ids = {get_tag_row(session, project_id, tag_id).id for tag_id in dict.fromkeys(tag_ids)}
-        wanted = {name for name, tag in trained_tags(session, project_id, report).items() if tag.id in ids}
+        trained = trained if trained is not None else trained_tags(session, project_id, report)
+        wanted = {name for name, tag in trained.items() if tag.id in ids}
         entries = {key: e for key, e in entries.items() if wanted & set(e.get("true_tags") or [])}
-    found = []
-    shas = list(entries)
+    rows = _rows_by_sha256(session, project_id, list(entries), (Image.id, Image.created, Image.sha256), condition)
+    return [(row, entries[row.sha256]) for row in rows]
+
+
+def _rows_by_sha256(
+    session: Session,
+    project_id: str,
+    shas: Sequence[str],
+    columns: tuple,
+    condition: ColumnElement[bool] | None = None,
+) -> list[Any]:
+    """`columns` of the project's images whose sha256 is in `shas` (reports name images by content),
+    queried in chunks of `_CHUNK` ids."""
+    rows = []
     for start in range(0, len(shas), _CHUNK):
-        query = select(Image.id, Image.created, Image.sha256).where(
-            Image.project_id == project_id, Image.sha256.in_(shas[start : start + _CHUNK])
-        )
+        query = select(*columns).where(Image.project_id == project_id, Image.sha256.in_(shas[start : start + _CHUNK]))
         if condition is not None:
             query = query.where(condition)
-        found.extend((row, entries[row.sha256]) for row in session.execute(query))
-    return found
+        rows.extend(session.execute(query))
+    return rows
 
 
 def evaluated_page(
@@ -209,13 +229,14 @@ def evaluated_page(
     *,
     tag_ids: Sequence[str] = (),
     condition: ColumnElement[bool] | None = None,
+    trained: dict[str, Tag] | None = None,
     newest_first: bool = True,
     take: int = 50,
     skip: int = 0,
 ) -> list[tuple[Image, dict]]:
     """A page of `evaluated` images, newest (or oldest) first: (image row with its metadata, report entry)."""
     ordered = sorted(
-        evaluated(session, project_id, report, tag_ids, condition),
+        evaluated(session, project_id, report, tag_ids, condition, trained),
         key=lambda pair: (pair[0].created, pair[0].id),
         reverse=newest_first,
     )
@@ -235,12 +256,6 @@ def image_ids_by_key(ws: Workspace, project: str, keys: Sequence[str]) -> dict[s
     A report names its images by content, so a page that links them to their image pages asks here.
     """
     wanted = list(dict.fromkeys(k for k in keys if k))
-    found: dict[str, str] = {}
     with ws.session() as session:
         project_id = find_project_row(session, project).id
-        for start in range(0, len(wanted), _CHUNK):
-            query = select(Image.sha256, Image.id).where(
-                Image.project_id == project_id, Image.sha256.in_(wanted[start : start + _CHUNK])
-            )
-            found.update((sha, image_id) for sha, image_id in session.execute(query))
-    return found
+        return dict(_rows_by_sha256(session, project_id, wanted, (Image.sha256, Image.id)))

@@ -98,6 +98,7 @@ def list_images(
             report,
             tag_ids=tag_ids,
             condition=matching,
+            trained=trained,
             newest_first=newest_first,
             take=take,
             skip=skip,
@@ -138,7 +139,7 @@ def get_images(ws: Workspace, project_id: str, iteration: str | None, image_ids:
         pid = find_project_row(session, project_id).id
         trained = performance.trained_tags(session, pid, report)
         page = performance.evaluated_page(
-            session, pid, report, condition=Image.id.in_(ids), take=len(ids), newest_first=False
+            session, pid, report, condition=Image.id.in_(ids), trained=trained, take=len(ids), newest_first=False
         )
         return [image_view(image, performance.tags_as_trained(entry, trained)) for image, entry in page]
 
