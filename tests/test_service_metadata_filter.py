@@ -130,3 +130,12 @@ def test_the_filter_combines_with_tagging_status_tags_and_paging(ws, cameras):
     assert [view.id for view in oldest] == [ids["b"], ids["c"]]
     with pytest.raises(InvalidRequestError, match="character 8"):
         images.count_images(ws, project_id, metadata_filter="camera in ('a')")
+
+
+@pytest.mark.parametrize("metadata", [{"camera": "line\x003"}, {"cam\x00era": "line-3"}])
+def test_metadata_holding_a_nul_is_refused_alike_on_every_database(ws, cameras, metadata):
+    project_id, ids = cameras
+    with pytest.raises(InvalidRequestError, match="NUL") as info:
+        images.set_metadata(ws, project_id, ids["bare"], metadata)
+    assert info.value.code == "BadRequestImageMetadataValue"
+    assert images.get_images(ws, project_id, [ids["bare"]])[0].metadata == {}

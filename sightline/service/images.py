@@ -364,6 +364,8 @@ def check_metadata(metadata: dict[str, str], *, require: bool = True) -> None:
                 f"metadata value of {key!r}: values have at most {METADATA_VALUE_MAX} characters",
                 "BadRequestImageMetadataValue",
             )
+        if "\x00" in f"{key}{value}":  # PostgreSQL cannot store one: refused alike on every database
+            raise InvalidRequestError(f"metadata {key!r} holds a NUL character", "BadRequestImageMetadataValue")
 
 
 def _merge_metadata(ws: Workspace, session: Session, image: Image, metadata: dict[str, str]) -> None:

@@ -178,7 +178,7 @@ def parse(text: str) -> Filter | None:
 
     A malformed one raises InvalidRequestError (400 BadRequest) saying what was expected and at which character.
     """
-    if "\x00" in text:  # PostgreSQL refuses NUL in text: it would be a 500 there, and no metadata can hold one
+    if "\x00" in text:  # no metadata can hold a NUL (PostgreSQL refuses them): the same 400 on every database
         raise InvalidRequestError(f"$filter: character {text.index(chr(0)) + 1} is a NUL, which no metadata holds")
     start = len(text) - len(text.lstrip())
     if text[start:].lower().startswith(_PREFIX):
