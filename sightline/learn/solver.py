@@ -43,7 +43,9 @@ class ProjectedEmbeddings:
 
     @classmethod
     def from_embeddings(cls, X: np.ndarray) -> ProjectedEmbeddings:
-        X = np.asarray(X, dtype=np.float32)
+        # The decomposition runs in float64: a float32 Gram matrix loses enough precision (measured on
+        # an AMD EPYC's BLAS) that the optimum in the new basis sat 0.05 logits from the true one.
+        X = np.asarray(X, dtype=np.float64)
         mean = X.mean(axis=0)
         centred = X - mean
         n, d = centred.shape
