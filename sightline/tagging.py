@@ -210,6 +210,7 @@ class _LabelScorer:
     """Tags of a classification backbone: the probability of each tag's labels, combined."""
 
     def __init__(self, backbone: Backbone, label_sets: Sequence[Sequence[int]]):
+        self.backbone = backbone
         self.members = np.zeros((len(backbone.labels), len(label_sets)), dtype=np.float32)
         for column, labels in enumerate(label_sets):
             self.members[list(labels), column] = 1.0
@@ -218,6 +219,7 @@ class _LabelScorer:
         self.raw_logits = activation == "none"
 
     def logits(self, vectors: np.ndarray, mode: Mode) -> np.ndarray:
+        vectors = self.backbone.label_probabilities(vectors)
         probs = softmax(vectors, axis=1) if self.raw_logits else vectors
         if self.exclusive:  # softmax labels are exclusive events: their probabilities add up
             tag_probs = probs @ self.members
@@ -377,7 +379,7 @@ class Tagger:
         if top is not None and top < 1:
             raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
-        if self.backbone.task == "classification":
+        if self.backbone.has_labels:
             vocab, label_sets = _label_vocabulary(self.backbone, vocabulary)
         elif self.backbone.has_text:
             vocab, label_sets = _open_vocabulary(vocabulary), None

@@ -13,6 +13,7 @@ from typing import Any
 from sightline.backbones.base import Backbone, l2_normalize
 from sightline.backbones.cache import DiskEmbeddingCache, EmbeddingCache, MemoryEmbeddingCache
 from sightline.backbones.catalog import CATALOG
+from sightline.backbones.lite import VARIANTS as LITE_VARIANTS
 from sightline.backbones.runtime import EmbeddedImages, embed_images
 from sightline.config import DEFAULT_BACKBONE, cache_dir, models_dir
 from sightline.errors import UnknownBackboneError
@@ -54,12 +55,17 @@ def _create(name: str, device: str) -> Backbone:
         from sightline.backbones.hf import HFBackbone
 
         return HFBackbone(name[3:], device=device)
+    if name in LITE_VARIANTS:
+        from sightline.backbones.lite import LiteBackbone
+
+        return LiteBackbone(name, device=device)
     if name.startswith("onnx:"):
         from sightline.backbones.onnx import OnnxBackbone
 
         return OnnxBackbone(name[5:])
     raise UnknownBackboneError(
-        f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, `tiny` or `default`"
+        f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, "
+        f"{', '.join(f'`{v}`' for v in LITE_VARIANTS)}, `tiny` or `default`"
     )
 
 
@@ -87,6 +93,12 @@ def list_backbones() -> list[dict[str, Any]]:
         }
         for entry in CATALOG
     ]
+    rows += [
+        {"name": v.spec, "display_name": v.display, "license": "Apache-2.0", "has_text": False,
+         "zero_shot_imagenet": None, "imagenet_top1": v.imagenet_top1, "resolution": v.resolution,
+         "default": v.spec == default_backbone_name(), "note": f"pip package {v.package}: works offline"}
+        for v in LITE_VARIANTS.values()
+    ]  # fmt: skip
     rows.append({"name": "tiny", "license": "Apache-2.0", "has_text": True, "zero_shot_imagenet": None,
                  "default": False, "note": "random weights: tests and offline demos only"})  # fmt: skip
     folder = models_dir()
