@@ -95,3 +95,45 @@ def test_shared_photos_get_their_imagenet_classes(lite0):
     top = [lite0.labels[i].split(",")[0] for i in probabilities.argmax(axis=1)]
     assert top == list(expected.values())
     assert probabilities[0].max() > 0.7  # parrot -> macaw, confidently
+
+
+# --- the offline default -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_default(monkeypatch):
+    from sightline import backbones
+
+    monkeypatch.delenv("SIGHTLINE_BACKBONE", raising=False)
+    backbones._default_here.cache_clear()
+    yield backbones
+    backbones._default_here.cache_clear()
+
+
+def test_offline_default_is_the_packaged_model_said_in_one_line(fresh_default, monkeypatch, caplog):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SIGHTLINE_MODELS", raising=False)
+    with caplog.at_level("WARNING", logger="sightline.backbones"):
+        assert fresh_default.default_backbone_name() == "efficientnet-lite0"
+        assert fresh_default.default_backbone_name() == "efficientnet-lite0"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "\n" not in lines[0] and "efficientnet-lite0" in lines[0]
+    assert "siglip2" in lines[0]
+
+
+def test_default_is_siglip2_when_its_weights_are_here(fresh_default, monkeypatch, tmp_path):
+    (tmp_path / "google" / "siglip2-base-patch32-256").mkdir(parents=True)
+    monkeypatch.setenv("SIGHTLINE_MODELS", str(tmp_path))
+    assert fresh_default.default_backbone_name() == "hf:google/siglip2-base-patch32-256"
+
+
+def test_a_project_stores_the_concrete_backbone_never_default(fresh_default, monkeypatch, store, tmp_path):
+    from sightline.service import Workspace, projects
+    from sightline.store import BlobStore
+
+    ws = Workspace(store, BlobStore(str(tmp_path / "blobs")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SIGHTLINE_MODELS", raising=False)
+    project = projects.create_project(ws, "Offline", domain="default")
+    assert project.domain == "efficientnet-lite0"
+    assert projects.update_project(ws, project.id, domain="default").domain == "efficientnet-lite0"

@@ -81,6 +81,21 @@ def _missing_weights_message(model_id: str, why: str) -> str:
     )
 
 
+def weights_available(model_id: str) -> bool:
+    """Whether `resolve_model_dir` would find or fetch the model, answered without downloading it."""
+    if Path(model_id).expanduser().is_dir() or (models_dir() and (models_dir() / model_id).is_dir()):
+        return True
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # without the `hf` extra there is no way to load it anyway
+        return False
+    try:
+        snapshot_download(model_id, allow_patterns=_WEIGHT_PATTERNS, local_files_only=True)
+        return True
+    except Exception:  # not in the cache (or not a model id): only a reachable hub can provide it
+        return not _offline() and _hub_reachable()
+
+
 def resolve_model_dir(model_id: str) -> Path:
     """A local folder holding the model: a path, `$SIGHTLINE_MODELS/<id>`, the HF cache, or a download."""
     as_path = Path(model_id).expanduser()
