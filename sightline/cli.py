@@ -29,11 +29,11 @@ app = typer.Typer(
 
 @app.command()
 def demo(
-    backbone: Annotated[str, typer.Option(help="Backbone to use; falls back to `tiny` when weights are missing.")] = (
-        "default"
-    ),
+    backbone: Annotated[
+        str, typer.Option(help="Backbone to use; offline, the packaged efficientnet-lite0 (real ImageNet weights).")
+    ] = "default",
 ) -> None:
-    """The whole workflow on generated photos: project, upload, train, performance, quick test, publish."""
+    """The whole workflow on real photos: project, upload, train, performance, quick test, tags, publish."""
     from sightline.demo import run_demo
 
     run_demo(console, backbone)

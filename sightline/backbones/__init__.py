@@ -23,6 +23,7 @@ from sightline.config import DEFAULT_BACKBONE, cache_dir, models_dir
 from sightline.errors import UnknownBackboneError
 
 __all__ = [
+    "PACKAGED_DEFAULT",
     "Backbone",
     "DiskEmbeddingCache",
     "EmbeddedImages",
