@@ -75,3 +75,24 @@ def test_filters_apply_to_imagenet_tags():
     assert parrot.tags == [] and "hot dog" in {t.name for t in hot_dog.tags}
     no_birds = Tagger("efficientnet-lite0", threshold=0.3, exclude=["bird"]).tag(photos[:1])[0]
     assert "bird" not in {t.name for t in no_birds.tags} and "animal" in {t.name for t in no_birds.tags}
+
+
+@needs_shared_models
+def test_analyze_answers_like_azure_with_the_packaged_model(tmp_path):
+    import httpx
+    from api_server import sightline_server
+
+    with sightline_server(tmp_path, backbones=["efficientnet-lite0"], start_worker=False, web=False) as server:
+        response = httpx.post(
+            f"{server.url}/computervision/imageanalysis:analyze",
+            params={"api-version": "2024-02-01", "features": "tags"},
+            content=(SHARED_MODELS / "test_images" / "parrot.jpg").read_bytes(),
+            headers={"Ocp-Apim-Subscription-Key": server.prediction_key},
+            timeout=120,
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["modelVersion"] == "efficientnet-lite0"
+    tags = {t["name"]: t["confidence"] for t in body["tagsResult"]["values"]}
+    assert {"macaw", "parrot", "bird", "animal"} <= set(tags)
+    assert tags["animal"] >= tags["bird"] >= tags["parrot"] >= tags["macaw"] > 0.5
