@@ -50,14 +50,15 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table("name", "licence", "text tower", "zero-shot ImageNet", "default")
+    table = Table("name", "licence", "text tower", "ImageNet top-1", "default")
     for row in rows:
-        accuracy = row.get("zero_shot_imagenet")
+        zero_shot, supervised = row.get("zero_shot_imagenet"), row.get("imagenet_top1")
+        accuracy = f"{zero_shot:.1%} zero-shot" if zero_shot else f"{supervised:.1%}" if supervised else ""
         table.add_row(
             row["name"],
             row.get("license") or "",
             "yes" if row.get("has_text") else "no",
-            f"{accuracy:.1%}" if accuracy else "",
+            accuracy,
             "*" if row.get("default") else "",
         )
     console.print(table)

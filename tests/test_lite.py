@@ -137,3 +137,13 @@ def test_a_project_stores_the_concrete_backbone_never_default(fresh_default, mon
     project = projects.create_project(ws, "Offline", domain="default")
     assert project.domain == "efficientnet-lite0"
     assert projects.update_project(ws, project.id, domain="default").domain == "efficientnet-lite0"
+
+
+def test_image_graph_is_the_exported_features_graph(lite0):
+    import onnxruntime as ort
+
+    pixels = np.random.default_rng(1).normal(size=(2, 3, 224, 224)).astype(np.float32)
+    graph = lite0.image_graph()
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: pixels})
+    np.testing.assert_allclose(out, lite0.embed_pixels(pixels), atol=1e-5)
