@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=15)
     parser.add_argument("--backbone", default=f"onnx:{EMBEDDING_MODEL}")
     parser.add_argument("--mosaics", type=int, default=300, help="training mosaics for the multi-label part")
+    parser.add_argument("--also", nargs="*", default=["efficientnet-lite0"], help="more backbones, same tables each")
     args = parser.parse_args()
     require_shared()
     single, info = _single_label(args.backbone, args.seeds, args.per_class)
@@ -164,6 +165,13 @@ def main() -> None:
         "Targets (issue 2): above both baselines, ECE <= 0.05.\n\n"
         f"## Multi-label: 2x2 mosaics\n\n{multi}\n"
     )
+    for other in args.also:  # e.g. the packaged model, beside the shared MobileNetV1
+        other_single, other_info = _single_label(other, args.seeds, args.per_class)
+        body += (
+            f"\n## Backbone `{other}`: single-label, same draws\n\n{other_single}\n\nMedian fit time: "
+            f"{other_info['fit_seconds']:.2f} s\n\n## Backbone `{other}`: multi-label mosaics\n\n"
+            f"{_multi_label(other, args.mosaics, 300)}\n"
+        )
     write_result("accuracy", "Accuracy and calibration (clothing-dataset-small)", body)
 
 

@@ -70,10 +70,11 @@ def main() -> None:
     parser.add_argument("--backbone", default=f"onnx:{IMAGENET_MODEL}")
     parser.add_argument("--mosaics", type=int, default=300, help="test mosaics (photos from test/)")
     parser.add_argument("--calibration-mosaics", type=int, default=200, help="mosaics of train/ for calibrate()")
+    parser.add_argument("--also", nargs="*", default=["efficientnet-lite0"], help="more ImageNet taggers, one row each")
     args = parser.parse_args()
     require_shared()
     backbone = create_backbone(args.backbone)
-    vocabulary = CLOTHING_LABELS if backbone.task == "classification" else CLASSES
+    vocabulary = CLOTHING_LABELS if backbone.has_labels else CLASSES
     tagger = Tagger(backbone, vocabulary=vocabulary, threshold=0.0, add_parents=False)
     assert tagger.tag_names == CLASSES, tagger.tag_names
 
@@ -92,6 +93,9 @@ def main() -> None:
         _row("tagger, zero-shot", Y, zero_shot),
         _row(f"tagger + calibrate() on {len(Y_train)} train mosaics", Y, calibrated),
     ]
+    for other in args.also:  # the packaged model, same vocabulary (its labels are ImageNet's too)
+        other_tagger = Tagger(other, vocabulary=CLOTHING_LABELS, threshold=0.0, add_parents=False)
+        rows.append(_row(f"tagger, zero-shot, `{other}`", Y, other_tagger.predict_proba(test_images)))
     per_tag = [
         (
             tag,

@@ -29,11 +29,11 @@ app = typer.Typer(
 
 @app.command()
 def demo(
-    backbone: Annotated[str, typer.Option(help="Backbone to use; falls back to `tiny` when weights are missing.")] = (
-        "default"
-    ),
+    backbone: Annotated[
+        str, typer.Option(help="Backbone to use; offline, the packaged efficientnet-lite0 (real ImageNet weights).")
+    ] = "default",
 ) -> None:
-    """The whole workflow on generated photos: project, upload, train, performance, quick test, publish."""
+    """The whole workflow on real photos: project, upload, train, performance, quick test, tags, publish."""
     from sightline.demo import run_demo
 
     run_demo(console, backbone)
@@ -50,14 +50,15 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table("name", "licence", "text tower", "zero-shot ImageNet", "default")
+    table = Table("name", "licence", "text tower", "ImageNet top-1", "default")
     for row in rows:
-        accuracy = row.get("zero_shot_imagenet")
+        zero_shot, supervised = row.get("zero_shot_imagenet"), row.get("imagenet_top1")
+        accuracy = f"{zero_shot:.1%} zero-shot" if zero_shot else f"{supervised:.1%}" if supervised else ""
         table.add_row(
             row["name"],
             row.get("license") or "",
             "yes" if row.get("has_text") else "no",
-            f"{accuracy:.1%}" if accuracy else "",
+            accuracy,
             "*" if row.get("default") else "",
         )
     console.print(table)

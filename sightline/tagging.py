@@ -68,7 +68,7 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelError, ModelFileError, VocabularyError
 from sightline.imaging import ImageSource
 from sightline.learn import PlattScaler, TemperatureScaler
-from sightline.vocabulary import Vocabulary, load_default_vocabulary, prompts_for
+from sightline.vocabulary import Vocabulary, imagenet_vocabulary, load_default_vocabulary, prompts_for
 
 __all__ = [
     "NEUTRAL_PROMPTS",
@@ -210,6 +210,7 @@ class _LabelScorer:
     """Tags of a classification backbone: the probability of each tag's labels, combined."""
 
     def __init__(self, backbone: Backbone, label_sets: Sequence[Sequence[int]]):
+        self.backbone = backbone
         self.members = np.zeros((len(backbone.labels), len(label_sets)), dtype=np.float32)
         for column, labels in enumerate(label_sets):
             self.members[list(labels), column] = 1.0
@@ -218,6 +219,7 @@ class _LabelScorer:
         self.raw_logits = activation == "none"
 
     def logits(self, vectors: np.ndarray, mode: Mode) -> np.ndarray:
+        vectors = self.backbone.label_probabilities(vectors)
         probs = softmax(vectors, axis=1) if self.raw_logits else vectors
         if self.exclusive:  # softmax labels are exclusive events: their probabilities add up
             tag_probs = probs @ self.members
@@ -321,6 +323,10 @@ def _open_vocabulary(vocabulary: VocabularyInput) -> Vocabulary:
 
 def _label_vocabulary(backbone: Backbone, vocabulary: VocabularyInput) -> tuple[Vocabulary, list[list[int]]]:
     """The tags of a classification backbone, and which of its labels each tag stands for."""
+    if vocabulary is None:
+        tags, imagenet, label_sets = imagenet_vocabulary()
+        if tuple(label.strip() for label in backbone.labels) == imagenet:  # ImageNet-1k: the built-in tags
+            return tags, [list(labels) for labels in label_sets]
     index = _LabelIndex(backbone.labels)
     if vocabulary is None:
         return Vocabulary.from_names(index.names), [[i] for i in range(len(index.names))]
@@ -345,7 +351,8 @@ def _label_vocabulary(backbone: Backbone, vocabulary: VocabularyInput) -> tuple[
 class Tagger:
     """Zero-shot (or fixed-vocabulary) image tagger. See the module docstring for what confidence means.
 
-    `vocabulary`: None (the shipped vocabulary; a classification backbone's own labels), a `Vocabulary`,
+    `vocabulary`: None (the shipped vocabulary; for an ImageNet-1k classifier, the shipped tags its labels
+    map to; another classification backbone's own labels), a `Vocabulary`,
     a list of tag names, or the path of a vocabulary file (TSV or one name per line). For a
     classification backbone, also a mapping tag -> label names whose probabilities are summed
     ({"shoes": ["running shoe", "Loafer", "sandal"]}); a tag name alone must name one label.
@@ -377,7 +384,7 @@ class Tagger:
         if top is not None and top < 1:
             raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
-        if self.backbone.task == "classification":
+        if self.backbone.has_labels:
             vocab, label_sets = _label_vocabulary(self.backbone, vocabulary)
         elif self.backbone.has_text:
             vocab, label_sets = _open_vocabulary(vocabulary), None

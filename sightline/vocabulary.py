@@ -29,6 +29,7 @@ __all__ = [
     "TSV_COLUMNS",
     "Vocabulary",
     "VocabularyTag",
+    "imagenet_vocabulary",
     "load_default_vocabulary",
     "prompts_for",
 ]
@@ -229,6 +230,28 @@ def load_default_vocabulary() -> Vocabulary:
     """The vocabulary shipped with Sightline (sightline/data/vocabulary.tsv), read once."""
     resource = resources.files("sightline") / "data" / "vocabulary.tsv"
     return _parse(resource.read_text(encoding="utf-8"), source="sightline/data/vocabulary.tsv")
+
+
+@functools.cache
+def imagenet_vocabulary() -> tuple[Vocabulary, tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """The built-in vocabulary as ImageNet classifiers can say it (sightline/data/imagenet_vocabulary.tsv).
+
+    Returns (tags, the 1,000 ImageNet labels in output order, per tag the label indices it stands for).
+    A tag stands for its own labels and every label of the tags below it, so "bird" sums every bird
+    class and "macaw" rolls up to parrot -> bird -> animal. Tags with no label at or below them are left
+    out; the file leaves some labels deliberately unmapped (an empty tag).
+    """
+    vocabulary = load_default_vocabulary()
+    text = (resources.files("sightline") / "data" / "imagenet_vocabulary.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")][1:]
+    labels = tuple(row[1] for row in rows)
+    below: dict[str, set[int]] = {}
+    for index, (_, _, tag) in enumerate(rows):
+        if tag:
+            for name in (tag, *vocabulary.ancestors(tag)):
+                below.setdefault(name, set()).add(index)
+    tags = Vocabulary(tag for tag in vocabulary if tag.name in below)
+    return tags, labels, tuple(tuple(sorted(below[tag.name])) for tag in tags)
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -25,6 +25,14 @@ def sightline_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["SIGHTLINE_HOME"] = str(home)
     os.environ.pop("SIGHTLINE_CACHE", None)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the network
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the workers of one run share ONNX exports (keyed by weights, written atomically): the packaged
+        # model is exported once per run, not once per worker
+        shared = tmp_path_factory.getbasetemp().parent / "onnx-exports"
+        shared.mkdir(exist_ok=True)
+        (home / "cache").mkdir(exist_ok=True)
+        if not (home / "cache" / "onnx").exists():
+            (home / "cache" / "onnx").symlink_to(shared, target_is_directory=True)
     return home
 
 

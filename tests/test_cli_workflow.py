@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -365,16 +366,28 @@ def test_reports_are_read_defensively(capsys):
     assert "Confusion matrix" not in page  # Multilabel has none
 
 
-def test_demo_runs_offline_on_the_embedded_defaults():
-    """The README's main command: with no weights to be had, it says so and shows the workflow on `tiny`."""
+def test_demo_runs_offline_on_real_photos_and_the_packaged_model(monkeypatch):
+    """The README's main command, with the hub unreachable: real photos, the packaged real model, real figures."""
+    from sightline import backbones
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SIGHTLINE_BACKBONE", raising=False)
+    backbones._default_here.cache_clear()
     result = run("demo")
-    assert "RANDOM weights" in result.output
-    assert "Iteration 1: Completed" in result.output
-    assert "UNKNOWN" in result.output  # the lens-cap photo is flagged
-    assert "published Iteration 1 as 'demo'" in result.output
+    output = " ".join(result.output.split())
+    assert "on backbone efficientnet-lite0" in output and "RANDOM" not in output and "tiny" not in output
+    assert "uploaded 64 real product photos" in output
+    assert "Iteration 1: Completed" in output
+    accuracy = float(re.search(r"accuracy (\d+\.\d)%", output).group(1))
+    assert accuracy >= 80.0, output  # cross-validated on 4 tags x 16 real photos
+    lens_cap = output.split("lens-cap-on.jpg", 1)[1]
+    assert "UNKNOWN" in lens_cap.split("pre-built tags", 1)[0]  # the off-topic photo is flagged
+    assert "clothing" in output.split("pre-built tags, no training", 1)[1].split("publish", 1)[0]
+    assert "published Iteration 1 as 'demo'" in output
     listed = json.loads(run("projects", "list", "--json").output)
-    assert [p["name"] for p in listed] == ["Sightline demo (shapes)"]
-    assert listed[0]["image_count"] == 60
+    assert [(p["name"], p["domain"], p["image_count"]) for p in listed] == [
+        ("Sightline demo (clothing)", "efficientnet-lite0", 64)
+    ]
     run("demo")  # a second run starts afresh instead of failing on the existing project
 
 

@@ -9,14 +9,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sightline.backbones import default_backbone_name
+from sightline.backbones import resolve_backbone_name
 from sightline.errors import NotFoundError
 
 _NAMESPACE = uuid.UUID("6f0c5a52-3b4e-5d2a-9a51-7e1d3c9b8f40")
 
 
 def _canonical(backbone: str) -> str:
-    return default_backbone_name() if backbone == "default" else backbone
+    return resolve_backbone_name(backbone)
 
 
 def domain_id(backbone: str) -> str:

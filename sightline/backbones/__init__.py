@@ -1,11 +1,14 @@
 """Image encoders behind one interface, created by name.
 
-Names: `hf:<model id or folder>`, `onnx:<path to .onnx>`, `tiny` (random weights, tests and demos),
-and `default` (the recommended model, or `SIGHTLINE_BACKBONE`).
+Names: `hf:<model id or folder>`, `onnx:<path to .onnx>`, `efficientnet-lite0/1/2` (ImageNet weights that
+come with pip), `tiny` (random weights, tests only), and `default` (the recommended image-text model, or
+`SIGHTLINE_BACKBONE`; offline, the packaged `efficientnet-lite0`).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
 from typing import Any
@@ -13,11 +16,14 @@ from typing import Any
 from sightline.backbones.base import Backbone, l2_normalize
 from sightline.backbones.cache import DiskEmbeddingCache, EmbeddingCache, MemoryEmbeddingCache
 from sightline.backbones.catalog import CATALOG
+from sightline.backbones.lite import PACKAGED_DEFAULT
+from sightline.backbones.lite import VARIANTS as LITE_VARIANTS
 from sightline.backbones.runtime import EmbeddedImages, embed_images
 from sightline.config import DEFAULT_BACKBONE, cache_dir, models_dir
 from sightline.errors import UnknownBackboneError
 
 __all__ = [
+    "PACKAGED_DEFAULT",
     "Backbone",
     "DiskEmbeddingCache",
     "EmbeddedImages",
@@ -29,7 +35,10 @@ __all__ = [
     "embed_images",
     "l2_normalize",
     "list_backbones",
+    "resolve_backbone_name",
 ]
+
+log = logging.getLogger(__name__)
 
 _instances: dict[tuple[str, str], Backbone] = {}
 _instances_lock = threading.Lock()
@@ -41,7 +50,32 @@ def default_embedding_cache() -> EmbeddingCache:
 
 
 def default_backbone_name() -> str:
-    return os.environ.get("SIGHTLINE_BACKBONE") or DEFAULT_BACKBONE
+    """What `default` means here: `SIGHTLINE_BACKBONE`, else the recommended image-text model when its
+    weights can be had, else the packaged EfficientNet-Lite0 (said once, in one line), never `tiny`."""
+    chosen = os.environ.get("SIGHTLINE_BACKBONE")
+    if chosen:
+        return chosen
+    return _default_here(os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("SIGHTLINE_MODELS", ""),
+                         os.environ.get("HF_HOME", ""))  # fmt: skip
+
+
+@functools.cache
+def _default_here(*environment: str) -> str:
+    """Cached per environment: asking the hub takes up to seconds, and the answer rarely changes."""
+    from sightline.backbones.hf import weights_available
+
+    if weights_available(DEFAULT_BACKBONE[3:]):
+        return DEFAULT_BACKBONE
+    log.warning(
+        "the default model %s is not on this machine and cannot be downloaded now; using %s, the packaged "
+        "ImageNet model (image features and ImageNet tags, no text tower)", DEFAULT_BACKBONE, PACKAGED_DEFAULT,
+    )  # fmt: skip
+    return PACKAGED_DEFAULT
+
+
+def resolve_backbone_name(name: str) -> str:
+    """The concrete backbone a name stands for: what projects and model files store, never `default`."""
+    return default_backbone_name() if name == "default" else name
 
 
 def _create(name: str, device: str) -> Backbone:
@@ -54,19 +88,23 @@ def _create(name: str, device: str) -> Backbone:
         from sightline.backbones.hf import HFBackbone
 
         return HFBackbone(name[3:], device=device)
+    if name in LITE_VARIANTS:
+        from sightline.backbones.lite import LiteBackbone
+
+        return LiteBackbone(name, device=device)
     if name.startswith("onnx:"):
         from sightline.backbones.onnx import OnnxBackbone
 
         return OnnxBackbone(name[5:])
     raise UnknownBackboneError(
-        f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, `tiny` or `default`"
+        f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, "
+        f"{', '.join(f'`{v}`' for v in LITE_VARIANTS)}, `tiny` or `default`"
     )
 
 
 def create_backbone(name: str = "default", *, device: str = "auto") -> Backbone:
     """The backbone called `name`, created once per process (sessions and models are reused)."""
-    if name == "default":
-        name = default_backbone_name()
+    name = resolve_backbone_name(name)
     key = (f"{name}@{device}", str(cache_dir()))
     with _instances_lock:
         if key not in _instances:
@@ -87,6 +125,12 @@ def list_backbones() -> list[dict[str, Any]]:
         }
         for entry in CATALOG
     ]
+    rows += [
+        {"name": v.spec, "display_name": v.display, "license": "Apache-2.0", "has_text": False,
+         "zero_shot_imagenet": None, "imagenet_top1": v.imagenet_top1, "resolution": v.resolution,
+         "default": v.spec == default_backbone_name(), "note": f"pip package {v.package}: works offline"}
+        for v in LITE_VARIANTS.values()
+    ]  # fmt: skip
     rows.append({"name": "tiny", "license": "Apache-2.0", "has_text": True, "zero_shot_imagenet": None,
                  "default": False, "note": "random weights: tests and offline demos only"})  # fmt: skip
     folder = models_dir()

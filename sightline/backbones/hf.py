@@ -14,9 +14,7 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +25,7 @@ import numpy as np
 from sightline.backbones.base import Backbone, digest
 from sightline.backbones.cache import DiskEmbeddingCache
 from sightline.backbones.graph import require_onnx
-from sightline.backbones.runtime import create_onnx_session
+from sightline.backbones.torch_export import ExportedTower, export_tower, quiet_torch, tower_path
 from sightline.config import cache_dir, models_dir
 from sightline.errors import ExportError, ModelConfigError, ModelError, ModelNotFoundError
 from sightline.imaging import PreprocessSpec
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _WEIGHT_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
-_PARITY_TOLERANCE = 1e-3
 _PIL_RESAMPLE = {2: "bilinear", 3: "bicubic"}
 
 
@@ -47,16 +44,12 @@ def quiet_libraries() -> Iterator[None]:
     """Keep transformers' progress bars and torch's exporter chatter out of a user's terminal."""
     from transformers.utils import logging as hf_logging
 
-    torch_onnx = logging.getLogger("torch.onnx")
-    level, bars = torch_onnx.level, hf_logging.is_progress_bar_enabled()
-    torch_onnx.setLevel(logging.ERROR)
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_torch():
             yield
     finally:
-        torch_onnx.setLevel(level)
         if bars:
             hf_logging.enable_progress_bar()
 
@@ -86,6 +79,21 @@ def _missing_weights_message(model_id: str, why: str) -> str:
         f"to {folder / model_id} (for example `hf download {model_id} --local-dir {folder / model_id}`) "
         f"and set SIGHTLINE_MODELS. For an offline demo, use the backbone `tiny` (random features)."
     )
+
+
+def weights_available(model_id: str) -> bool:
+    """Whether `resolve_model_dir` would find or fetch the model, answered without downloading it."""
+    if Path(model_id).expanduser().is_dir() or (models_dir() and (models_dir() / model_id).is_dir()):
+        return True
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # without the `hf` extra there is no way to load it anyway
+        return False
+    try:
+        snapshot_download(model_id, allow_patterns=_WEIGHT_PATTERNS, local_files_only=True)
+        return True
+    except Exception:  # not in the cache (or not a model id): only a reachable hub can provide it
+        return not _offline() and _hub_reachable()
 
 
 def resolve_model_dir(model_id: str) -> Path:
@@ -187,7 +195,7 @@ class HFBackbone(Backbone):
         self.sigmoid_zero_shot = self.model_type.startswith("siglip")
         self._lock = threading.Lock()
         self._model: Any = None
-        self._session: Any = None
+        self._tower = ExportedTower(tower_path(self._fingerprint), lambda path: export_image_tower(self, path))
         self._tokenizer: Any = None
         self._zero_shot: tuple[float, float] | None = None
         self._text_cache = DiskEmbeddingCache(cache_dir() / "text")
@@ -284,37 +292,21 @@ class HFBackbone(Backbone):
             x = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device, dtype=model.dtype)
             return self._torch_image_features(x).float().cpu().numpy()
 
-    def _tower_path(self) -> Path:
-        return cache_dir() / "onnx" / self.fingerprint / "image.onnx"
-
     def image_graph(self) -> onnx.ModelProto:
         """The image tower as exported for ONNX Runtime on CPU (exported now if it is not cached yet).
 
         On a GPU the tower runs in bf16 torch, so the graph comes from a float32 CPU copy of the model.
         """
-        path = self._tower_path()
+        path = self._tower.path
         if not path.is_file():
             exporter = self if self.device == "cpu" else HFBackbone(str(self.folder), name=self.name, device="cpu")
-            if not export_image_tower(exporter, path):
+            if not exporter._tower.ensure():
                 raise ExportError(f"the image tower of {self.name} could not be exported to ONNX (see the log)")
         return require_onnx().load(str(path))  # with its external weights file, if the exporter wrote one
 
     def _onnx_session(self) -> Any:
         """ONNX Runtime session over the exported image tower; None when export is not possible."""
-        with self._lock:
-            if self._session is None:
-                path = self._tower_path()
-                if not path.is_file():
-                    self._lock.release()
-                    try:
-                        export_ok = export_image_tower(self, path)
-                    finally:
-                        self._lock.acquire()
-                    if not export_ok:
-                        self._session = False
-                        return None
-                self._session = create_onnx_session(path)
-            return self._session or None
+        return self._tower.session()
 
     # -- text
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
@@ -381,14 +373,8 @@ def _pick_device(device: str) -> str:
 
 
 def export_image_tower(backbone: HFBackbone, path: Path) -> bool:
-    """Export the image tower with a dynamic batch axis and check parity; False means 'use torch'.
-
-    Written to a temporary folder and renamed, so concurrent processes never read half a file.
-    """
+    """Export the image tower through `export_tower` (dynamic batch, parity checked); False: use torch."""
     import torch
-
-    spec = backbone.preprocess
-    log.info("exporting the image tower of %s to ONNX (once, cached)", backbone.name)
 
     class ImageTower(torch.nn.Module):
         def __init__(self) -> None:
@@ -398,35 +384,6 @@ def export_image_tower(backbone: HFBackbone, path: Path) -> bool:
         def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
             return backbone._torch_image_features(pixel_values)
 
-    tower = ImageTower().eval()
-    generator = torch.Generator().manual_seed(0)
-    example = torch.randn(2, 3, spec.height, spec.width, generator=generator)  # batch 2: keeps the axis dynamic
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=".export-"))
-    try:
-        tmp = tmp_dir / "image.onnx"
-        with torch.inference_mode(False), torch.no_grad(), quiet_libraries():
-            torch.onnx.export(
-                tower, (example,), str(tmp), input_names=["pixel_values"], output_names=["image_embeds"],
-                dynamic_shapes={"pixel_values": {0: torch.export.Dim("batch")}}, dynamo=True,
-                verbose=False,
-            )  # fmt: skip
-            check = torch.randn(3, 3, spec.height, spec.width, generator=generator)
-            expected = tower(check).numpy()
-        got = create_onnx_session(tmp).run(None, {"pixel_values": check.numpy()})[0]
-        error = float(np.max(np.abs(got - expected)) / max(1.0, float(np.max(np.abs(expected)))))
-        (tmp_dir / "parity.json").write_text(json.dumps({"max_relative_error": error}))
-        if error > _PARITY_TOLERANCE:
-            log.warning("ONNX export of %s differs from torch (%.2g); using torch", backbone.name, error)
-            return False
-        # the graph last: once `image.onnx` exists, its weights file is already in place
-        for item in sorted(tmp_dir.iterdir(), key=lambda p: p.name == tmp.name):
-            os.replace(item, path.parent / item.name)
-        return True
-    except Exception as exc:  # exporters fail in many ways on unusual models; torch still works
-        log.warning("ONNX export of %s failed (%s); using torch on CPU", backbone.name, exc)
-        return False
-    finally:
-        for item in tmp_dir.glob("*"):
-            item.unlink(missing_ok=True)
-        tmp_dir.rmdir()
+    spec = backbone.preprocess
+    with quiet_libraries():
+        return export_tower(ImageTower(), (3, spec.height, spec.width), path, name=backbone.name)

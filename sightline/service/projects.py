@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sightline.backbones import resolve_backbone_name
 from sightline.errors import InvalidRequestError, NotFoundError
 from sightline.service.views import ProjectView
 from sightline.service.workspace import Workspace
@@ -97,7 +98,11 @@ def create_project(
     try:
         with ws.session() as session:
             project = Project(
-                name=name, description=description or "", classification_type=kind, domain=domain, threshold=threshold
+                name=name,
+                description=description or "",
+                classification_type=kind,
+                domain=resolve_backbone_name(domain),
+                threshold=threshold,
             )
             session.add(project)
             session.flush()
@@ -143,7 +148,7 @@ def update_project(
                     _check_single_tag_per_image(session, project)
                 project.classification_type = kind
             if domain is not None:
-                project.domain = domain
+                project.domain = resolve_backbone_name(domain)
             if threshold is not None:
                 if not 0.0 < threshold < 1.0:
                     raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
