@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from sightline.api.domains import domain_id
+from sightline.api.domains import DomainEntry, domain_id
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ImageAddResult,
@@ -69,9 +69,9 @@ class Domain(CamelModel):
     exportable_platforms: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, backbone: str) -> Domain:
+    def of(cls, entry: DomainEntry) -> Domain:
         """Every backbone kind has an ONNX image graph, so every domain exports (see `sightline.export`)."""
-        return cls(id=domain_id(backbone), name=backbone, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
+        return cls(id=entry.id, name=entry.name, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
 
 
 class ProjectSettings(CamelModel):
@@ -273,6 +273,12 @@ class ImageTagCreateSummary(CamelModel):
 # --- iterations ---------------------------------------------------------------------------------
 
 
+def azure_status(status: str) -> str:
+    """Azure reports an iteration as Training from the moment TrainProject answers; Sightline's queue is internal
+    (quickstarts poll `while status == "Training"` and would stop at once on "Queued")."""
+    return "Training" if status == "Queued" else status
+
+
 class Iteration(CamelModel):
     id: str
     name: str
@@ -298,7 +304,7 @@ class Iteration(CamelModel):
         return cls(
             id=view.id,
             name=view.name,
-            status=view.status,
+            status=azure_status(view.status),
             created=view.created,
             last_modified=view.modified,
             trained_at=view.trained_at,

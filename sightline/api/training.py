@@ -96,13 +96,13 @@ _TAGGED = {None: None, "All": None, "Tagged": True, "Untagged": False}
 
 @router.get("/domains", tags=["Domains"])
 def get_domains(domains: AppDomains) -> list[Domain]:
-    """The backbones this server offers, as Classification domains."""
-    return [Domain.of(backbone) for backbone in domains.backbones]
+    """Azure's Classification domains (each mapped to a backbone), then each backbone this server offers."""
+    return [Domain.of(entry) for entry in domains.entries()]
 
 
 @router.get("/domains/{domainId}", tags=["Domains"])
 def get_domain(domains: AppDomains, requested: Annotated[str, Path(alias="domainId")]) -> Domain:
-    return Domain.of(domains.backbone_for(requested))
+    return Domain.of(domains.entry(requested))
 
 
 # --- projects -----------------------------------------------------------------------------------

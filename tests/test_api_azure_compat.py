@@ -1,0 +1,210 @@
+"""Real Azure client code as a migrating user runs it: the URLs, statuses, domains and browser calls it relies on.
+
+The Python SDK quickstart's loop (`while iteration.status == "Training"`) on a project made with the
+spec's General domain id; the portal's capitalised prediction URL and an endpoint with a trailing slash
+over raw HTTP; CORS preflight and a cross-origin `fetch` from Chromium; GET /domains' names and ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from api_server import RunningServer, sightline_server, static_http_server
+from conftest import SHARED_MODELS, needs_shared_models
+from web_fixtures import open_page
+
+from sightline.api.domains import domain_id
+from sightline.synthetic import make_image, single_label_dataset, to_jpeg
+
+customvision = pytest.importorskip("azure.cognitiveservices.vision.customvision")
+
+from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient  # noqa: E402
+from azure.cognitiveservices.vision.customvision.training.models import (  # noqa: E402
+    CustomVisionErrorException,
+    ImageFileCreateBatch,
+    ImageFileCreateEntry,
+)
+from msrest.authentication import ApiKeyCredentials  # noqa: E402
+
+GENERAL = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"  # Training v3.3's GetDomains example
+GENERAL_A2 = "2e37d7fb-3a54-486a-b4d6-cfc369af0018"
+OBJECT_DETECTION_GENERAL = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
+KINDS = ["circle", "square"]
+SQUARE = to_jpeg(make_image(["square"], seed=77_001))
+
+
+@pytest.fixture(scope="module")
+def page_host() -> Iterator[str]:
+    """Another origin: a web page and an image, as a browser app that calls Sightline would have."""
+    page = b'<!doctype html><html><head><title>app</title><link rel="icon" href="data:,"></head><body>app</body></html>'
+    files = {
+        "/index.html": (200, {"Content-Type": "text/html"}, page),
+        "/square.jpg": (200, {"Content-Type": "image/jpeg"}, SQUARE),
+    }
+    with static_http_server(files) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, page_host: str) -> Iterator[RunningServer]:
+    with sightline_server(tmp_path_factory.mktemp("api-compat"), cors_origins=[page_host]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trainer(server: RunningServer) -> CustomVisionTrainingClient:
+    return CustomVisionTrainingClient(server.url, ApiKeyCredentials(in_headers={"Training-key": server.training_key}))
+
+
+@pytest.fixture(scope="module")
+def published(trainer: CustomVisionTrainingClient) -> dict:
+    """The quickstart, as Microsoft wrote it: General domain looked up by name, poll while "Training", publish."""
+    general = next(d for d in trainer.get_domains() if d.type == "Classification" and d.name == "General")
+    assert general.id == GENERAL
+    project = trainer.create_project("Quickstart", domain_id=general.id)
+    tags = {kind: trainer.create_tag(project.id, kind) for kind in KINDS}
+    data, labels = single_label_dataset(8, KINDS, seed=5)
+    entries = [
+        ImageFileCreateEntry(name=f"{i}.jpg", contents=d, tag_ids=[tags[label].id])
+        for i, (d, label) in enumerate(zip(data, labels, strict=True))
+    ]
+    assert trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries)).is_batch_successful
+    iteration = trainer.train_project(project.id)
+    first_status = iteration.status
+    deadline = time.monotonic() + 600  # a safety net only: the shared test machines can be very slow
+    while iteration.status == "Training":
+        assert time.monotonic() < deadline, "training never finished"
+        time.sleep(0.5)
+        iteration = trainer.get_iteration(project.id, iteration.id)
+    trainer.publish_iteration(project.id, iteration.id, "Iteration1", "resource-id")
+    return {"project": project, "iteration": iteration, "first_status": first_status, "tags": tags}
+
+
+def test_train_answers_training_at_once_and_the_quickstart_loop_ends_completed(published: dict):
+    assert published["first_status"] == "Training"
+    assert published["iteration"].status == "Completed"
+
+
+def test_the_spec_domain_ids_map_to_the_served_backbone(trainer: CustomVisionTrainingClient, server: RunningServer):
+    domains = {d.name: d for d in trainer.get_domains()}
+    assert domains["General"].id == GENERAL and domains["General [A2]"].id == GENERAL_A2
+    assert {"Food", "Retail", "Landmarks", "General (compact)", "tiny"} <= set(domains)
+    assert all(d.type == "Classification" and d.enabled for d in domains.values())
+    assert trainer.get_domain(GENERAL).name == "General"
+    project = trainer.create_project("Scenes A2", domain_id=GENERAL_A2, classification_type="Multilabel")
+    assert server.ws and project.settings.classification_type == "Multilabel"
+    assert project.settings.domain_id == domain_id("tiny")  # General [A2] trains with the first backbone here
+
+
+def test_object_detection_domains_are_refused_by_name(trainer: CustomVisionTrainingClient):
+    with pytest.raises(CustomVisionErrorException) as info:
+        trainer.create_project("Boxes", domain_id=OBJECT_DETECTION_GENERAL)
+    assert info.value.response.status_code == 400
+    assert info.value.error.code == "BadRequestUnsupportedDomain"
+    assert "object detection" in info.value.error.message
+
+
+def test_domain_names_never_show_server_paths(tmp_path):
+    backbones = ["tiny", "onnx:/srv/private/models/mobilenet_v1_embedding.onnx"]
+    with sightline_server(tmp_path, backbones=backbones, azure_domains={"Food": backbones[1]}) as running:
+        listed = httpx.get(f"{running.training_url()}/domains", headers={"Training-Key": running.training_key}).json()
+    names = {d["name"]: d["id"] for d in listed}
+    assert "mobilenet_v1_embedding" in names and not any("/" in name for name in names)
+    assert names["mobilenet_v1_embedding"] == domain_id(backbones[1])
+    food = next(d for d in listed if d["name"] == "Food")
+    assert food["id"] == "c151d5b5-dd07-472a-acc8-15d29dea8518"
+
+
+def test_the_portals_capitalised_url_and_a_doubled_slash_reach_the_routes(server: RunningServer, published: dict):
+    project_id = published["project"].id
+    prediction = f"customvision/v3.0/Prediction/{project_id}/classify/iterations/Iteration1/image"
+    headers = {"Prediction-Key": server.prediction_key, "Content-Type": "application/octet-stream"}
+    for url in (f"{server.url}/{prediction}", f"{server.url}//{prediction}"):
+        answer = httpx.post(url, content=SQUARE, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert {p["tagName"] for p in answer.json()["predictions"]} == set(KINDS)
+    training = {"Training-Key": server.training_key}
+    for path in ("/customvision/v3.3/Training/domains", "//customvision/v3.4-preview/TRAINING/domains"):
+        assert httpx.get(server.url + path, headers=training).status_code == 200
+    # only the service prefix is case-free: a publish name keeps its case, as on Azure
+    wrong_name = httpx.post(f"{server.url}/{prediction.replace('Iteration1', 'iteration1')}", content=SQUARE,
+                            headers=headers)  # fmt: skip
+    assert wrong_name.status_code == 404 and wrong_name.json()["code"] != "NotFound"
+
+
+def test_cors_preflight_answers_the_configured_origin_only(server: RunningServer, page_host: str):
+    url = f"{server.prediction_url()}/00000000-0000-0000-0000-000000000000/classify/iterations/x/image"
+    asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "prediction-key,content-type"}
+    allowed = httpx.options(url, headers={"Origin": page_host, **asked})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == page_host
+    assert "prediction-key" in allowed.headers["access-control-allow-headers"].lower()
+    other = httpx.options(url, headers={"Origin": "https://elsewhere.example", **asked})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    # errors carry the header too, so that a browser script can read them
+    refused = httpx.post(url, content=SQUARE, headers={"Origin": page_host})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == page_host
+
+
+def test_no_cors_unless_configured(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("SIGHTLINE_CORS_ORIGINS", raising=False)
+    with sightline_server(tmp_path) as running:
+        url = f"{running.training_url()}/domains"
+        preflight = httpx.options(
+            url, headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+        )
+        plain = httpx.get(url, headers={"Origin": "https://app.example", "Training-Key": running.training_key})
+    assert preflight.status_code == 405 and "access-control-allow-origin" not in preflight.headers
+    assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
+
+
+FETCH_PREDICTION = """async ([url, key]) => {
+    const image = await (await fetch('/square.jpg')).blob();
+    try {
+        const answer = await fetch(url, {method: 'POST', body: image,
+            headers: {'Prediction-Key': key, 'Content-Type': 'application/octet-stream'}});
+        return {status: answer.status, body: await answer.json()};
+    } catch (error) {
+        return {error: String(error)};
+    }
+}"""
+
+
+def test_a_browser_app_on_another_origin_calls_prediction(browser, server: RunningServer, page_host: str,
+                                                          published: dict):  # fmt: skip
+    url = f"{server.prediction_url('v3.1')}/{published['project'].id}/classify/iterations/Iteration1/image"
+    context, page, errors = open_page(browser, page_host)
+    try:
+        page.goto("/index.html")
+        answer = page.evaluate(FETCH_PREDICTION, [url, server.prediction_key])
+        assert answer.get("status") == 200, answer
+        assert {p["tagName"] for p in answer["body"]["predictions"]} == set(KINDS)
+        assert not errors
+        # the same page from an origin that is not configured: the browser withholds the answer
+        page.goto(page_host.replace("127.0.0.1", "localhost") + "/index.html")
+        refused = page.evaluate(FETCH_PREDICTION, [url, server.prediction_key])
+        assert "error" in refused and "Failed to fetch" in refused["error"]
+    finally:
+        context.close()
+
+
+@needs_shared_models
+def test_analyze_tags_when_the_first_domain_is_an_embedding_model(tmp_path):
+    """The README's `serve` example: an embedding backbone first; tagging picks a backbone that can tag."""
+    embedding = f"onnx:{SHARED_MODELS / 'mobilenet_v1_embedding.onnx'}"
+    imagenet = f"onnx:{SHARED_MODELS / 'mobilenet_v2_imagenet.onnx'}"
+    photo = next(p for p in sorted((SHARED_MODELS / "test_images").iterdir()) if p.suffix.lower() in (".jpg", ".png"))
+    for options in ({"backbones": [embedding, imagenet]}, {"backbones": [embedding], "tagger_backbone": imagenet}):
+        with sightline_server(tmp_path / str(len(options)), **options) as running:
+            answer = httpx.post(
+                f"{running.url}/computervision/imageanalysis:analyze",
+                params={"api-version": "2023-10-01", "features": "tags"},
+                content=photo.read_bytes(),
+                headers={"Ocp-Apim-Subscription-Key": running.prediction_key, "Content-Type": "image/jpeg"},
+                timeout=120,
+            )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["modelVersion"] == "mobilenet-v2-imagenet" and answer.json()["tagsResult"]["values"]
