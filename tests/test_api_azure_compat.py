@@ -7,7 +7,9 @@ over raw HTTP; CORS preflight and a cross-origin `fetch` from Chromium; GET /dom
 
 from __future__ import annotations
 
+import base64
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -208,3 +210,66 @@ def test_analyze_tags_when_the_first_domain_is_an_embedding_model(tmp_path):
             )
         assert answer.status_code == 200, answer.text
         assert answer.json()["modelVersion"] == "mobilenet-v2-imagenet" and answer.json()["tagsResult"]["values"]
+
+
+def _api(server: RunningServer) -> httpx.Client:
+    return httpx.Client(base_url=server.training_url(), headers={"Training-Key": server.training_key}, timeout=60)
+
+
+def test_selected_tags_and_advanced_training_are_honoured_and_recorded(server: RunningServer):
+    api = _api(server)
+    project = api.post("/projects", params={"name": "Selected", "domainId": GENERAL}).json()
+    kinds = ["circle", "square", "triangle"]
+    tags = {k: api.post(f"/projects/{project['id']}/tags", params={"name": k}).json()["id"] for k in kinds}
+    data, labels = single_label_dataset(5, kinds, seed=21)
+    batch = {
+        "images": [
+            {"name": f"{i}.jpg", "contents": base64.b64encode(d).decode(), "tagIds": [tags[label]]}
+            for i, (d, label) in enumerate(zip(data, labels, strict=True))
+        ]
+    }
+    assert api.post(f"/projects/{project['id']}/images/files", json=batch).status_code == 200
+    train = f"/projects/{project['id']}/train"
+    selected = {"selectedTags": [tags["circle"], tags["square"]]}
+    refusals = [
+        ({"trainingType": "Advanced"}, selected, 400, "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining"),
+        ({"notificationEmailAddress": "not-an-address"}, selected, 400, "BadRequestInvalidEmailAddress"),
+        ({}, {"selectedTags": [str(uuid.uuid4())]}, 404, "NotFoundTag"),
+        ({}, {"customBaseModelInfo": {"projectId": project["id"], "iterationId": project["id"]}}, 400,
+         "BadRequestNotSupported"),
+    ]  # fmt: skip
+    for params, body, status, code in refusals:
+        answer = api.post(train, params=params, json=body)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert api.get(f"/projects/{project['id']}/iterations").json() == []  # nothing half-made
+    params = {"trainingType": "Advanced", "reservedBudgetInHours": 2, "notificationEmailAddress": "me@example.com"}
+    iteration = api.post(train, params=params, json=selected).json()
+    assert (iteration["status"], iteration["trainingType"], iteration["reservedBudgetInHours"]) == (
+        "Training",
+        "Advanced",
+        2,
+    )
+    deadline = time.monotonic() + 600
+    while iteration["status"] == "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+        iteration = api.get(f"/projects/{project['id']}/iterations/{iteration['id']}").json()
+    assert iteration["status"] == "Completed" and iteration["trainingType"] == "Advanced"
+    performance = api.get(f"/projects/{project['id']}/iterations/{iteration['id']}/performance").json()
+    assert {t["name"] for t in performance["perTagPerformance"]} == {"circle", "square"}
+    trained_tags = api.get(f"/projects/{project['id']}/tags", params={"iterationId": iteration["id"]}).json()
+    assert {t["name"] for t in trained_tags} == {"circle", "square"}
+
+
+def test_project_settings_are_kept_and_echoed(server: RunningServer):
+    api = _api(server)
+    created = api.post("/projects", params={"name": "Settings", "targetExportPlatforms": "ONNX"}).json()
+    assert created["settings"]["targetExportPlatforms"] == ["ONNX"]
+    settings = {**created["settings"], "imageProcessingSettings": {"augmentationMethods": {"rotation": True}}}
+    patched = api.patch(f"/projects/{created['id']}", json={**created, "settings": settings})
+    assert patched.status_code == 200, patched.text
+    again = api.get(f"/projects/{created['id']}").json()["settings"]
+    assert again["targetExportPlatforms"] == ["ONNX"]
+    assert again["imageProcessingSettings"] == {"augmentationMethods": {"rotation": True}}
+    refused = api.post("/projects", params={"name": "Apple", "targetExportPlatforms": "CoreML"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "BadRequestProjectUnsupportedExportPlatform")

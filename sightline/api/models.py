@@ -74,11 +74,27 @@ class Domain(CamelModel):
         return cls(id=entry.id, name=entry.name, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
 
 
+class ImageProcessingSettings(CamelModel):
+    """Kept and echoed; Sightline's training does not augment images (its heads train on embeddings)."""
+
+    augmentation_methods: dict[str, bool] | None = None
+
+
 class ProjectSettings(CamelModel):
     domain_id: str | None = None
     classification_type: str | None = None
     target_export_platforms: list[str] | None = None
     use_negative_set: bool | None = None
+    image_processing_settings: ImageProcessingSettings | None = None
+
+    def kept(self) -> dict[str, Any]:
+        """The settings Sightline stores as sent (those given in this body)."""
+        kept: dict[str, Any] = {}
+        if self.target_export_platforms is not None:
+            kept["targetExportPlatforms"] = list(self.target_export_platforms)
+        if self.image_processing_settings is not None:
+            kept["imageProcessingSettings"] = self.image_processing_settings.model_dump(by_alias=True)
+        return kept
 
 
 class Project(CamelModel):
@@ -101,8 +117,9 @@ class Project(CamelModel):
             settings=ProjectSettings(
                 domain_id=domain_id(view.domain),
                 classification_type=view.classification_type,
-                target_export_platforms=[],
+                target_export_platforms=view.settings.get("targetExportPlatforms", []),
                 use_negative_set=True,
+                image_processing_settings=view.settings.get("imageProcessingSettings"),
             ),
             created=view.created,
             last_modified=view.modified,
@@ -314,9 +331,23 @@ class Iteration(CamelModel):
             exportable=bool(exports),
             exportable_to=exports,
             training_time_in_minutes=math.ceil((view.training_seconds or 0) / 60),
+            training_type=view.options.get("trainingType", "Regular"),
+            reserved_budget_in_hours=view.options.get("reservedBudgetInHours", 0),
             publish_name=view.publish_name,
             training_error_details=view.error,
         )
+
+
+class CustomBaseModelInfo(CamelModel):
+    project_id: str
+    iteration_id: str
+
+
+class TrainingParameters(CamelModel):
+    """TrainProject's optional body: `selectedTags` to train on (the others are ignored)."""
+
+    selected_tags: list[str] | None = None
+    custom_base_model_info: CustomBaseModelInfo | None = None
 
 
 class IterationUpdate(CamelModel):

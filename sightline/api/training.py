@@ -17,6 +17,7 @@ from sightline.api.batching import Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body, one_image_from_body
 from sightline.api.context import WS, AppDomains, Batcher, Fetching, IterationId, ProjectId, TagId, id_list
 from sightline.api.domains import domain_id
+from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_all, fetch_image
 from sightline.api.keys import require_training_key
 from sightline.api.links import SignedLinks
@@ -44,6 +45,7 @@ from sightline.api.models import (
     ProjectUpdate,
     Tag,
     TagUpdate,
+    TrainingParameters,
 )
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
@@ -124,8 +126,9 @@ def create_project(
     target_export_platforms: Annotated[str | None, Query(alias="targetExportPlatforms")] = None,
 ) -> Project:
     """Create a project. `domainId` picks the backbone (GET /domains); every trained iteration exports to
-    ONNX (see `export_iteration`), the only `targetExportPlatforms` accepted."""
-    for platform in id_list(target_export_platforms):
+    ONNX (see `export_iteration`), the only `targetExportPlatforms` accepted (kept and echoed)."""
+    platforms = id_list(target_export_platforms)
+    for platform in platforms:
         iterations.check_export_platform(platform)
     view = projects.create_project(
         ws,
@@ -133,6 +136,7 @@ def create_project(
         description=description,
         classification_type=classification_type,
         domain=domains.backbone_for(domain),
+        settings=ProjectSettings(target_export_platforms=platforms or None).kept(),
     )
     return Project.of(view)
 
@@ -150,6 +154,8 @@ def update_project(ws: WS, domains: AppDomains, project_id: ProjectId, body: Pro
     whose backbone this server does not offer (one made with the CLI, say).
     """
     settings = body.settings or ProjectSettings()
+    for platform in settings.target_export_platforms or ():
+        iterations.check_export_platform(platform)
     changed_domain = settings.domain_id and settings.domain_id != domain_id(projects.get_project(ws, project_id).domain)
     view = projects.update_project(
         ws,
@@ -158,6 +164,7 @@ def update_project(ws: WS, domains: AppDomains, project_id: ProjectId, body: Pro
         description=body.description,
         classification_type=settings.classification_type,
         domain=domains.backbone_for(settings.domain_id) if changed_domain else None,
+        settings=settings.kept(),
     )
     return Project.of(view)
 
@@ -438,12 +445,31 @@ def train_project(
     reserved_budget_in_hours: Annotated[int, Query(alias="reservedBudgetInHours", ge=0)] = 0,
     force_train: Annotated[bool, Query(alias="forceTrain")] = False,
     notification_email_address: Annotated[str | None, Query(alias="notificationEmailAddress")] = None,
+    parameters: Annotated[TrainingParameters | None, Body()] = None,
 ) -> Iteration:
-    """Queue training; the answer is immediate, poll the iteration until it is Completed.
+    """Queue training; the answer is immediate (status Training, as on Azure): poll until it is Completed.
 
-    Both training types train the same way (Sightline's training takes seconds to minutes).
+    `selectedTags` (body) trains on those tags only, ignoring the others. `trainingType=Advanced` needs a
+    `reservedBudgetInHours` of 1 or more, and both are recorded on the iteration; Sightline trains the same
+    way for both types (its heads on the backbone's embeddings, seconds to minutes), so Advanced does not
+    fine-tune the backbone yet. `notificationEmailAddress` is checked and recorded, but no e-mail is sent:
+    poll the iteration. `customBaseModelInfo` is refused: heads are retrained from embeddings each time.
     """
-    return Iteration.of(training.start_training(ws, project_id, force=force_train))
+    parameters = parameters or TrainingParameters()
+    if parameters.custom_base_model_info is not None:
+        raise ApiError(
+            400,
+            "BadRequestNotSupported",
+            "customBaseModelInfo is not supported: Sightline retrains each iteration's head from the backbone's "
+            "embeddings, so there is no base model to continue from; train without it",
+        )
+    options = training.TrainingOptions(
+        selected_tags=tuple(parameters.selected_tags) if parameters.selected_tags is not None else None,
+        training_type=training_type or "Regular",
+        reserved_budget_in_hours=reserved_budget_in_hours,
+        notification_email_address=notification_email_address,
+    )
+    return Iteration.of(training.start_training(ws, project_id, force=force_train, options=options))
 
 
 @router.get("/projects/{projectId}/iterations", tags=["Iterations"])
