@@ -8,6 +8,7 @@ over raw HTTP; CORS preflight and a cross-origin `fetch` from Chromium; GET /dom
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -249,6 +250,9 @@ def test_selected_tags_and_advanced_training_are_honoured_and_recorded(server: R
         "Advanced",
         2,
     )
+    again = api.post(train, json=selected)  # a conflict, answered 400 as Custom Vision does
+    codes = ("BadRequestTrainingAlreadyInProgress", "BadRequestTrainingNotNeeded")  # the latter if already done
+    assert again.status_code == 400 and again.json()["code"] in codes, again.text
     deadline = time.monotonic() + 600
     while iteration["status"] == "Training":
         assert time.monotonic() < deadline
@@ -273,3 +277,34 @@ def test_project_settings_are_kept_and_echoed(server: RunningServer):
     assert again["imageProcessingSettings"] == {"augmentationMethods": {"rotation": True}}
     refused = api.post("/projects", params={"name": "Apple", "targetExportPlatforms": "CoreML"})
     assert (refused.status_code, refused.json()["code"]) == (400, "BadRequestProjectUnsupportedExportPlatform")
+
+
+def test_exports_are_listed_only_once_made(server: RunningServer, published: dict):
+    api = _api(server)
+    exports = f"/projects/{published['project'].id}/iterations/{published['iteration'].id}/export"
+    assert api.get(exports).json() == []
+    made = api.post(exports, params={"platform": "ONNX"})
+    assert made.status_code == 200 and made.json()["status"] == "Done"
+    assert [(e["platform"], e["status"]) for e in api.get(exports).json()] == [("ONNX", "Done")]
+
+
+def test_tag_assignments_over_the_limit_are_listed_as_exceeded_and_conflicts_are_400(server: RunningServer):
+    api = _api(server)
+    project = api.post("/projects", params={"name": "Crowded", "classificationType": "Multilabel"}).json()
+    tags = [api.post(f"/projects/{project['id']}/tags", params={"name": f"t{i}"}).json()["id"] for i in range(3)]
+    batch = {"images": [{"name": "a.jpg", "contents": base64.b64encode(SQUARE).decode()}]}
+    image = api.post(f"/projects/{project['id']}/images/files", json=batch).json()["images"][0]["image"]["id"]
+    limits = server.ws.limits
+    server.ws.limits = dataclasses.replace(limits, max_tags_per_image=2)
+    try:
+        answer = api.post(
+            f"/projects/{project['id']}/images/tags", json={"tags": [{"imageId": image, "tagId": t} for t in tags]}
+        )
+    finally:
+        server.ws.limits = limits
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert [e["tagId"] for e in summary["created"]] == tags[:2]
+    assert [e["tagId"] for e in summary["exceeded"]] == tags[2:] and summary["duplicated"] == []
+    stored = api.get(f"/projects/{project['id']}/images/id", params={"imageIds": image}).json()[0]
+    assert {t["tagId"] for t in stored["tags"]} == set(tags[:2])

@@ -137,7 +137,7 @@ def test_errors_have_custom_vision_shapes_and_statuses(api: httpx.Client, traine
     )
     _error(api.post("/projects", params={"name": "Trained"}), 400, "BadRequestProjectNameNotUnique")
     project, iteration = trained["project"]["id"], trained["iteration"]["id"]
-    _error(api.delete(f"/projects/{project}/iterations/{iteration}"), 409, "BadRequestIterationIsPublished")
+    _error(api.delete(f"/projects/{project}/iterations/{iteration}"), 400, "BadRequestIterationIsPublished")
     _error(api.post(f"/projects/{project}/train"), 400, "BadRequestTrainingNotNeeded")
     _error(api.post(f"/projects/{project}/images/files", content=b"{not json"), 400, "BadRequest")
     bad_base64 = {"images": [{"contents": "***"}]}

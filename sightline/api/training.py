@@ -400,13 +400,14 @@ def _fetch_failure(url: str, error: ImageError) -> ImageAddResult:
 
 @router.post("/projects/{projectId}/images/tags", tags=["Images"])
 def create_image_tags(ws: WS, project_id: ProjectId, batch: ImageTagCreateBatch) -> ImageTagCreateSummary:
-    """Tag images; all or nothing (one pair against the project's rules fails the request)."""
+    """Tag images. A pair over the tags-per-image limit is listed in `exceeded` (the rest go on); any other
+    pair against the project's rules (or naming no such image or tag) fails the whole request."""
     pairs = [(entry.image_id, entry.tag_id) for entry in batch.tags]
-    added, already = images.tag_images_by_outcome(ws, project_id, pairs)
+    added, already, exceeded = images.tag_images_by_outcome(ws, project_id, pairs, list_exceeded=True)
     return ImageTagCreateSummary(
         created=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in added],
         duplicated=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in already],
-        exceeded=[],
+        exceeded=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in exceeded],
     )
 
 
@@ -561,10 +562,10 @@ def _onnx_export(links: SignedLinks, project_id: str, iteration_id: str, flavor:
 
 @router.get("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
 def get_exports(ws: WS, links: SignedLinks, project_id: ProjectId, iteration_id: IterationId) -> list[Export]:
-    """A completed iteration's export, listed as ready whether or not it was asked for: the download builds it
-    on first use (seconds) and keeps it."""
-    completed = iterations.get_iteration(ws, project_id, iteration_id).status == "Completed"
-    return [_onnx_export(links, project_id, iteration_id)] if completed else []
+    """The iteration's exports: ONNX, Done, once ExportIteration built it (or its download was fetched);
+    none before."""
+    exported = iterations.is_exported(ws, project_id, iteration_id)
+    return [_onnx_export(links, project_id, iteration_id)] if exported else []
 
 
 @router.post("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])

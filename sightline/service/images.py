@@ -307,19 +307,21 @@ def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
 
 def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
     """Add (image id, tag id or name) pairs, checking the project's rules per image; returns links added."""
-    added, _already = tag_images_by_outcome(ws, project_id, pairs)
+    added, _already, _exceeded = tag_images_by_outcome(ws, project_id, pairs)
     return len(added)
 
 
 def tag_images_by_outcome(
-    ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """As `tag_images`, returning the (image id, tag id) pairs added and those that were already there.
+    ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]], *, list_exceeded: bool = False
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """As `tag_images`, returning the (image id, tag id) pairs added, those already there, and (with
+    `list_exceeded`, as Azure's CreateImageTags answers) those left out for the tags-per-image limit.
 
-    All or nothing: one pair breaking a rule (or naming no such image or tag) adds none.
+    Otherwise all or nothing: one pair breaking a rule (or naming no such image or tag) adds none.
     """
     added: list[tuple[str, str]] = []
     already: list[tuple[str, str]] = []
+    exceeded: list[tuple[str, str]] = []
     with ws.session() as session:
         project = find_project_row(session, project_id)
         for image_id, tag_ref in pairs:
@@ -329,12 +331,18 @@ def tag_images_by_outcome(
             if tag in current:
                 already.append((image.id, tag.id))
                 continue
-            _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
+            try:
+                _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
+            except LimitExceededError:
+                if not list_exceeded:
+                    raise
+                exceeded.append((image.id, tag.id))
+                continue
             session.add(ImageTag(image_id=image.id, tag_id=tag.id))
             session.flush()
             session.refresh(image)
             added.append((image.id, tag.id))
-    return added, already
+    return added, already, exceeded
 
 
 def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
