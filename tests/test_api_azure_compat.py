@@ -308,3 +308,34 @@ def test_tag_assignments_over_the_limit_are_listed_as_exceeded_and_conflicts_are
     assert [e["tagId"] for e in summary["exceeded"]] == tags[2:] and summary["duplicated"] == []
     stored = api.get(f"/projects/{project['id']}/images/id", params={"imageIds": image}).json()[0]
     assert {t["tagId"] for t in stored["tags"]} == set(tags[:2])
+
+
+def test_stored_predictions_join_the_project_and_detection_is_refused_by_name(server: RunningServer, published: dict):
+    project_id = published["project"].id
+    classify = f"{server.prediction_url('v3.1')}/{project_id}/classify/iterations/Iteration1/image"
+    prediction = httpx.post(classify, content=SQUARE, headers={"Prediction-Key": server.prediction_key}).json()
+    api = _api(server)
+    before = api.get(f"/projects/{project_id}/images/count").json()
+    square = published["tags"]["square"].id
+    batch = {"images": [{"id": prediction["id"], "tagIds": [square]}, {"id": str(uuid.uuid4())}]}
+    answer = api.post(f"/projects/{project_id}/images/predictions", json=batch)
+    assert answer.status_code == 207, answer.text
+    first, second = answer.json()["images"]
+    assert first["status"] == "OK" and [t["tagId"] for t in first["image"]["tags"]] == [square]
+    assert second["status"] == "ErrorSource" and second["image"] is None
+    assert api.get(f"/projects/{project_id}/images/count").json() == before + 1
+    original = httpx.get(first["image"]["originalImageUri"])
+    assert original.content == SQUARE
+
+    refused = [
+        api.post(f"/projects/{project_id}/images/regions", json={"regions": []}),
+        api.post(f"/projects/{project_id}/images/{first['image']['id']}/regionproposals"),
+        httpx.post(
+            f"{server.prediction_url()}/{project_id}/detect/iterations/Iteration1/image",
+            content=SQUARE,
+            headers={"Prediction-Key": server.prediction_key},
+        ),
+    ]
+    for answer in refused:
+        assert answer.status_code == 400 and answer.json()["code"] == "BadRequestOperationNotSupported"
+        assert "object detection" in answer.json()["message"]

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import sightline
-from sightline.api import analysis, files, prediction, training
+from sightline.api import analysis, detection, files, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -109,14 +109,16 @@ def create_app(
     if origins:  # outside the body limit, so that its 413 reaches the browser's script too
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], max_age=600)
     app.add_middleware(AzurePathMiddleware)  # outermost: routing and CORS see the routes' spelling
-    for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
+    for version in TRAINING_VERSIONS:  # each version served is documented in /openapi.json
         prefix = f"/customvision/{version}/training"
-        app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        app.include_router(training.router, prefix=prefix)
+        app.include_router(detection.training_router, prefix=prefix)
         # after the training routes, whose fixed paths (images/tagged/count ...) must match first
-        app.include_router(files.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        app.include_router(files.router, prefix=prefix)
     for version in PREDICTION_VERSIONS:
         prefix = f"/customvision/{version}/prediction"
-        app.include_router(prediction.router, prefix=prefix, include_in_schema=version == PREDICTION_VERSIONS[0])
+        app.include_router(prediction.router, prefix=prefix)
+        app.include_router(detection.prediction_router, prefix=prefix)
     app.include_router(analysis.router)
     if web:
         from sightline.web import mount_web

@@ -257,6 +257,20 @@ class ImageFileCreateBatch(CamelModel):
     metadata: dict[str, str] | None = None
 
 
+class ImageIdCreateEntry(CamelModel):
+    """A stored prediction (its id) whose image joins the project; `regions` are object detection's."""
+
+    id: str
+    tag_ids: list[str] | None = None
+    regions: list[dict[str, Any]] | None = None
+
+
+class ImageIdCreateBatch(CamelModel):
+    images: list[ImageIdCreateEntry]
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
 class ImageUrlCreateEntry(CamelModel):
     url: str
     tag_ids: list[str] | None = None

@@ -27,6 +27,7 @@ from sightline.api.models import (
     Image,
     ImageCreateSummary,
     ImageFileCreateBatch,
+    ImageIdCreateBatch,
     ImageMetadataUpdateSummary,
     ImagePerformance,
     ImagePrediction,
@@ -391,6 +392,27 @@ async def create_images_from_urls(
         next(added) if isinstance(data, bytes) else _fetch_failure(entry.url, data)
         for entry, data in zip(batch.images, fetched, strict=True)
     ]
+    return _summary(response, results, project_id, links)
+
+
+@router.post(
+    "/projects/{projectId}/images/predictions", tags=["Images"], responses={207: {"model": ImageCreateSummary}}
+)
+def create_images_from_predictions(
+    ws: WS, links: SignedLinks, response: Response, project_id: ProjectId, batch: ImageIdCreateBatch
+) -> ImageCreateSummary:
+    """Add up to 64 stored predictions' images (by prediction id) to the project, with per-image and batch tags.
+
+    A prediction without a stored image (made with `store=false`, or deleted) gets status ErrorSource."""
+    check_batch_size(len(batch.images))
+    if any(entry.regions for entry in batch.images):
+        raise ApiError(
+            400, "BadRequestImageRegions", "regions are object detection's: Sightline does image classification only"
+        )
+    entries = [(entry.id, entry.tag_ids or ()) for entry in batch.images]
+    results = predictions.add_images_from_predictions(
+        ws, project_id, entries, tags=batch.tag_ids or (), metadata=batch.metadata
+    )
     return _summary(response, results, project_id, links)
 
 

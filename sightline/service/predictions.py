@@ -19,7 +19,7 @@ from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row
-from sightline.service.views import ImageFile, PredictionView
+from sightline.service.views import ImageAddResult, ImageFile, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
@@ -232,6 +232,31 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
         row = session.get(Prediction, prediction_id)
         row.reviewed = True
     return result.image.id
+
+
+def add_images_from_predictions(
+    ws: Workspace,
+    project_id: str,
+    entries: Sequence[tuple[str, Sequence[str]]],
+    *,
+    tags: Sequence[str] = (),
+    metadata: dict[str, str] | None = None,
+) -> list[ImageAddResult]:
+    """Azure's CreateImagesFromPredictions: stored predictions' images join the project, each with its own
+    tags plus `tags`. One without a stored image gets status ErrorSource; the rest go on."""
+    from sightline.service.images import NewImage, add_images
+
+    found: list[NewImage] = []
+    missing: dict[int, ImageAddResult] = {}
+    for index, (prediction_id, own_tags) in enumerate(entries):
+        try:
+            data = prediction_image(ws, project_id, prediction_id)
+        except NotFoundError as error:
+            missing[index] = ImageAddResult(prediction_id, "ErrorSource", message=str(error))
+            continue
+        found.append(NewImage(data, name=f"prediction {prediction_id}", tags=list(own_tags), metadata=metadata or {}))
+    added = iter(add_images(ws, project_id, found, tags=tags))
+    return [missing[i] if i in missing else next(added) for i in range(len(entries))]
 
 
 def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> PredictionView:
