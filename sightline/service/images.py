@@ -239,6 +239,16 @@ def list_images(
         return [image_view(image) for image in rows]
 
 
+def original_names(ws: Workspace, project_id: str, prefix: str = "") -> set[str]:
+    """The original names of a project's images that start with `prefix` (what an import already copied)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        query = select(Image.original_name).where(Image.project_id == project.id)
+        if prefix:
+            query = query.where(Image.original_name.startswith(prefix, autoescape=True))
+        return {name for name in session.scalars(query) if name is not None}
+
+
 def count_images(
     ws: Workspace,
     project_id: str,
@@ -461,6 +471,7 @@ __all__ = [
     "image_bytes",
     "image_file",
     "list_images",
+    "original_names",
     "set_metadata",
     "tag_images",
     "tag_images_by_outcome",
