@@ -31,7 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def api(server: RunningServer) -> Iterator[httpx.Client]:
     """The training API with the training key."""
-    with httpx.Client(base_url=server.training_url(), headers={"Training-Key": server.training_key}) as client:
+    headers = {"Training-Key": server.training_key}
+    with httpx.Client(base_url=server.training_url(), headers=headers, timeout=60) as client:  # slow shared CI
         yield client
 
 
