@@ -339,3 +339,25 @@ def test_stored_predictions_join_the_project_and_detection_is_refused_by_name(se
     for answer in refused:
         assert answer.status_code == 400 and answer.json()["code"] == "BadRequestOperationNotSupported"
         assert "object detection" in answer.json()["message"]
+
+
+def test_the_smart_labeler_suggests_tags_from_the_trained_iteration(server: RunningServer, published: dict):
+    api = _api(server)
+    project_id, iteration_id = published["project"].id, published["iteration"].id
+    circle = to_jpeg(make_image(["circle"], seed=77_500))
+    batch = {"images": [{"name": "new.jpg", "contents": base64.b64encode(circle).decode()}]}
+    image = api.post(f"/projects/{project_id}/images/files", json=batch).json()["images"][0]["image"]["id"]
+    answer = api.post(
+        f"/projects/{project_id}/tagsandregions/suggestions", params={"iterationId": iteration_id, "imageIds": image}
+    )
+    assert answer.status_code == 200, answer.text
+    (suggested,) = answer.json()
+    assert (suggested["id"], suggested["iteration"]) == (image, iteration_id)
+    probabilities = [p["probability"] for p in suggested["predictions"]]
+    assert {p["tagName"] for p in suggested["predictions"]} == set(KINDS)
+    assert suggested["predictionUncertainty"] == pytest.approx(1 - max(probabilities))
+    missing = api.post(
+        f"/projects/{project_id}/tagsandregions/suggestions",
+        params={"iterationId": iteration_id, "imageIds": str(uuid.uuid4())},
+    )
+    assert missing.status_code == 404

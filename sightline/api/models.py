@@ -458,6 +458,30 @@ class ImagePrediction(CamelModel):
         )
 
 
+class SuggestedTagAndRegion(CamelModel):
+    """One image's suggested tags (classification: no regions); `predictionUncertainty` is 1 - the top probability."""
+
+    id: str
+    project: str
+    iteration: str | None
+    created: datetime
+    predictions: list[Prediction]
+    prediction_uncertainty: float
+
+    @classmethod
+    def of(cls, image_id: str, view: PredictionView) -> SuggestedTagAndRegion:
+        shown = ImagePrediction.of(view)
+        top = max((p.probability for p in shown.predictions), default=0.0)
+        return cls(
+            id=image_id,
+            project=view.project_id,
+            iteration=view.iteration_id,
+            created=view.created,
+            predictions=shown.predictions,
+            prediction_uncertainty=1.0 - top,
+        )
+
+
 class TagProbability(CamelModel):
     """Custom Vision's Prediction in stored predictions and image performances (no Sightline extras there)."""
 

@@ -44,6 +44,7 @@ from sightline.api.models import (
     Project,
     ProjectSettings,
     ProjectUpdate,
+    SuggestedTagAndRegion,
     Tag,
     TagUpdate,
     TrainingParameters,
@@ -649,6 +650,25 @@ def query_predictions(
     """Stored predictions, filtered (iteration, time, tag probability ranges) and ordered Newest, Oldest or
     Suspected (those a person should look at first); send the answer's token back for the next page."""
     return run_prediction_query(ws, links, project_id, token)
+
+
+@router.post("/projects/{projectId}/tagsandregions/suggestions", tags=["Suggestions"])
+def suggest_tags_and_regions(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    image_ids: Annotated[str, Query(alias="imageIds", description="Comma-separated image ids, at most 64.")],
+) -> list[SuggestedTagAndRegion]:
+    """Suggested tags for up to 64 of the project's images (the Smart Labeler), from the trained iteration's
+    calibrated predictions; classification only, so no regions. Nothing is stored."""
+    ids = id_list(image_ids)
+    check_batch_size(len(ids))
+    suggested = []
+    for image_id, result in predictions.suggest_tags(ws, project_id, iteration_id, ids):
+        if isinstance(result, ImageError):
+            raise ApiError(400, result.code, f"image {image_id}: {result}")
+        suggested.append(SuggestedTagAndRegion.of(image_id, result))
+    return suggested
 
 
 @router.delete("/projects/{projectId}/predictions", status_code=204, tags=["Predictions"])

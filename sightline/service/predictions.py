@@ -259,6 +259,18 @@ def add_images_from_predictions(
     return [missing[i] if i in missing else next(added) for i in range(len(entries))]
 
 
+def suggest_tags(
+    ws: Workspace, project_id: str, iteration_id: str, image_ids: Sequence[str]
+) -> list[tuple[str, PredictionView | ImageError]]:
+    """Azure's Smart Labeler (SuggestTagsAndRegions), classification: the trained iteration's calibrated
+    predictions for the project's (untagged) images, nothing stored. Returns (image id, prediction or error)."""
+    from sightline.service.images import image_bytes
+
+    data = [image_bytes(ws, project_id, image_id) for image_id in image_ids]
+    results = predict(ws, project_id, data, iteration_id=iteration_id, store=False) if data else []
+    return list(zip(image_ids, results, strict=True))
+
+
 def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> PredictionView:
     """One stored prediction, as `list_predictions` shows it (for the quick test's result page)."""
     with ws.session() as session:
