@@ -361,3 +361,35 @@ def test_the_smart_labeler_suggests_tags_from_the_trained_iteration(server: Runn
         params={"iterationId": iteration_id, "imageIds": str(uuid.uuid4())},
     )
     assert missing.status_code == 404
+
+
+def test_suggested_images_are_queried_and_counted_per_tag(server: RunningServer, published: dict):
+    api = _api(server)
+    project_id, iteration_id = published["project"].id, published["iteration"].id
+    batch = {
+        "images": [
+            {"name": f"u{i}.jpg", "contents": base64.b64encode(to_jpeg(make_image([k], seed=77_600 + i))).decode()}
+            for i, k in enumerate(KINDS)
+        ]
+    }
+    assert api.post(f"/projects/{project_id}/images/files", json=batch).status_code == 200
+    untagged = api.get(f"/projects/{project_id}/images/untagged/count").json()
+    assert untagged >= 2
+    tag_ids = [published["tags"][k].id for k in KINDS]
+    params = {"iterationId": iteration_id}
+    counts = api.post(f"/projects/{project_id}/images/suggested/count", params=params, json={"tagIds": tag_ids}).json()
+    assert counts == {t: untagged for t in tag_ids}  # threshold 0: every untagged image is suggested for each tag
+    strict = api.post(
+        f"/projects/{project_id}/images/suggested/count", params=params, json={"tagIds": tag_ids, "threshold": 0.5}
+    ).json()
+    assert sum(strict.values()) >= untagged - 1 and all(n <= untagged for n in strict.values())  # Multiclass
+    query = {"tagIds": tag_ids, "maxCount": 1, "sortBy": "UncertaintyAscending"}
+    first = api.post(f"/projects/{project_id}/images/suggested", params=params, json=query).json()
+    assert len(first["results"]) == 1 and first["token"]["continuation"] == "1"
+    rest = api.post(f"/projects/{project_id}/images/suggested", params=params, json={**query, "maxCount": 50,
+                    "continuation": "1"}).json()  # fmt: skip
+    assert len(rest["results"]) == untagged - 1 and rest["token"]["continuation"] is None
+    every = [first["results"][0], *rest["results"]]
+    uncertainty = [r["predictionUncertainty"] for r in every]
+    assert uncertainty == sorted(uncertainty)
+    assert all(r["width"] == 128 and r["originalImageUri"] for r in every)

@@ -482,6 +482,48 @@ class SuggestedTagAndRegion(CamelModel):
         )
 
 
+class StoredSuggestedTagAndRegion(SuggestedTagAndRegion):
+    width: int
+    height: int
+    resized_image_uri: str | None = None
+    thumbnail_uri: str | None = None
+    original_image_uri: str | None = None
+    domain: str | None = None
+
+    @classmethod
+    def of_image(cls, image: ImageView, view: PredictionView, links: Links, domain: str) -> StoredSuggestedTagAndRegion:
+        base = SuggestedTagAndRegion.of(image.id, view)
+        uris = Image.of(image, view.project_id, links)
+        return cls(
+            **base.model_dump(),
+            width=image.width,
+            height=image.height,
+            resized_image_uri=uris.resized_image_uri,
+            thumbnail_uri=uris.thumbnail_uri,
+            original_image_uri=uris.original_image_uri,
+            domain=domain,
+        )
+
+
+class SuggestedTagAndRegionQueryToken(CamelModel):
+    tag_ids: list[str] | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    session: str | None = None
+    continuation: str | None = None
+    max_count: int | None = Field(default=None, ge=0, le=256)
+    sort_by: str | None = Field(default=None, pattern="^(UncertaintyAscending|UncertaintyDescending)$")
+
+
+class SuggestedTagAndRegionQuery(CamelModel):
+    token: SuggestedTagAndRegionQueryToken
+    results: list[StoredSuggestedTagAndRegion]
+
+
+class TagFilter(CamelModel):
+    tag_ids: list[str] | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class TagProbability(CamelModel):
     """Custom Vision's Prediction in stored predictions and image performances (no Sightline extras there)."""
 

@@ -44,8 +44,12 @@ from sightline.api.models import (
     Project,
     ProjectSettings,
     ProjectUpdate,
+    StoredSuggestedTagAndRegion,
     SuggestedTagAndRegion,
+    SuggestedTagAndRegionQuery,
+    SuggestedTagAndRegionQueryToken,
     Tag,
+    TagFilter,
     TagUpdate,
     TrainingParameters,
 )
@@ -669,6 +673,55 @@ def suggest_tags_and_regions(
             raise ApiError(400, result.code, f"image {image_id}: {result}")
         suggested.append(SuggestedTagAndRegion.of(image_id, result))
     return suggested
+
+
+def _suggested(ws: Workspace, project_id: str, iteration_id: str, tag_ids: list[str] | None, threshold: float):
+    """Untagged images with the iteration's predictions, and the tag ids each is suggested for (>= threshold)."""
+    wanted = set(tag_ids) if tag_ids else None
+    rows = []
+    for image, view in predictions.suggest_for_untagged(ws, project_id, iteration_id):
+        hits = {p["tag_id"] for p in view.predictions if p["probability"] >= threshold and p["tag_id"]}
+        rows.append((image, view, hits if wanted is None else hits & wanted))
+    return rows
+
+
+@router.post("/projects/{projectId}/images/suggested", tags=["Suggestions"])
+def query_suggested_images(
+    ws: WS,
+    links: SignedLinks,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    token: SuggestedTagAndRegionQueryToken,
+) -> SuggestedTagAndRegionQuery:
+    """Untagged images suggested for any of `tagIds` (all tags when none) at `threshold` or above, by the
+    iteration's predictions, sorted by uncertainty (1 - top probability); `continuation` pages through them."""
+    rows = [
+        (i, v) for i, v, hits in _suggested(ws, project_id, iteration_id, token.tag_ids, token.threshold or 0.0) if hits
+    ]
+    descending = token.sort_by == "UncertaintyDescending"
+    rows.sort(key=lambda row: 1 - max((p["probability"] for p in row[1].predictions), default=0.0), reverse=descending)
+    start = int(token.continuation) if (token.continuation or "").isdigit() else 0
+    size = token.max_count or 50
+    domain = domain_id(projects.get_project(ws, project_id).domain)
+    page = [StoredSuggestedTagAndRegion.of_image(i, v, links, domain) for i, v in rows[start : start + size]]
+    more = start + size < len(rows)
+    next_token = token.model_copy(update={"continuation": str(start + size) if more else None})
+    return SuggestedTagAndRegionQuery(token=next_token, results=page)
+
+
+@router.post("/projects/{projectId}/images/suggested/count", tags=["Suggestions"])
+def query_suggested_image_count(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    tag_filter: TagFilter,
+) -> dict[str, int]:
+    """Per tag id, how many untagged images the iteration suggests it for at `threshold` or above."""
+    counts = {t: 0 for t in tag_filter.tag_ids or [t.id for t in tags.list_tags(ws, project_id)]}
+    for _image, _view, hits in _suggested(ws, project_id, iteration_id, list(counts), tag_filter.threshold or 0.0):
+        for tag_id in hits:
+            counts[tag_id] += 1
+    return counts
 
 
 @router.delete("/projects/{projectId}/predictions", status_code=204, tags=["Predictions"])

@@ -19,7 +19,7 @@ from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row
-from sightline.service.views import ImageAddResult, ImageFile, PredictionView
+from sightline.service.views import ImageAddResult, ImageFile, ImageView, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
@@ -269,6 +269,27 @@ def suggest_tags(
     data = [image_bytes(ws, project_id, image_id) for image_id in image_ids]
     results = predict(ws, project_id, data, iteration_id=iteration_id, store=False) if data else []
     return list(zip(image_ids, results, strict=True))
+
+
+def suggest_for_untagged(
+    ws: Workspace, project_id: str, iteration_id: str, *, batch: int = 64
+) -> list[tuple[ImageView, PredictionView]]:
+    """The iteration's predictions for every untagged image of the project (QuerySuggestedImages), oldest
+    first. Computed on each call: its cost grows with the untagged images (embeddings are cached)."""
+    from sightline.service.images import image_bytes, list_images
+
+    untagged: list[ImageView] = []
+    while len(page := list_images(ws, project_id, tagged=False, take=256, skip=len(untagged), newest_first=False)):
+        untagged.extend(page)
+        if len(page) < 256:
+            break
+    out: list[tuple[ImageView, PredictionView]] = []
+    for start in range(0, len(untagged), batch):
+        chunk = untagged[start : start + batch]
+        data = [image_bytes(ws, project_id, view.id) for view in chunk]
+        results = predict(ws, project_id, data, iteration_id=iteration_id, store=False)
+        out.extend((view, r) for view, r in zip(chunk, results, strict=True) if isinstance(r, PredictionView))
+    return out
 
 
 def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> PredictionView:
