@@ -393,3 +393,22 @@ def test_suggested_images_are_queried_and_counted_per_tag(server: RunningServer,
     uncertainty = [r["predictionUncertainty"] for r in every]
     assert uncertainty == sorted(uncertainty)
     assert all(r["width"] == 128 and r["originalImageUri"] for r in every)
+
+
+def test_a_project_exports_and_imports_on_the_same_server(server: RunningServer, published: dict):
+    api = _api(server)
+    project_id = published["project"].id
+    exported = api.get(f"/projects/{project_id}/export").json()
+    source_images = api.get(f"/projects/{project_id}/images/count").json()
+    assert (exported["imageCount"], exported["tagCount"], exported["iterationCount"]) == (source_images, 2, 1)
+    imported = api.post("/projects/import", params={"token": exported["token"], "name": "Imported"})
+    assert imported.status_code == 200, imported.text
+    copy = imported.json()
+    assert copy["name"] == "Imported" and copy["id"] != project_id
+    assert api.get(f"/projects/{copy['id']}/images/count").json() == source_images
+    assert sorted((t["name"], t["imageCount"]) for t in api.get(f"/projects/{copy['id']}/tags").json()) == sorted(
+        (t["name"], t["imageCount"]) for t in api.get(f"/projects/{project_id}/tags").json()
+    )
+    assert api.get(f"/projects/{copy['id']}/iterations").json() == []
+    bad = api.post("/projects/import", params={"token": "not-a-token"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "BadRequestInvalidImportToken")

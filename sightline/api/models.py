@@ -126,6 +126,15 @@ class Project(CamelModel):
         )
 
 
+class ProjectExport(CamelModel):
+    iteration_count: int
+    image_count: int
+    tag_count: int
+    region_count: int = 0
+    estimated_import_time_in_ms: int = Field(default=0, alias="estimatedImportTimeInMS")
+    token: str
+
+
 class ProjectUpdate(CamelModel):
     """The PATCH body: a whole Project as the SDK sends it back; only these fields are read."""
 

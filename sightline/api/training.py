@@ -42,6 +42,7 @@ from sightline.api.models import (
     PredictionQueryResult,
     PredictionQueryToken,
     Project,
+    ProjectExport,
     ProjectSettings,
     ProjectUpdate,
     StoredSuggestedTagAndRegion,
@@ -55,9 +56,10 @@ from sightline.api.models import (
 )
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
-from sightline.errors import ImageError
+from sightline.errors import ImageError, NotFoundError
 from sightline.service import (
     Workspace,
+    copying,
     images,
     iterations,
     performance,
@@ -145,6 +147,27 @@ def create_project(
         settings=ProjectSettings(target_export_platforms=platforms or None).kept(),
     )
     return Project.of(view)
+
+
+@router.post("/projects/import", tags=["Projects"])
+def import_project(ws: WS, token: str, name: str | None = None) -> Project:
+    """Copy an exported project (`token` from ExportProject on this server) under `name` (default: its name
+    with " (import)"): settings, tags, images with their tags and metadata; not its iterations."""
+    try:
+        source = projects.get_project(ws, token)
+    except NotFoundError:
+        raise ApiError(400, "BadRequestInvalidImportToken", "the token names no exported project here") from None
+    return Project.of(copying.copy_project(ws, source.id, name or f"{source.name} (import)"))
+
+
+@router.get("/projects/{projectId}/export", tags=["Projects"])
+def export_project(ws: WS, project_id: ProjectId) -> ProjectExport:
+    """What ImportProject on this server would copy; the token is valid here only (the project's id)."""
+    view = copying.describe_export(ws, project_id)
+    return ProjectExport(
+        iteration_count=view.iteration_count, image_count=view.image_count, tag_count=view.tag_count,
+        token=view.project_id,
+    )  # fmt: skip
 
 
 @router.get("/projects/{projectId}", tags=["Projects"])
