@@ -177,6 +177,10 @@ from sightline.commands import serve as serve_commands  # noqa: E402
 app.command()(serve_commands.serve)
 app.command()(serve_commands.keys)
 
+from sightline.commands import migrate as migrate_commands  # noqa: E402
+
+app.command()(migrate_commands.migrate)
+
 
 def main() -> None:
     """Entry point: run the app, turning Sightline's own errors into one line and exit code 1."""

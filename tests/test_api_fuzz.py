@@ -64,6 +64,8 @@ def test_no_request_makes_a_server_error(api_schema, all_keys: dict[str, str]):
     (schemathesis' own pytest plugin does not work with pytest 9, so the operations are walked here.)
     """
     operations = [result.ok() for result in api_schema.get_all_operations()]
+    # every served version is documented; their routes are the same code, so fuzz one of each
+    operations = [op for op in operations if "/v3.4-preview/" not in op.path and "/v3.1/" not in op.path]
     assert len(operations) >= 30
     for operation in operations:
 

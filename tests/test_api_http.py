@@ -31,7 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def api(server: RunningServer) -> Iterator[httpx.Client]:
     """The training API with the training key."""
-    with httpx.Client(base_url=server.training_url(), headers={"Training-Key": server.training_key}) as client:
+    headers = {"Training-Key": server.training_key}
+    with httpx.Client(base_url=server.training_url(), headers=headers, timeout=60) as client:  # slow shared CI
         yield client
 
 
@@ -49,7 +50,7 @@ def trained(api: httpx.Client) -> dict:
     }
     assert api.post(f"/projects/{project['id']}/images/files", json=batch).status_code == 200
     iteration = api.post(f"/projects/{project['id']}/train").json()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600  # a safety net: the shared test machines can be very slow
     while iteration["status"] != "Completed":
         assert iteration["status"] in ("Queued", "Training") and time.monotonic() < deadline, iteration
         time.sleep(0.2)
@@ -105,16 +106,16 @@ def test_the_training_api_answers_under_both_versions(server: RunningServer):
     for version in ("v3.3", "v3.4-preview"):
         url = f"{server.training_url(version)}/domains"
         response = httpx.get(url, headers={"Training-Key": server.training_key})
-        assert response.json() == [
-            {
-                "id": domain_id("tiny"),
-                "name": "tiny",
-                "type": "Classification",
-                "exportable": True,
-                "enabled": True,
-                "exportablePlatforms": ["ONNX"],
-            }
-        ]
+        listed = response.json()
+        assert {
+            "id": domain_id("tiny"),
+            "name": "tiny",
+            "type": "Classification",
+            "exportable": True,
+            "enabled": True,
+            "exportablePlatforms": ["ONNX"],
+        } in listed
+        assert listed[0]["id"] == "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31" and listed[0]["name"] == "General"
 
 
 # --- error shapes -------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def test_errors_have_custom_vision_shapes_and_statuses(api: httpx.Client, traine
     )
     _error(api.post("/projects", params={"name": "Trained"}), 400, "BadRequestProjectNameNotUnique")
     project, iteration = trained["project"]["id"], trained["iteration"]["id"]
-    _error(api.delete(f"/projects/{project}/iterations/{iteration}"), 409, "BadRequestIterationIsPublished")
+    _error(api.delete(f"/projects/{project}/iterations/{iteration}"), 400, "BadRequestIterationIsPublished")
     _error(api.post(f"/projects/{project}/train"), 400, "BadRequestTrainingNotNeeded")
     _error(api.post(f"/projects/{project}/images/files", content=b"{not json"), 400, "BadRequest")
     bad_base64 = {"images": [{"contents": "***"}]}

@@ -11,14 +11,16 @@ The web UI (`sightline.web`) is served at `/`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 import sightline
-from sightline.api import analysis, files, prediction, training
+from sightline.api import analysis, detection, files, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -26,6 +28,7 @@ from sightline.api.domains import Domains
 from sightline.api.errors import install_error_handlers
 from sightline.api.fetch import FetchPolicy
 from sightline.api.keys import KeyRing
+from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import RateLimiter
 from sightline.backbones import default_backbone_name
 from sightline.service import Workspace, start_background_worker
@@ -52,17 +55,24 @@ def create_app(
     rate_limit: float | None = None,
     max_batch: int = 32,
     web: bool = True,
+    cors_origins: Sequence[str] | None = None,
+    tagger_backbone: str | None = None,
+    azure_domains: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
 
-    `start_worker` runs a training worker thread while the app is up (the embedded default; turn it
-    off when `sightline worker` processes do the training). `backbones` are the domains offered.
-    `tagger` answers Image Analysis (default: the shipped vocabulary on the first domain's backbone,
-    built on the first request). `rate_limit`: requests per second per key (default
-    `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most concurrent predictions run as one batch
-    (1: none). A lone request never waits for a batch; at 32 clients, batching measured 1.2-1.6x the
-    throughput of one by one on 2 CPU cores (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also
-    serve the browser UI at `/` (sign-in with the Training-Key).
+    `start_worker` runs a training worker thread while the app is up (the embedded default; turn it off when
+    `sightline worker` processes do the training). `backbones` are the domains offered; `azure_domains` maps
+    Azure's domain names (General, Food ...) to backbones (default `SIGHTLINE_AZURE_DOMAINS`; unmapped ones
+    train with the first backbone). `tagger` answers Image Analysis (default: the shipped vocabulary on
+    `tagger_backbone`, else `SIGHTLINE_TAGGER_BACKBONE`, else the first domain able to tag (text tower or
+    classifier), else the default backbone: an embedding-only first domain never breaks tagging; built on the
+    first request). `rate_limit`: requests per second per key (default `SIGHTLINE_RATE_LIMIT`; 0: none).
+    `max_batch`: the most concurrent predictions run as one batch (1: none). A lone request never waits for a
+    batch; at 32 clients, batching measured 1.2-1.6x the throughput of one by one on 2 CPU cores
+    (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also serve the browser UI at `/` (sign-in
+    with the Training-Key). `cors_origins`: the origins whose browser scripts may call the API (default
+    `SIGHTLINE_CORS_ORIGINS`, comma-separated, `*` for any; none when unset).
     """
 
     @asynccontextmanager
@@ -86,22 +96,29 @@ def create_app(
         summary="Custom Vision-compatible image classification API",
         lifespan=lifespan,
     )
-    app.state.domains = domains = Domains.of(backbones or default_backbones())
-    app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(domains.default))
+    app.state.domains = domains = Domains.of(backbones or default_backbones(), azure_domains)
+    tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
+    app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(tagging, domains.backbones))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
     app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
     if ws is not None:
         _attach(app, ws, max_batch)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
-    for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
+    origins = list(cors_origins) if cors_origins is not None else cors_origins_from_env()
+    if origins:  # outside the body limit, so that its 413 reaches the browser's script too
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], max_age=600)
+    app.add_middleware(AzurePathMiddleware)  # outermost: routing and CORS see the routes' spelling
+    for version in TRAINING_VERSIONS:  # each version served is documented in /openapi.json
         prefix = f"/customvision/{version}/training"
-        app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        app.include_router(training.router, prefix=prefix)
+        app.include_router(detection.training_router, prefix=prefix)
         # after the training routes, whose fixed paths (images/tagged/count ...) must match first
-        app.include_router(files.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        app.include_router(files.router, prefix=prefix)
     for version in PREDICTION_VERSIONS:
         prefix = f"/customvision/{version}/prediction"
-        app.include_router(prediction.router, prefix=prefix, include_in_schema=version == PREDICTION_VERSIONS[0])
+        app.include_router(prediction.router, prefix=prefix)
+        app.include_router(detection.prediction_router, prefix=prefix)
     app.include_router(analysis.router)
     if web:
         from sightline.web import mount_web
@@ -110,10 +127,23 @@ def create_app(
     return app
 
 
-def _default_tagger(backbone: str) -> Tagger:
+def cors_origins_from_env() -> list[str]:
+    """`SIGHTLINE_CORS_ORIGINS`: comma-separated origins (`https://app.example.com`), `*` for any; none by default."""
+    return [o.strip().rstrip("/") for o in os.environ.get("SIGHTLINE_CORS_ORIGINS", "").split(",") if o.strip()]
+
+
+def _default_tagger(configured: str | None, domains: Sequence[str]) -> Tagger:
+    """The tagger on the configured backbone, else on the first domain that can tag, else the default backbone."""
+    from sightline.backbones import create_backbone
     from sightline.tagging import Tagger
 
-    return Tagger(backbone)
+    if configured:
+        return Tagger(configured)
+    for name in domains:
+        backbone = create_backbone(name)
+        if backbone.has_text or backbone.task == "classification":
+            return Tagger(backbone)
+    return Tagger(default_backbone_name())
 
 
 def _attach(app: FastAPI, ws: Workspace, max_batch: int) -> None:

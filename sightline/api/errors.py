@@ -49,6 +49,9 @@ class ApiError(StarletteHTTPException):
 
 
 def status_for(error: SightlineError) -> int:
+    """Custom Vision answers its `BadRequest...` conflicts (training in progress, published iteration) with 400."""
+    if isinstance(error, ConflictError) and error.code.startswith("BadRequest"):
+        return 400
     return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 400)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from sightline.api.domains import domain_id
+from sightline.api.domains import DomainEntry, domain_id
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ImageAddResult,
@@ -69,9 +69,15 @@ class Domain(CamelModel):
     exportable_platforms: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, backbone: str) -> Domain:
+    def of(cls, entry: DomainEntry) -> Domain:
         """Every backbone kind has an ONNX image graph, so every domain exports (see `sightline.export`)."""
-        return cls(id=domain_id(backbone), name=backbone, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
+        return cls(id=entry.id, name=entry.name, exportable=True, exportable_platforms=list(EXPORT_PLATFORMS))
+
+
+class ImageProcessingSettings(CamelModel):
+    """Kept and echoed; Sightline's training does not augment images (its heads train on embeddings)."""
+
+    augmentation_methods: dict[str, bool] | None = None
 
 
 class ProjectSettings(CamelModel):
@@ -79,6 +85,16 @@ class ProjectSettings(CamelModel):
     classification_type: str | None = None
     target_export_platforms: list[str] | None = None
     use_negative_set: bool | None = None
+    image_processing_settings: ImageProcessingSettings | None = None
+
+    def kept(self) -> dict[str, Any]:
+        """The settings Sightline stores as sent (those given in this body)."""
+        kept: dict[str, Any] = {}
+        if self.target_export_platforms is not None:
+            kept["targetExportPlatforms"] = list(self.target_export_platforms)
+        if self.image_processing_settings is not None:
+            kept["imageProcessingSettings"] = self.image_processing_settings.model_dump(by_alias=True)
+        return kept
 
 
 class Project(CamelModel):
@@ -101,12 +117,22 @@ class Project(CamelModel):
             settings=ProjectSettings(
                 domain_id=domain_id(view.domain),
                 classification_type=view.classification_type,
-                target_export_platforms=[],
+                target_export_platforms=view.settings.get("targetExportPlatforms", []),
                 use_negative_set=True,
+                image_processing_settings=view.settings.get("imageProcessingSettings"),
             ),
             created=view.created,
             last_modified=view.modified,
         )
+
+
+class ProjectExport(CamelModel):
+    iteration_count: int
+    image_count: int
+    tag_count: int
+    region_count: int = 0
+    estimated_import_time_in_ms: int = Field(default=0, alias="estimatedImportTimeInMS")
+    token: str
 
 
 class ProjectUpdate(CamelModel):
@@ -240,6 +266,20 @@ class ImageFileCreateBatch(CamelModel):
     metadata: dict[str, str] | None = None
 
 
+class ImageIdCreateEntry(CamelModel):
+    """A stored prediction (its id) whose image joins the project; `regions` are object detection's."""
+
+    id: str
+    tag_ids: list[str] | None = None
+    regions: list[dict[str, Any]] | None = None
+
+
+class ImageIdCreateBatch(CamelModel):
+    images: list[ImageIdCreateEntry]
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
 class ImageUrlCreateEntry(CamelModel):
     url: str
     tag_ids: list[str] | None = None
@@ -273,6 +313,12 @@ class ImageTagCreateSummary(CamelModel):
 # --- iterations ---------------------------------------------------------------------------------
 
 
+def azure_status(status: str) -> str:
+    """Azure reports an iteration as Training from the moment TrainProject answers; Sightline's queue is internal
+    (quickstarts poll `while status == "Training"` and would stop at once on "Queued")."""
+    return "Training" if status == "Queued" else status
+
+
 class Iteration(CamelModel):
     id: str
     name: str
@@ -298,7 +344,7 @@ class Iteration(CamelModel):
         return cls(
             id=view.id,
             name=view.name,
-            status=view.status,
+            status=azure_status(view.status),
             created=view.created,
             last_modified=view.modified,
             trained_at=view.trained_at,
@@ -308,9 +354,23 @@ class Iteration(CamelModel):
             exportable=bool(exports),
             exportable_to=exports,
             training_time_in_minutes=math.ceil((view.training_seconds or 0) / 60),
+            training_type=view.options.get("trainingType", "Regular"),
+            reserved_budget_in_hours=view.options.get("reservedBudgetInHours", 0),
             publish_name=view.publish_name,
             training_error_details=view.error,
         )
+
+
+class CustomBaseModelInfo(CamelModel):
+    project_id: str
+    iteration_id: str
+
+
+class TrainingParameters(CamelModel):
+    """TrainProject's optional body: `selectedTags` to train on (the others are ignored)."""
+
+    selected_tags: list[str] | None = None
+    custom_base_model_info: CustomBaseModelInfo | None = None
 
 
 class IterationUpdate(CamelModel):
@@ -405,6 +465,72 @@ class ImagePrediction(CamelModel):
             unknown_score=view.unknown_score,
             unknown=view.unknown,
         )
+
+
+class SuggestedTagAndRegion(CamelModel):
+    """One image's suggested tags (classification: no regions); `predictionUncertainty` is 1 - the top probability."""
+
+    id: str
+    project: str
+    iteration: str | None
+    created: datetime
+    predictions: list[Prediction]
+    prediction_uncertainty: float
+
+    @classmethod
+    def of(cls, image_id: str, view: PredictionView) -> SuggestedTagAndRegion:
+        shown = ImagePrediction.of(view)
+        top = max((p.probability for p in shown.predictions), default=0.0)
+        return cls(
+            id=image_id,
+            project=view.project_id,
+            iteration=view.iteration_id,
+            created=view.created,
+            predictions=shown.predictions,
+            prediction_uncertainty=1.0 - top,
+        )
+
+
+class StoredSuggestedTagAndRegion(SuggestedTagAndRegion):
+    width: int
+    height: int
+    resized_image_uri: str | None = None
+    thumbnail_uri: str | None = None
+    original_image_uri: str | None = None
+    domain: str | None = None
+
+    @classmethod
+    def of_image(cls, image: ImageView, view: PredictionView, links: Links, domain: str) -> StoredSuggestedTagAndRegion:
+        base = SuggestedTagAndRegion.of(image.id, view)
+        uris = Image.of(image, view.project_id, links)
+        return cls(
+            **base.model_dump(),
+            width=image.width,
+            height=image.height,
+            resized_image_uri=uris.resized_image_uri,
+            thumbnail_uri=uris.thumbnail_uri,
+            original_image_uri=uris.original_image_uri,
+            domain=domain,
+        )
+
+
+class SuggestedTagAndRegionQueryToken(CamelModel):
+    tag_ids: list[str] | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    session: str | None = None
+    continuation: str | None = None
+    max_count: int | None = Field(default=None, ge=0, le=256)
+    sort_by: str | None = Field(default=None, pattern="^(UncertaintyAscending|UncertaintyDescending)$")
+
+
+class SuggestedTagAndRegionQuery(CamelModel):
+    token: SuggestedTagAndRegionQueryToken
+    results: list[StoredSuggestedTagAndRegion]
+
+
+class TagFilter(CamelModel):
+    tag_ids: list[str] | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class TagProbability(CamelModel):

@@ -17,6 +17,7 @@ from sightline.api.batching import Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body, one_image_from_body
 from sightline.api.context import WS, AppDomains, Batcher, Fetching, IterationId, ProjectId, TagId, id_list
 from sightline.api.domains import domain_id
+from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_all, fetch_image
 from sightline.api.keys import require_training_key
 from sightline.api.links import SignedLinks
@@ -26,6 +27,7 @@ from sightline.api.models import (
     Image,
     ImageCreateSummary,
     ImageFileCreateBatch,
+    ImageIdCreateBatch,
     ImageMetadataUpdateSummary,
     ImagePerformance,
     ImagePrediction,
@@ -40,16 +42,24 @@ from sightline.api.models import (
     PredictionQueryResult,
     PredictionQueryToken,
     Project,
+    ProjectExport,
     ProjectSettings,
     ProjectUpdate,
+    StoredSuggestedTagAndRegion,
+    SuggestedTagAndRegion,
+    SuggestedTagAndRegionQuery,
+    SuggestedTagAndRegionQueryToken,
     Tag,
+    TagFilter,
     TagUpdate,
+    TrainingParameters,
 )
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
-from sightline.errors import ImageError
+from sightline.errors import ImageError, NotFoundError
 from sightline.service import (
     Workspace,
+    copying,
     images,
     iterations,
     performance,
@@ -96,13 +106,13 @@ _TAGGED = {None: None, "All": None, "Tagged": True, "Untagged": False}
 
 @router.get("/domains", tags=["Domains"])
 def get_domains(domains: AppDomains) -> list[Domain]:
-    """The backbones this server offers, as Classification domains."""
-    return [Domain.of(backbone) for backbone in domains.backbones]
+    """Azure's Classification domains (each mapped to a backbone), then each backbone this server offers."""
+    return [Domain.of(entry) for entry in domains.entries()]
 
 
 @router.get("/domains/{domainId}", tags=["Domains"])
 def get_domain(domains: AppDomains, requested: Annotated[str, Path(alias="domainId")]) -> Domain:
-    return Domain.of(domains.backbone_for(requested))
+    return Domain.of(domains.entry(requested))
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -124,8 +134,9 @@ def create_project(
     target_export_platforms: Annotated[str | None, Query(alias="targetExportPlatforms")] = None,
 ) -> Project:
     """Create a project. `domainId` picks the backbone (GET /domains); every trained iteration exports to
-    ONNX (see `export_iteration`), the only `targetExportPlatforms` accepted."""
-    for platform in id_list(target_export_platforms):
+    ONNX (see `export_iteration`), the only `targetExportPlatforms` accepted (kept and echoed)."""
+    platforms = id_list(target_export_platforms)
+    for platform in platforms:
         iterations.check_export_platform(platform)
     view = projects.create_project(
         ws,
@@ -133,8 +144,30 @@ def create_project(
         description=description,
         classification_type=classification_type,
         domain=domains.backbone_for(domain),
+        settings=ProjectSettings(target_export_platforms=platforms or None).kept(),
     )
     return Project.of(view)
+
+
+@router.post("/projects/import", tags=["Projects"])
+def import_project(ws: WS, token: str, name: str | None = None) -> Project:
+    """Copy an exported project (`token` from ExportProject on this server) under `name` (default: its name
+    with " (import)"): settings, tags, images with their tags and metadata; not its iterations."""
+    try:
+        source = projects.get_project(ws, token)
+    except NotFoundError:
+        raise ApiError(400, "BadRequestInvalidImportToken", "the token names no exported project here") from None
+    return Project.of(copying.copy_project(ws, source.id, name or f"{source.name} (import)"))
+
+
+@router.get("/projects/{projectId}/export", tags=["Projects"])
+def export_project(ws: WS, project_id: ProjectId) -> ProjectExport:
+    """What ImportProject on this server would copy; the token is valid here only (the project's id)."""
+    view = copying.describe_export(ws, project_id)
+    return ProjectExport(
+        iteration_count=view.iteration_count, image_count=view.image_count, tag_count=view.tag_count,
+        token=view.project_id,
+    )  # fmt: skip
 
 
 @router.get("/projects/{projectId}", tags=["Projects"])
@@ -150,6 +183,8 @@ def update_project(ws: WS, domains: AppDomains, project_id: ProjectId, body: Pro
     whose backbone this server does not offer (one made with the CLI, say).
     """
     settings = body.settings or ProjectSettings()
+    for platform in settings.target_export_platforms or ():
+        iterations.check_export_platform(platform)
     changed_domain = settings.domain_id and settings.domain_id != domain_id(projects.get_project(ws, project_id).domain)
     view = projects.update_project(
         ws,
@@ -158,6 +193,7 @@ def update_project(ws: WS, domains: AppDomains, project_id: ProjectId, body: Pro
         description=body.description,
         classification_type=settings.classification_type,
         domain=domains.backbone_for(settings.domain_id) if changed_domain else None,
+        settings=settings.kept(),
     )
     return Project.of(view)
 
@@ -387,19 +423,41 @@ async def create_images_from_urls(
     return _summary(response, results, project_id, links)
 
 
+@router.post(
+    "/projects/{projectId}/images/predictions", tags=["Images"], responses={207: {"model": ImageCreateSummary}}
+)
+def create_images_from_predictions(
+    ws: WS, links: SignedLinks, response: Response, project_id: ProjectId, batch: ImageIdCreateBatch
+) -> ImageCreateSummary:
+    """Add up to 64 stored predictions' images (by prediction id) to the project, with per-image and batch tags.
+
+    A prediction without a stored image (made with `store=false`, or deleted) gets status ErrorSource."""
+    check_batch_size(len(batch.images))
+    if any(entry.regions for entry in batch.images):
+        raise ApiError(
+            400, "BadRequestImageRegions", "regions are object detection's: Sightline does image classification only"
+        )
+    entries = [(entry.id, entry.tag_ids or ()) for entry in batch.images]
+    results = predictions.add_images_from_predictions(
+        ws, project_id, entries, tags=batch.tag_ids or (), metadata=batch.metadata
+    )
+    return _summary(response, results, project_id, links)
+
+
 def _fetch_failure(url: str, error: ImageError) -> ImageAddResult:
     return ImageAddResult(url, "ErrorImageSize" if error.reason == "too_large" else "ErrorSource", message=str(error))
 
 
 @router.post("/projects/{projectId}/images/tags", tags=["Images"])
 def create_image_tags(ws: WS, project_id: ProjectId, batch: ImageTagCreateBatch) -> ImageTagCreateSummary:
-    """Tag images; all or nothing (one pair against the project's rules fails the request)."""
+    """Tag images. A pair over the tags-per-image limit is listed in `exceeded` (the rest go on); any other
+    pair against the project's rules (or naming no such image or tag) fails the whole request."""
     pairs = [(entry.image_id, entry.tag_id) for entry in batch.tags]
-    added, already = images.tag_images_by_outcome(ws, project_id, pairs)
+    added, already, exceeded = images.tag_images_by_outcome(ws, project_id, pairs, list_exceeded=True)
     return ImageTagCreateSummary(
         created=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in added],
         duplicated=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in already],
-        exceeded=[],
+        exceeded=[ImageTagCreateEntry(image_id=i, tag_id=t) for i, t in exceeded],
     )
 
 
@@ -438,12 +496,31 @@ def train_project(
     reserved_budget_in_hours: Annotated[int, Query(alias="reservedBudgetInHours", ge=0)] = 0,
     force_train: Annotated[bool, Query(alias="forceTrain")] = False,
     notification_email_address: Annotated[str | None, Query(alias="notificationEmailAddress")] = None,
+    parameters: Annotated[TrainingParameters | None, Body()] = None,
 ) -> Iteration:
-    """Queue training; the answer is immediate, poll the iteration until it is Completed.
+    """Queue training; the answer is immediate (status Training, as on Azure): poll until it is Completed.
 
-    Both training types train the same way (Sightline's training takes seconds to minutes).
+    `selectedTags` (body) trains on those tags only, ignoring the others. `trainingType=Advanced` needs a
+    `reservedBudgetInHours` of 1 or more, and both are recorded on the iteration; Sightline trains the same
+    way for both types (its heads on the backbone's embeddings, seconds to minutes), so Advanced does not
+    fine-tune the backbone yet. `notificationEmailAddress` is checked and recorded, but no e-mail is sent:
+    poll the iteration. `customBaseModelInfo` is refused: heads are retrained from embeddings each time.
     """
-    return Iteration.of(training.start_training(ws, project_id, force=force_train))
+    parameters = parameters or TrainingParameters()
+    if parameters.custom_base_model_info is not None:
+        raise ApiError(
+            400,
+            "BadRequestNotSupported",
+            "customBaseModelInfo is not supported: Sightline retrains each iteration's head from the backbone's "
+            "embeddings, so there is no base model to continue from; train without it",
+        )
+    options = training.TrainingOptions(
+        selected_tags=tuple(parameters.selected_tags) if parameters.selected_tags is not None else None,
+        training_type=training_type or "Regular",
+        reserved_budget_in_hours=reserved_budget_in_hours,
+        notification_email_address=notification_email_address,
+    )
+    return Iteration.of(training.start_training(ws, project_id, force=force_train, options=options))
 
 
 @router.get("/projects/{projectId}/iterations", tags=["Iterations"])
@@ -535,10 +612,10 @@ def _onnx_export(links: SignedLinks, project_id: str, iteration_id: str, flavor:
 
 @router.get("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
 def get_exports(ws: WS, links: SignedLinks, project_id: ProjectId, iteration_id: IterationId) -> list[Export]:
-    """A completed iteration's export, listed as ready whether or not it was asked for: the download builds it
-    on first use (seconds) and keeps it."""
-    completed = iterations.get_iteration(ws, project_id, iteration_id).status == "Completed"
-    return [_onnx_export(links, project_id, iteration_id)] if completed else []
+    """The iteration's exports: ONNX, Done, once ExportIteration built it (or its download was fetched);
+    none before."""
+    exported = iterations.is_exported(ws, project_id, iteration_id)
+    return [_onnx_export(links, project_id, iteration_id)] if exported else []
 
 
 @router.post("/projects/{projectId}/iterations/{iterationId}/export", tags=["Iterations"])
@@ -600,6 +677,74 @@ def query_predictions(
     """Stored predictions, filtered (iteration, time, tag probability ranges) and ordered Newest, Oldest or
     Suspected (those a person should look at first); send the answer's token back for the next page."""
     return run_prediction_query(ws, links, project_id, token)
+
+
+@router.post("/projects/{projectId}/tagsandregions/suggestions", tags=["Suggestions"])
+def suggest_tags_and_regions(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    image_ids: Annotated[str, Query(alias="imageIds", description="Comma-separated image ids, at most 64.")],
+) -> list[SuggestedTagAndRegion]:
+    """Suggested tags for up to 64 of the project's images (the Smart Labeler), from the trained iteration's
+    calibrated predictions; classification only, so no regions. Nothing is stored."""
+    ids = id_list(image_ids)
+    check_batch_size(len(ids))
+    suggested = []
+    for image_id, result in predictions.suggest_tags(ws, project_id, iteration_id, ids):
+        if isinstance(result, ImageError):
+            raise ApiError(400, result.code, f"image {image_id}: {result}")
+        suggested.append(SuggestedTagAndRegion.of(image_id, result))
+    return suggested
+
+
+def _suggested(ws: Workspace, project_id: str, iteration_id: str, tag_ids: list[str] | None, threshold: float):
+    """Untagged images with the iteration's predictions, and the tag ids each is suggested for (>= threshold)."""
+    wanted = set(tag_ids) if tag_ids else None
+    rows = []
+    for image, view in predictions.suggest_for_untagged(ws, project_id, iteration_id):
+        hits = {p["tag_id"] for p in view.predictions if p["probability"] >= threshold and p["tag_id"]}
+        rows.append((image, view, hits if wanted is None else hits & wanted))
+    return rows
+
+
+@router.post("/projects/{projectId}/images/suggested", tags=["Suggestions"])
+def query_suggested_images(
+    ws: WS,
+    links: SignedLinks,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    token: SuggestedTagAndRegionQueryToken,
+) -> SuggestedTagAndRegionQuery:
+    """Untagged images suggested for any of `tagIds` (all tags when none) at `threshold` or above, by the
+    iteration's predictions, sorted by uncertainty (1 - top probability); `continuation` pages through them."""
+    rows = [
+        (i, v) for i, v, hits in _suggested(ws, project_id, iteration_id, token.tag_ids, token.threshold or 0.0) if hits
+    ]
+    descending = token.sort_by == "UncertaintyDescending"
+    rows.sort(key=lambda row: 1 - max((p["probability"] for p in row[1].predictions), default=0.0), reverse=descending)
+    start = int(token.continuation) if (token.continuation or "").isdigit() else 0
+    size = token.max_count or 50
+    domain = domain_id(projects.get_project(ws, project_id).domain)
+    page = [StoredSuggestedTagAndRegion.of_image(i, v, links, domain) for i, v in rows[start : start + size]]
+    more = start + size < len(rows)
+    next_token = token.model_copy(update={"continuation": str(start + size) if more else None})
+    return SuggestedTagAndRegionQuery(token=next_token, results=page)
+
+
+@router.post("/projects/{projectId}/images/suggested/count", tags=["Suggestions"])
+def query_suggested_image_count(
+    ws: WS,
+    project_id: ProjectId,
+    iteration_id: Annotated[str, Query(alias="iterationId")],
+    tag_filter: TagFilter,
+) -> dict[str, int]:
+    """Per tag id, how many untagged images the iteration suggests it for at `threshold` or above."""
+    counts = {t: 0 for t in tag_filter.tag_ids or [t.id for t in tags.list_tags(ws, project_id)]}
+    for _image, _view, hits in _suggested(ws, project_id, iteration_id, list(counts), tag_filter.threshold or 0.0):
+        for tag_id in hits:
+            counts[tag_id] += 1
+    return counts
 
 
 @router.delete("/projects/{projectId}/predictions", status_code=204, tags=["Predictions"])

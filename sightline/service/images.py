@@ -239,6 +239,16 @@ def list_images(
         return [image_view(image) for image in rows]
 
 
+def original_names(ws: Workspace, project_id: str, prefix: str = "") -> set[str]:
+    """The original names of a project's images that start with `prefix` (what an import already copied)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        query = select(Image.original_name).where(Image.project_id == project.id)
+        if prefix:
+            query = query.where(Image.original_name.startswith(prefix, autoescape=True))
+        return {name for name in session.scalars(query) if name is not None}
+
+
 def count_images(
     ws: Workspace,
     project_id: str,
@@ -307,19 +317,21 @@ def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
 
 def tag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
     """Add (image id, tag id or name) pairs, checking the project's rules per image; returns links added."""
-    added, _already = tag_images_by_outcome(ws, project_id, pairs)
+    added, _already, _exceeded = tag_images_by_outcome(ws, project_id, pairs)
     return len(added)
 
 
 def tag_images_by_outcome(
-    ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """As `tag_images`, returning the (image id, tag id) pairs added and those that were already there.
+    ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]], *, list_exceeded: bool = False
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """As `tag_images`, returning the (image id, tag id) pairs added, those already there, and (with
+    `list_exceeded`, as Azure's CreateImageTags answers) those left out for the tags-per-image limit.
 
-    All or nothing: one pair breaking a rule (or naming no such image or tag) adds none.
+    Otherwise all or nothing: one pair breaking a rule (or naming no such image or tag) adds none.
     """
     added: list[tuple[str, str]] = []
     already: list[tuple[str, str]] = []
+    exceeded: list[tuple[str, str]] = []
     with ws.session() as session:
         project = find_project_row(session, project_id)
         for image_id, tag_ref in pairs:
@@ -329,12 +341,18 @@ def tag_images_by_outcome(
             if tag in current:
                 already.append((image.id, tag.id))
                 continue
-            _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
+            try:
+                _check_tag_rules(project, [*current, tag], ws, f"image {image_id}")
+            except LimitExceededError:
+                if not list_exceeded:
+                    raise
+                exceeded.append((image.id, tag.id))
+                continue
             session.add(ImageTag(image_id=image.id, tag_id=tag.id))
             session.flush()
             session.refresh(image)
             added.append((image.id, tag.id))
-    return added, already
+    return added, already, exceeded
 
 
 def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
@@ -453,6 +471,7 @@ __all__ = [
     "image_bytes",
     "image_file",
     "list_images",
+    "original_names",
     "set_metadata",
     "tag_images",
     "tag_images_by_outcome",

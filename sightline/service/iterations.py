@@ -117,6 +117,15 @@ def export_iteration(
     return trained_iteration(ws, project_id, iteration_id)
 
 
+def is_exported(ws: Workspace, project_id: str, iteration_id: str, platform: str = "ONNX") -> bool:
+    """Whether the iteration's `platform` export was built (by ExportIteration, or a first download)."""
+    check_export_platform(platform)
+    with ws.session() as session:
+        row = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
+        artifact_key = row.artifact_key
+    return artifact_key is not None and ws.blobs.exists(f"{artifact_key}.{ONNX_EXPORT_SUFFIX}")
+
+
 def exported_model(ws: Workspace, project_id: str, iteration_id: str | None = None, platform: str = "ONNX") -> bytes:
     """The trained iteration as `platform`'s download: the ONNX zip of `sightline.export`, built once per model."""
     from sightline.export import export_onnx

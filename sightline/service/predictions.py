@@ -19,7 +19,7 @@ from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row
-from sightline.service.views import ImageFile, PredictionView
+from sightline.service.views import ImageAddResult, ImageFile, ImageView, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
@@ -232,6 +232,64 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
         row = session.get(Prediction, prediction_id)
         row.reviewed = True
     return result.image.id
+
+
+def add_images_from_predictions(
+    ws: Workspace,
+    project_id: str,
+    entries: Sequence[tuple[str, Sequence[str]]],
+    *,
+    tags: Sequence[str] = (),
+    metadata: dict[str, str] | None = None,
+) -> list[ImageAddResult]:
+    """Azure's CreateImagesFromPredictions: stored predictions' images join the project, each with its own
+    tags plus `tags`. One without a stored image gets status ErrorSource; the rest go on."""
+    from sightline.service.images import NewImage, add_images
+
+    found: list[NewImage] = []
+    missing: dict[int, ImageAddResult] = {}
+    for index, (prediction_id, own_tags) in enumerate(entries):
+        try:
+            data = prediction_image(ws, project_id, prediction_id)
+        except NotFoundError as error:
+            missing[index] = ImageAddResult(prediction_id, "ErrorSource", message=str(error))
+            continue
+        found.append(NewImage(data, name=f"prediction {prediction_id}", tags=list(own_tags), metadata=metadata or {}))
+    added = iter(add_images(ws, project_id, found, tags=tags))
+    return [missing[i] if i in missing else next(added) for i in range(len(entries))]
+
+
+def suggest_tags(
+    ws: Workspace, project_id: str, iteration_id: str, image_ids: Sequence[str]
+) -> list[tuple[str, PredictionView | ImageError]]:
+    """Azure's Smart Labeler (SuggestTagsAndRegions), classification: the trained iteration's calibrated
+    predictions for the project's (untagged) images, nothing stored. Returns (image id, prediction or error)."""
+    from sightline.service.images import image_bytes
+
+    data = [image_bytes(ws, project_id, image_id) for image_id in image_ids]
+    results = predict(ws, project_id, data, iteration_id=iteration_id, store=False) if data else []
+    return list(zip(image_ids, results, strict=True))
+
+
+def suggest_for_untagged(
+    ws: Workspace, project_id: str, iteration_id: str, *, batch: int = 64
+) -> list[tuple[ImageView, PredictionView]]:
+    """The iteration's predictions for every untagged image of the project (QuerySuggestedImages), oldest
+    first. Computed on each call: its cost grows with the untagged images (embeddings are cached)."""
+    from sightline.service.images import image_bytes, list_images
+
+    untagged: list[ImageView] = []
+    while len(page := list_images(ws, project_id, tagged=False, take=256, skip=len(untagged), newest_first=False)):
+        untagged.extend(page)
+        if len(page) < 256:
+            break
+    out: list[tuple[ImageView, PredictionView]] = []
+    for start in range(0, len(untagged), batch):
+        chunk = untagged[start : start + batch]
+        data = [image_bytes(ws, project_id, view.id) for view in chunk]
+        results = predict(ws, project_id, data, iteration_id=iteration_id, store=False)
+        out.extend((view, r) for view, r in zip(chunk, results, strict=True) if isinstance(r, PredictionView))
+    return out
 
 
 def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> PredictionView:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -79,6 +81,7 @@ def project_view(session: Session, project: Project) -> ProjectView:
         image_count=image_count or 0,
         tag_count=tag_count or 0,
         latest_iteration=latest,
+        settings=dict(project.settings or {}),
     )
 
 
@@ -90,7 +93,9 @@ def create_project(
     classification_type: str = "Multiclass",
     domain: str = "default",
     threshold: float = 0.5,
+    settings: Mapping[str, Any] | None = None,
 ) -> ProjectView:
+    """A new project; `settings` are Azure's that Sightline keeps and echoes (targetExportPlatforms ...)."""
     name = checked_name(name, ws)
     kind = _classification_type(classification_type)
     if not 0.0 < threshold < 1.0:
@@ -103,6 +108,7 @@ def create_project(
                 classification_type=kind,
                 domain=resolve_backbone_name(domain),
                 threshold=threshold,
+                settings=dict(settings) if settings else None,
             )
             session.add(project)
             session.flush()
@@ -133,8 +139,11 @@ def update_project(
     classification_type: str | None = None,
     threshold: float | None = None,
     domain: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> ProjectView:
-    """Change a project's settings; a new domain (backbone) applies from the next training on."""
+    """Change a project's settings; a new domain (backbone) applies from the next training on.
+
+    `settings`: Azure's kept settings to replace (a key set to None is removed)."""
     try:
         with ws.session() as session:
             project = find_project_row(session, project_id)
@@ -149,6 +158,9 @@ def update_project(
                 project.classification_type = kind
             if domain is not None:
                 project.domain = resolve_backbone_name(domain)
+            if settings:
+                kept = {**(project.settings or {}), **settings}
+                project.settings = {k: v for k, v in kept.items() if v is not None} or None
             if threshold is not None:
                 if not 0.0 < threshold < 1.0:
                     raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")

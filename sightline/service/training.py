@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -40,12 +42,65 @@ class TrainingCancelled(Exception):
 
 
 @dataclass(frozen=True)
+class TrainingOptions:
+    """TrainProject's options. `selected_tags`: tag ids to train on (others are ignored, as on Azure);
+    None: all. `training_type` Advanced and its `reserved_budget_in_hours` are recorded; Sightline trains
+    its heads the same way for both (backbone fine-tuning is not built yet). No e-mail is ever sent."""
+
+    selected_tags: tuple[str, ...] | None = None
+    training_type: str = "Regular"
+    reserved_budget_in_hours: int = 0
+    notification_email_address: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {
+            "trainingType": self.training_type,
+            "reservedBudgetInHours": self.reserved_budget_in_hours,
+        }
+        if self.selected_tags is not None:
+            stored["selectedTags"] = list(self.selected_tags)
+        if self.notification_email_address:
+            stored["notificationEmailAddress"] = self.notification_email_address
+        return stored
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _check_options(project: Project, options: TrainingOptions) -> None:
+    if options.training_type not in ("Regular", "Advanced"):
+        raise InvalidRequestError(f"trainingType must be Regular or Advanced, not {options.training_type!r}")
+    if options.training_type == "Advanced" and options.reserved_budget_in_hours < 1:
+        raise InvalidRequestError(
+            "Advanced training needs reservedBudgetInHours of at least 1",
+            "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
+        )
+    if options.notification_email_address is not None and not _EMAIL.match(options.notification_email_address):
+        raise InvalidRequestError(
+            f"not an e-mail address: {options.notification_email_address!r}", "BadRequestInvalidEmailAddress"
+        )
+    if options.selected_tags is not None:
+        known = {tag.id for tag in project.tags}
+        missing = [t for t in options.selected_tags if t not in known]
+        if missing:
+            raise NotFoundError(f"selectedTags names no tag of this project: {', '.join(missing)}", "NotFoundTag")
+        if not options.selected_tags:
+            raise InvalidRequestError(
+                "selectedTags is empty: select at least one tag", "BadRequestTrainingValidationFailed"
+            )
+
+
+@dataclass(frozen=True)
 class TrainingSet:
-    """What one iteration trains on: image blob keys (= sha256) and their tag names."""
+    """What one iteration trains on: image blob keys (= sha256) and their tag names.
+
+    `tag_names`: the tags training considers, in the project's order (all, or those selected).
+    """
 
     keys: list[str]
     labels: list[list[str]]
     negative_tag: str | None
+    tag_names: tuple[str, ...] = ()
 
     def fingerprint(self, project: Project) -> str:
         items = sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
@@ -73,29 +128,42 @@ def iteration_view(iteration: Iteration) -> IterationView:
         publish_name=iteration.publish_name,
         published_at=iteration.published_at,
         started_at=iteration.started_at,
+        options=dict(iteration.options or {}),
     )
 
 
-def training_set(session: Session, project: Project) -> TrainingSet:
-    """Every tagged image of the project with its tags (untagged images are not trained on)."""
+def training_set(session: Session, project: Project, selected: Sequence[str] | None = None) -> TrainingSet:
+    """Every tagged image of the project with its tags (untagged images are not trained on).
+
+    With `selected` tag ids, only those tags count: other tags are dropped from each image, and an
+    image left without a tag is not trained on (Azure's selectedTags).
+    """
+    chosen = set(selected) if selected is not None else None
+    tags = [t for t in project.tags if chosen is None or t.id in chosen]
+    has_tag = select(ImageTag.image_id).where(ImageTag.image_id == Image.id)
+    if chosen is not None:
+        has_tag = has_tag.where(ImageTag.tag_id.in_(chosen))
     images = session.scalars(
         select(Image)
         .where(Image.project_id == project.id)
-        .where(select(ImageTag.image_id).where(ImageTag.image_id == Image.id).exists())
+        .where(has_tag.exists())
         .options(selectinload(Image.tag_links).selectinload(ImageTag.tag))
         .order_by(Image.created, Image.id)
     ).all()
-    negative = next((t.name for t in project.tags if t.type == TagType.NEGATIVE), None)
+    negative = next((t.name for t in tags if t.type == TagType.NEGATIVE), None)
     return TrainingSet(
         keys=[image.blob_key for image in images],
-        labels=[[link.tag.name for link in image.tag_links] for image in images],
+        labels=[
+            [link.tag.name for link in image.tag_links if chosen is None or link.tag_id in chosen] for image in images
+        ],
         negative_tag=negative,
+        tag_names=tuple(t.name for t in tags),
     )
 
 
 def _tag_counts(project: Project, data: TrainingSet) -> dict[str, int]:
     """Images per tag of the project (0 for a tag on no image), in the project's tag order."""
-    counts: dict[str, int] = {t.name: 0 for t in project.tags}
+    counts: dict[str, int] = {name: 0 for name in data.tag_names}
     for labels in data.labels:
         for name in labels:
             counts[name] += 1
@@ -178,11 +246,15 @@ def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
     return TrainingPreflight(counts, untagged, refusal, code, warnings)
 
 
-def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> IterationView:
+def start_training(
+    ws: Workspace, project_id: str, *, force: bool = False, options: TrainingOptions | None = None
+) -> IterationView:
     """Validate and queue a new iteration. 'Training not needed' when nothing changed (unless forced)."""
+    options = options or TrainingOptions()
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        data = training_set(session, project)
+        _check_options(project, options)
+        data = training_set(session, project, options.selected_tags)
         _check_can_train(session, project, data, force=force)
         fingerprint = data.fingerprint(project)
         number = (
@@ -195,6 +267,7 @@ def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> It
             classification_type=project.classification_type,
             domain=project.domain,
             training_fingerprint=fingerprint,
+            options=options.to_json(),
         )
         session.add(iteration)
         session.flush()
@@ -251,7 +324,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         if iteration is None:
             raise NotFoundError(f"no iteration {iteration_id}", "NotFoundIteration")
         project = session.get(Project, iteration.project_id)
-        data = training_set(session, project)
+        data = training_set(session, project, (iteration.options or {}).get("selectedTags"))
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fingerprint = data.fingerprint(project)

@@ -23,6 +23,8 @@ class ProjectView:
     image_count: int = 0
     tag_count: int = 0
     latest_iteration: str | None = None
+    #: Azure's settings kept as sent: targetExportPlatforms, imageProcessingSettings.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +97,9 @@ class IterationView:
     publish_name: str | None
     published_at: datetime | None
     started_at: datetime | None = None  # when a worker took it up: the start of its elapsed time
+    #: What TrainProject asked for: selectedTags (tag ids), trainingType, reservedBudgetInHours,
+    #: notificationEmailAddress.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -117,6 +117,8 @@ class Project(Base):
     threshold: Mapped[float] = mapped_column(Float, nullable=False, default=0.5)
     created: Mapped[datetime] = _created()
     modified: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+    # Azure's project settings kept as sent (targetExportPlatforms, imageProcessingSettings); None: none given.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # passive_deletes: the database cascades, so deleting a project never loads its images.
     tags: Mapped[list[Tag]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)
@@ -254,6 +256,8 @@ class Iteration(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # Hash of the (image, tag) set trained on: equal fingerprints mean "training not needed".
     training_fingerprint: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH))
+    # What TrainProject asked for (selectedTags, trainingType, reservedBudgetInHours, notificationEmailAddress).
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
