@@ -337,6 +337,26 @@ def tag_images_by_outcome(
     return added, already
 
 
+def change_tag(ws: Workspace, project_id: str, image_id: str, tag_ref: str) -> bool:
+    """Give an image `tag_ref` in place of the tags it has, in one transaction: relabelling in a Multiclass
+    project (where remove-then-add would briefly leave it untagged, and add-then-remove is refused).
+    Returns whether anything changed."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        image = _image_row(session, project, image_id)
+        (tag,) = _resolve_tags(session, project, [tag_ref])
+        current = [link.tag for link in image.tag_links]
+        if [t.id for t in current] == [tag.id]:
+            return False
+        _check_tag_rules(project, [tag], ws, f"image {image_id}")
+        for link in image.tag_links:
+            if link.tag_id != tag.id:
+                session.delete(link)
+        if tag not in current:
+            session.add(ImageTag(image_id=image.id, tag_id=tag.id))
+        return True
+
+
 def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:
     removed = 0
     with ws.session() as session:
