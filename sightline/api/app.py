@@ -22,6 +22,7 @@ from sightline.api import analysis, files, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
+from sightline.api.docs import mount_docs
 from sightline.api.domains import Domains
 from sightline.api.errors import install_error_handlers
 from sightline.api.fetch import FetchPolicy
@@ -85,7 +86,10 @@ def create_app(
         version=sightline.__version__,
         summary="Custom Vision-compatible image classification API",
         lifespan=lifespan,
+        docs_url=None,  # served by `mount_docs` from local assets
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.domains = domains = Domains.of(backbones or default_backbones())
     app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(domains.default))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
