@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
@@ -115,6 +116,15 @@ def add_images(
     """
     for item in images:
         check_metadata(item.metadata, require=False)
+    try:
+        return _add_images_once(ws, project_id, images, tags)
+    except IntegrityError:  # the same bytes added at the same moment by another request: now a duplicate
+        return _add_images_once(ws, project_id, images, tags)
+
+
+def _add_images_once(
+    ws: Workspace, project_id: str, images: Sequence[NewImage], tags: Sequence[str]
+) -> list[ImageAddResult]:
     results: list[ImageAddResult | None] = [None] * len(images)
     checked: list[tuple[int, NewImage, object]] = []
     for i, item in enumerate(images):
