@@ -77,3 +77,26 @@ def test_projects_update_changes_the_settings(capsys, monkeypatch) -> None:
     run("projects", "create", "Other", "--domain", "tiny")
     code, _, err = run_main(capsys, monkeypatch, "projects", "update", "Other", "--name", "Shoe shop")
     assert code == 1 and "already exists" in one_line_error(err)
+
+
+def _commands(group, path=()):
+    """Every command of the CLI as its argument path: ("tags", "merge"), ("train",) ..."""
+    for name, command in getattr(group, "commands", {}).items():
+        if getattr(command, "commands", None):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_help_shows_no_types_for_flags_and_one_name_for_tags(monkeypatch) -> None:
+    import typer.main
+
+    from sightline.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    commands = list(_commands(typer.main.get_command(app)))
+    assert ("tags", "merge") in commands and ("projects", "update") in commands
+    for path in commands:
+        text = run(*path, "--help").stdout
+        assert "<bool>" not in text, path
+        assert "--tags" not in text.replace("--tag,--tags", "").replace("--tags-file", ""), path  # `--tag` everywhere

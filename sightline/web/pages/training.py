@@ -60,7 +60,9 @@ def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dic
     if latest.status == "Completed":
         _, report = performance.iteration_report(ws, project_id, latest.id)
         if report:
-            result["figures"] = {k: v for k, v in reporting.overall(report).items() if v is not None}
+            headline = ("precision", "recall", "mAP" if report.get("multilabel") else "accuracy")
+            overall = reporting.overall(report)
+            result["figures"] = {k: overall[k] for k in headline if overall.get(k) is not None}
             result["threshold"] = report.get("threshold")
     return result
 
