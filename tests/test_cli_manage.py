@@ -29,6 +29,8 @@ def test_a_mistyped_tag_is_renamed_merged_or_deleted(tmp_path: Path, capsys, mon
     out = run("tags", "merge", "Shop", "shoees", "square").stdout
     assert "merged 'shoees' (1 images) into 'square', now on 3" in out
     assert set(_tags("Shop")) == {"circle", "square"}
+    listed = json.loads(run("images", "list", "Shop", "--json").stdout)
+    assert {t["name"]: t["image_count"] for i in listed for t in i["tags"]} == {"circle": 3, "square": 3}
 
     refused = run("tags", "delete", "Shop", "circle", code=1)  # images carry it: ask first, never guess
     assert "3 images" in refused.stderr and "no image is deleted" in " ".join(refused.stderr.split())
