@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS
-from sightline.service import projects, tags
+from sightline.service import projects, tags, training
 from sightline.web.render import page, redirect
 
 router = APIRouter()
@@ -21,7 +21,14 @@ def _tags_url(project_id: str) -> str:
 @router.get("/projects/{project_id}/tags", response_class=HTMLResponse)
 def tag_list(request: Request, ws: WS, project_id: str) -> HTMLResponse:
     project = projects.get_project(ws, project_id)
-    return page(request, "tags.html", project=project, tab="tags", tags=tags.list_tags(ws, project.id))
+    return page(
+        request,
+        "tags.html",
+        project=project,
+        tab="tags",
+        tags=tags.list_tags(ws, project.id),
+        min_images=training.MIN_IMAGES_PER_TAG,
+    )
 
 
 @router.post("/projects/{project_id}/tags/{tag_id}")
