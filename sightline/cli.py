@@ -11,12 +11,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperOption
 
 from sightline.commands.render import console, err_console
 from sightline.errors import ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger, TagResult
+
+
+def _flag_type(self: TyperOption, ctx: object) -> str | None:
+    """Help shows `--json`, not `--json <bool>`: a flag takes no value, so it has no type to show."""
+    return None if getattr(self, "is_flag", False) else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="sightline",
@@ -106,7 +116,12 @@ def tag(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image (JSON Lines).")] = False,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest confidence shown.")] = 0.5,
     top: Annotated[int, typer.Option(min=0, help="At most this many tags per image (0: no limit).")] = 10,
-    tags: Annotated[str | None, typer.Option(help='Your own vocabulary: "ripe,unripe,rotten".')] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", "-t", "--tags", help='Your own vocabulary: "ripe,unripe,rotten" or repeated, as everywhere.'
+        ),
+    ] = None,
     tags_file: Annotated[
         Path | None, typer.Option(help="Vocabulary file: one tag per line, or a TSV (see sightline/vocabulary.py).")
     ] = None,
@@ -124,8 +139,8 @@ def tag(
     from sightline.tagging import Tagger
 
     if tags is not None and tags_file is not None:
-        raise typer.BadParameter("give --tags or --tags-file, not both")
-    vocabulary = _names([tags]) if tags is not None else tags_file
+        raise typer.BadParameter("give --tag or --tags-file, not both")
+    vocabulary = _names(tags) if tags is not None else tags_file
     paths = _image_paths(images)
     tagger = Tagger(
         backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from sightline.api import create_app, load_keys
 from sightline.api.server import serve_in_thread
+from sightline.backbones import create_backbone
 from sightline.service import Workspace
 from sightline.store import BlobStore, open_store
 
@@ -41,6 +42,9 @@ def sightline_server(folder: Path, **app_options) -> Iterator[RunningServer]:
     """A Sightline server over a fresh SQLite workspace in `folder`, with the `tiny` domain."""
     ws = Workspace(open_store(f"sqlite:///{folder / 'sightline.db'}"), BlobStore(str(folder / "blobs")))
     app_options.setdefault("backbones", ["tiny"])
+    for name in app_options["backbones"]:  # built once per session here, so that no page waits on it
+        if name.startswith("tiny"):
+            create_backbone(name)
     try:
         app = create_app(ws, **app_options)
         with serve_in_thread(app) as url:

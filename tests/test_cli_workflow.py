@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sightline.cli import app, main
-from sightline.service import Workspace, iterations
+from sightline.service import Workspace, iterations, projects
 from sightline.synthetic import make_image, make_unrelated_image, multi_label_dataset, to_jpeg
 
 KINDS = ["circle", "square", "triangle"]
@@ -192,7 +192,14 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, capsys, monkeypatch
     code, _, err = run_main(capsys, monkeypatch, "images", "delete", "Shapes")
     assert code == 2  # a usage error: neither ids nor --all
 
-    run("projects", "create", "Broken", "--domain", "no-such-backbone")
+    code, _, err = run_main(capsys, monkeypatch, "projects", "create", "Broken", "--domain", "no-such-backbone")
+    assert code == 1 and "domain 'no-such-backbone' cannot be used: unknown backbone" in one_line_error(err)
+    assert "Broken" not in run("projects", "list").stdout  # refused when created, not at its first training
+    ws = Workspace.open()  # a project whose backbone went missing after it was created still fails clearly
+    try:
+        projects.create_project(ws, "Broken", domain="no-such-backbone")
+    finally:
+        ws.close()
     run("images", "import", "Broken", str(tmp_path / "photos"))
     code, _, err = run_main(capsys, monkeypatch, "train", "Broken")  # queued, then fails in the worker
     assert code == 1 and "Iteration 1 failed: unknown backbone" in one_line_error(err)

@@ -298,7 +298,7 @@ def run(*args: str):
 
 
 def test_cli_tags_a_folder_one_line_per_image(photo_folder, tiny_backbone):
-    result = run(str(photo_folder), "--backbone", "tiny", "--tags", "circle,square", "--threshold", "0")
+    result = run(str(photo_folder), "--backbone", "tiny", "--tag", "circle", "-t", "square", "--threshold", "0")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [str(photo_folder / "a.jpg"), str(photo_folder / "nested/b.png")]

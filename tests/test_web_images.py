@@ -74,6 +74,9 @@ def test_upload_filter_and_bulk_actions(page, web_server: RunningServer, tmp_pat
     assert states == {**{f"circle-{i}.jpg": "done" for i in range(4)}, "notes.txt": "failed"}
     failed = page.locator("#upload-list li[data-state=failed] .status").inner_text()
     assert "not a recognisable image" in failed
+    assert page.locator("#upload-list li[data-state=failed] progress").count() == 0  # no full bar for a refusal
+    assert "No images yet" not in page.inner_text("main") and _thumb_count(page) == 4  # the grid follows at once
+    assert "4 of 5 uploaded" in page.inner_text("#upload-done")
     screenshot(page, "images-upload")
 
     # Two more by drag-and-drop, with a tag name that does not exist yet.
@@ -95,8 +98,13 @@ def test_upload_filter_and_bulk_actions(page, web_server: RunningServer, tmp_pat
     page.click("#upload-button")  # "circle" is still ticked: the Multiclass rule refuses each file
     assert set(_upload_states(page).values()) == {"failed"}
     assert "one tag per image" in page.locator("#upload-list .status").first.inner_text()
+    assert page.input_value("#new-tags") == ""  # the next batch starts clean; "square" is now a tag to tick
+    square = tags.get_tag(web_server.ws, project.id, "square")
+    assert not page.is_checked(f"input[name=tag][value='{square.id}']")
+    assert page.is_checked(f"input[name=tag][value='{circle.id}']")  # what was ticked stays ticked
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
     page.uncheck(f"input[name=tag][value='{circle.id}']")
+    page.check(f"input[name=tag][value='{square.id}']")
     page.click("#upload-button")
     assert set(_upload_states(page).values()) == {"done"}
     page.click("#upload-done a")
@@ -108,7 +116,6 @@ def test_upload_filter_and_bulk_actions(page, web_server: RunningServer, tmp_pat
     # Filters are plain links: by tag, tagged, untagged.
     page.locator(".image-filters").get_by_role("link", name="square").click()
     assert _thumb_count(page) == 2 and "Tagged “square”" in page.inner_text("h2#grid-heading")
-    square = next(t for t in tags.list_tags(web_server.ws, project.id) if t.name == "square")
     page.click(".image-filters a[href$='tagged=false']")
     assert "No images here" in page.inner_text("main")
 

@@ -201,7 +201,7 @@ def test_quick_test_a_file_store_it_and_accept_it_in_the_queue(page, web_server:
     top = stored.predictions[0]
     accept = item.get_by_role("button", name=f"Accept {top['tag_name']}")
     if not accept.count():  # the tiny model's top tag may not reach the threshold: pick it instead
-        item.locator("summary").click()
+        item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
         item.get_by_label(top["tag_name"]).check()
         accept = item.get_by_role("button", name="Add to training set")
     screenshot(page, "predictions")
@@ -239,7 +239,7 @@ def test_quick_test_a_url_without_storing_then_correct_a_stored_one(page, web_se
     wrong = next(p for p in fresh.predictions if p["tag_name"] != fresh.predictions[0]["tag_name"])
     page.goto(f"/projects/{pid}/predictions")
     item = page.locator(f"#prediction-{fresh.id}")
-    item.locator("summary").click()
+    item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
     item.get_by_label(wrong["tag_name"]).check()
     item.get_by_role("button", name="Add to training set").click()
     assert f"as {wrong['tag_name']}" in page.inner_text(".notice")
@@ -326,3 +326,56 @@ def _load_images(page) -> None:
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
     page.evaluate("window.scrollTo(0, 0)")
+
+
+def test_the_review_queue_by_keyboard(page, web_server: RunningServer, trained: Trained) -> None:
+    """Repeats of one image are one item; unknown images come first and offer "none of these" before accepting;
+    1-9 pick a tag, S skips, U undoes, A accepts; a new tag can be typed."""
+    ws, pid = web_server.ws, trained.project_id
+    predictions.delete_predictions(ws, pid, [p.id for p in predictions.list_predictions(ws, pid, reviewed=None)])
+    kinds = sorted(KINDS)  # the picker lists the regular tags by name: key 1 is the first
+    (odd,) = predictions.predict(ws, pid, [to_jpeg(make_lens_cap_image(21))], iteration_id=trained.iteration_id)
+    twice = [predictions.predict(ws, pid, [_photo(777)], iteration_id=trained.iteration_id)[0] for _ in range(2)]
+    (third,) = predictions.predict(ws, pid, [_photo(778)], iteration_id=trained.iteration_id)
+    (fourth,) = predictions.predict(ws, pid, [_photo(779)], iteration_id=trained.iteration_id)
+    before = images.count_images(ws, pid)
+
+    page.goto(f"/projects/{pid}/predictions")
+    items = page.locator("ul.queue > li")
+    assert items.count() == 4  # the image predicted twice is one item
+    assert items.first.get_attribute("id") == f"prediction-{odd.id}"
+    first = items.first
+    assert first.locator("button.primary").inner_text().startswith("None of these")  # not "Accept <tag>"
+    assert "Accept" not in first.locator("button.primary").inner_text()
+    repeated = page.locator(f'[data-prediction="{twice[0].id}"], [data-prediction="{twice[1].id}"]')
+    assert "predicted 2 times" in repeated.inner_text()
+    _load_images(page)
+    screenshot(page, "review-queue")
+
+    page.keyboard.press("0")  # none of these: the Negative tag, made for the purpose
+    page.wait_for_selector(".notice")
+    assert "Negative" in page.inner_text(".notice")
+    negative = next(t for t in tags.list_tags(ws, pid) if t.type == "Negative")
+    assert negative.image_count == 1 and predictions.get_prediction(ws, pid, odd.id).reviewed
+
+    page.keyboard.press("u")  # undo: the image leaves the training set, the prediction is back
+    page.wait_for_selector(".notice >> text=Review undone")
+    assert images.count_images(ws, pid) == before and not predictions.get_prediction(ws, pid, odd.id).reviewed
+
+    page.keyboard.press("s")  # skip the unknown one
+    current = page.locator("ul.queue > li.current")
+    target = current.get_attribute("data-prediction")
+    page.keyboard.press("2")  # the second tag, sent at once (Multiclass)
+    page.wait_for_selector(".notice >> text=Added to the training set")
+    assert f"as {kinds[1]}" in page.inner_text(".notice")
+    assert predictions.get_prediction(ws, pid, target).reviewed
+    if target in {t.id for t in twice}:
+        assert all(predictions.get_prediction(ws, pid, t.id).reviewed for t in twice)  # repeats go with it
+
+    item = page.locator("ul.queue > li").nth(1)
+    item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
+    item.get_by_placeholder("New tag name").fill("hexagon")
+    item.get_by_role("button", name="Add to training set").click()
+    assert "as hexagon" in page.inner_text(".notice")
+    assert any(t.name == "hexagon" and t.image_count == 1 for t in tags.list_tags(ws, pid))
+    assert {third.id, fourth.id, twice[0].id} & {p.id for p in predictions.list_predictions(ws, pid, reviewed=True)}

@@ -53,7 +53,7 @@ def test_train_watch_progress_and_publish(page, web_server: RunningServer) -> No
     assert "Iteration 1 queued" in page.inner_text(".notice")
     assert page.locator("#running progress").count() == 1
     screenshot(page, "train-running", phone=False)
-    page.wait_for_selector("td .badge.good", timeout=60_000)  # the script reloads the page when training ends
+    page.wait_for_selector("td .badge.good", timeout=180_000)  # the script reloads the page when training ends
     assert polls and set(polls) == {200}
     row = page.locator("tbody tr").first
     assert "Completed" in row.inner_text() and page.locator("#running").count() == 0
@@ -105,7 +105,8 @@ def test_cancel_a_queued_iteration_and_read_without_javascript(browser, idle_ser
     )
     assert state.json()["status"] == "Queued" and state.json()["running"] is True
     page.get_by_role("button", name="Cancel training").click()
-    assert "Cancelling Iteration 1" in page.inner_text(".notice")
+    notice = page.inner_text(".notice")  # the page's poll may have seen the worker-less cancel finish first
+    assert "Cancelling Iteration 1" in notice or "Iteration 1 cancelled" in notice
     assert "Cancelled" in page.locator("tbody tr").first.inner_text()
     context.close()
     assert errors == []

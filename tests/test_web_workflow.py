@@ -90,7 +90,7 @@ def test_the_whole_workflow_in_the_browser(page, web_server: RunningServer, tmp_
 
     page.get_by_role("link", name="Predictions", exact=True).click()
     item = page.locator(f"#prediction-{stored.id}")
-    item.locator("summary").click()
+    item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
     item.get_by_label("triangle").check()
     item.get_by_role("button", name="Add to training set").click()
     assert "Added to the training set" in page.inner_text(".notice")

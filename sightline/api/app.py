@@ -24,6 +24,7 @@ from sightline.api import analysis, detection, files, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
+from sightline.api.docs import mount_docs
 from sightline.api.domains import Domains
 from sightline.api.errors import install_error_handlers
 from sightline.api.fetch import FetchPolicy
@@ -95,7 +96,10 @@ def create_app(
         version=sightline.__version__,
         summary="Custom Vision-compatible image classification API",
         lifespan=lifespan,
+        docs_url=None,  # served by `mount_docs` from local assets
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.domains = domains = Domains.of(backbones or default_backbones(), azure_domains)
     tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
     app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(tagging, domains.backbones))

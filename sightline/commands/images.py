@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from sightline.commands.render import (
 )
 from sightline.errors import ImageError
 from sightline.imaging import read_bytes
-from sightline.service import images, importing, projects
+from sightline.service import images, importing, projects, tags
 from sightline.service.images import NewImage
 from sightline.service.views import ImageAddResult
 
@@ -144,6 +145,9 @@ def list_(
     with open_workspace() as ws:
         rows = images.list_images(ws, project, tagged=tagged, tag_ids=tag or (), take=take, skip=skip)
         total = images.count_images(ws, project, tagged=tagged, tag_ids=tag or ())
+        if as_json:  # each tag with the number of images it really has (listings leave it 0 to save queries)
+            counts = {t.id: t.image_count for t in tags.list_tags(ws, project)}
+            rows = [replace(r, tags=[replace(t, image_count=counts.get(t.id, 0)) for t in r.tags]) for r in rows]
     print_rows(rows, COLUMNS, as_json=as_json, empty="no images match")
     if not as_json and rows:
         err_console.print(f"{skip + 1}-{skip + len(rows)} of {total}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sightline.commands.context import AsJson, ProjectArg, Yes, confirm_or_stop, open_workspace
-from sightline.commands.render import ID_COLUMN, Column, console, print_record, print_rows
+from sightline.commands.render import ID_COLUMN, Column, console, fail, print_record, print_rows
 from sightline.service import projects
 from sightline.service.views import ProjectView
 
@@ -65,13 +65,47 @@ def create(
             name,
             description=description,
             classification_type=classification_type.value,
-            domain=domain,
+            domain=projects.check_domain(domain),
             threshold=threshold,
         )
     if as_json:
         print_record(project, FIELDS, as_json=True)
     else:
         console.print(f"created {project.classification_type} project {project.name!r} ({project.id})", markup=False)
+
+
+@app.command("update")
+def update(
+    project: ProjectArg,
+    name: Annotated[str | None, typer.Option(help="A new, unique name.", show_default=False)] = None,
+    description: Annotated[str | None, typer.Option(help="Free text.", show_default=False)] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Probability from which a tag counts as predicted.", show_default=False),
+    ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(help="A new backbone: every image is embedded again at the next training.", show_default=False),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a project's name, description, threshold or domain."""
+    if all(v is None for v in (name, description, threshold, domain)):
+        fail("nothing to change: give --name, --description, --threshold or --domain", code=2)
+    with open_workspace() as ws:
+        before = projects.get_project(ws, project)
+        spec = projects.check_domain(domain) if domain is not None else None
+        view = projects.update_project(
+            ws, before.id, name=name, description=description, threshold=threshold, domain=spec
+        )
+    if as_json:
+        print_record(view, FIELDS, as_json=True)
+        return
+    console.print(f"updated project {view.name!r}", markup=False)
+    if spec is not None and spec != before.domain:
+        console.print(
+            f"domain {before.domain} -> {spec}: every image is embedded again at the next training", markup=False
+        )
 
 
 @app.command("list")

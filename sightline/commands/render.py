@@ -41,10 +41,10 @@ class Column(NamedTuple):
 ID_COLUMN = Column("id", lambda view: view.id, no_wrap=True)
 
 
-def fail(message: str) -> NoReturn:
-    """End the command with one red line on stderr and exit code 1, as `cli.main` does for SightlineError."""
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """End the command with one red line on stderr and exit code 1 (2: a usage error), as `cli.main` does."""
     err_console.print(Text.assemble(("error:", "red"), " ", message))
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def jsonable(value: Any) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
@@ -115,6 +116,15 @@ def add_images(
     """
     for item in images:
         check_metadata(item.metadata, require=False)
+    try:
+        return _add_images_once(ws, project_id, images, tags)
+    except IntegrityError:  # the same bytes added at the same moment by another request: now a duplicate
+        return _add_images_once(ws, project_id, images, tags)
+
+
+def _add_images_once(
+    ws: Workspace, project_id: str, images: Sequence[NewImage], tags: Sequence[str]
+) -> list[ImageAddResult]:
     results: list[ImageAddResult | None] = [None] * len(images)
     checked: list[tuple[int, NewImage, object]] = []
     for i, item in enumerate(images):
@@ -353,6 +363,26 @@ def tag_images_by_outcome(
             session.refresh(image)
             added.append((image.id, tag.id))
     return added, already, exceeded
+
+
+def change_tag(ws: Workspace, project_id: str, image_id: str, tag_ref: str) -> bool:
+    """Give an image `tag_ref` in place of the tags it has, in one transaction: relabelling in a Multiclass
+    project (where remove-then-add would briefly leave it untagged, and add-then-remove is refused).
+    Returns whether anything changed."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        image = _image_row(session, project, image_id)
+        (tag,) = _resolve_tags(session, project, [tag_ref])
+        current = [link.tag for link in image.tag_links]
+        if [t.id for t in current] == [tag.id]:
+            return False
+        _check_tag_rules(project, [tag], ws, f"image {image_id}")
+        for link in image.tag_links:
+            if link.tag_id != tag.id:
+                session.delete(link)
+        if tag not in current:
+            session.add(ImageTag(image_id=image.id, tag_id=tag.id))
+        return True
 
 
 def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]]) -> int:

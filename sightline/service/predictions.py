@@ -111,7 +111,7 @@ def _store(ws: Workspace, view: PredictionView, data: bytes) -> None:
         )
 
 
-def _view(row: Prediction, threshold: float, unknown_threshold: float = 0.99) -> PredictionView:
+def prediction_view(row: Prediction, threshold: float, unknown_threshold: float = 0.99) -> PredictionView:
     return PredictionView(
         id=row.id,
         project_id=row.project_id,
@@ -187,7 +187,7 @@ def list_predictions(
         else:  # probabilities live in a JSON column: filtered here, streaming, up to the page wanted
             matching = (r for r in session.scalars(query.execution_options(yield_per=500)) if _admitted(r, tag_ranges))
             rows = list(islice(matching, skip, skip + take))
-        return [_view(row, project.threshold) for row in rows]
+        return [prediction_view(row, project.threshold) for row in rows]
 
 
 def _admitted(row: Prediction, tag_ranges: Sequence[TagRange]) -> bool:
@@ -299,4 +299,4 @@ def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> Predic
         row = session.get(Prediction, prediction_id)
         if row is None or row.project_id != project.id:
             raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
-        return _view(row, project.threshold)
+        return prediction_view(row, project.threshold)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sightline.backbones import resolve_backbone_name
-from sightline.errors import InvalidRequestError, NotFoundError
+from sightline.errors import InvalidRequestError, ModelError, NotFoundError
 from sightline.service.views import ProjectView
 from sightline.service.workspace import Workspace
 from sightline.store import ClassificationType, Image, ImageTag, Iteration, Project, Tag, utcnow
@@ -44,6 +45,30 @@ def checked_name(name: str, ws: Workspace, what: str = "project") -> str:
             f"BadRequest{what.capitalize()}Name",
         )
     return name
+
+
+def check_domain(domain: str) -> str:
+    """The domain (backbone) a project will train on, checked now rather than at its first training.
+
+    Loads the backbone once (it stays loaded for the process) so a missing model, an unreadable ONNX file
+    or a typo is a clear error when the project is created or its domain changed. Returns the spec to
+    store: `default` resolved to the model it means, an `onnx:` path made absolute (a relative one would
+    depend on the folder a later command runs in).
+    """
+    from sightline.backbones import create_backbone
+
+    spec = resolve_backbone_name((domain or "").strip() or "default")
+    if spec.startswith("onnx:"):
+        spec = "onnx:" + str(Path(spec[5:]).expanduser().resolve())
+    try:
+        create_backbone(spec)
+    except ModelError as exc:
+        raise InvalidRequestError(f"domain {spec!r} cannot be used: {exc}", "BadRequestInvalidDomain") from None
+    except Exception as exc:  # a file that is not a model fails inside ONNX Runtime or transformers, in many types
+        raise InvalidRequestError(
+            f"domain {spec!r} cannot be used: it did not load ({type(exc).__name__}: {exc})", "BadRequestInvalidDomain"
+        ) from None
+    return spec
 
 
 def get_project_row(session: Session, project_id: str) -> Project:

@@ -129,6 +129,56 @@ def update_tag(
         return tag_view(session, tag)
 
 
+def delete_impact(ws: Workspace, project_id: str, tag_id: str) -> tuple[TagView, int]:
+    """What deleting a tag would do, said before it is done: the tag, and how many of its images would be
+    left with no tag at all (the others keep their other tags). Images are never deleted with a tag."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        tag = find_tag_row(session, project.id, tag_id)
+        if tag is None:
+            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        others = select(ImageTag.image_id).where(ImageTag.tag_id != tag.id)
+        orphans = session.scalar(
+            select(func.count())
+            .select_from(ImageTag)
+            .where(ImageTag.tag_id == tag.id, ImageTag.image_id.not_in(others))
+        )
+        return tag_view(session, tag), orphans or 0
+
+
+def merge_tags(ws: Workspace, project_id: str, source_id: str, target_id: str) -> TagView:
+    """Move every image of `source` to `target` and delete `source`: "shoees" into "shoes" in one step.
+
+    Images that already carry `target` simply lose `source`. Both tags must be of the same type (a
+    Negative tag means "none of the others", so it cannot become a regular one). One transaction.
+    """
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        source = find_tag_row(session, project.id, source_id)
+        target = find_tag_row(session, project.id, target_id)
+        for ref, tag in ((source_id, source), (target_id, target)):
+            if tag is None:
+                raise NotFoundError(f"no tag {ref!r} in project {project.name!r}", "NotFoundTag")
+        assert source is not None and target is not None
+        if source.id == target.id:
+            raise InvalidRequestError(f"cannot merge tag {source.name!r} into itself", "BadRequestTagMerge")
+        if source.type != target.type:
+            raise InvalidRequestError(
+                f"cannot merge the {source.type} tag {source.name!r} into the {target.type} tag {target.name!r}",
+                "BadRequestTagMerge",
+            )
+        has_target = select(ImageTag.image_id).where(ImageTag.tag_id == target.id)
+        moving = session.scalars(
+            select(ImageTag.image_id).where(ImageTag.tag_id == source.id, ImageTag.image_id.not_in(has_target))
+        ).all()
+        session.add_all(ImageTag(image_id=image_id, tag_id=target.id) for image_id in moving)
+        session.flush()
+        session.delete(source)
+        session.flush()
+        session.refresh(target)
+        return tag_view(session, target)
+
+
 def delete_tag(ws: Workspace, project_id: str, tag_id: str) -> None:
     """Delete a tag; its images stay, untagged from it."""
     with ws.session() as session:

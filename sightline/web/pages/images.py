@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -170,39 +170,87 @@ def delete_selected(
     return redirect(_safe_back(back, project_id), notice=f"{deleted} image{'s' if deleted != 1 else ''} deleted.")
 
 
+def _detail_back(back: str | None, project_id: str) -> tuple[str | None, str | None]:
+    """Where the image was opened from (a confusion cell, a filtered grid) and how to name it; local only."""
+    if not back or not back.startswith(f"/projects/{project_id}/") or back.startswith("//"):
+        return None, None
+    path, _, query = back.partition("?")
+    if path.endswith("/performance/confusion"):
+        given = dict(parse_qsl(query))
+        return back, f"tagged {given.get('actual', '?')}, predicted {given.get('predicted', '?')}"
+    return back, path.rsplit("/", 1)[-1].replace("quicktest", "quick test")
+
+
+def _image_url(project_id: str, image_id: str, back: str | None) -> str:
+    url = f"/projects/{project_id}/images/{image_id}"
+    return url + (f"?{urlencode({'back': back})}" if back else "")
+
+
 @router.get("/projects/{project_id}/images/{image_id}", response_class=HTMLResponse)
-def image_detail(request: Request, ws: WS, project_id: str, image_id: str) -> HTMLResponse:
+def image_detail(request: Request, ws: WS, project_id: str, image_id: str, back: str | None = None) -> HTMLResponse:
     project = projects.get_project(ws, project_id)
     found = images.get_images(ws, project.id, [image_id])
     if not found:
         images.image_file(ws, project.id, image_id, "thumbnail")  # raises the service's NotFoundError
     view = found[0]
     current = {t.id for t in view.tags}
+    back, back_label = _detail_back(back, project.id)
     return page(
         request,
         "image.html",
         project=project,
         tab="images",
         image=view,
+        back=back,
+        back_label=back_label,
         other_tags=[t for t in tags.list_tags(ws, project.id) if t.id not in current],
     )
 
 
-@router.post("/projects/{project_id}/images/{image_id}/tags")
-def tag_image(
-    ws: WS, project_id: str, image_id: str, tag: Annotated[str, Form()] = "", new_tag: Annotated[str, Form()] = ""
-) -> RedirectResponse:
+def _chosen_tag(ws: WS, project_id: str, tag: str, new_tag: str) -> str:
     refs = [tag] if tag else [t.id for t in tags.ensure_tags(ws, project_id, [new_tag])]
     if not refs:
         raise InvalidRequestError("choose a tag or type a new tag's name")
-    images.tag_images(ws, project_id, [(image_id, refs[0])])
-    return redirect(f"/projects/{project_id}/images/{image_id}", notice="Tag added.")
+    return refs[0]
+
+
+@router.post("/projects/{project_id}/images/{image_id}/tags")
+def tag_image(
+    ws: WS,
+    project_id: str,
+    image_id: str,
+    tag: Annotated[str, Form()] = "",
+    new_tag: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    images.tag_images(ws, project_id, [(image_id, _chosen_tag(ws, project_id, tag, new_tag))])
+    return redirect(_image_url(project_id, image_id, _detail_back(back, project_id)[0]), notice="Tag added.")
+
+
+@router.post("/projects/{project_id}/images/{image_id}/tags/change")
+def change_tag(
+    ws: WS,
+    project_id: str,
+    image_id: str,
+    tag: Annotated[str, Form()] = "",
+    new_tag: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Multiclass relabelling in one step: the chosen tag replaces the image's tag."""
+    chosen = _chosen_tag(ws, project_id, tag, new_tag)
+    images.change_tag(ws, project_id, image_id, chosen)
+    name = tags.get_tag(ws, project_id, chosen).name
+    return redirect(
+        _image_url(project_id, image_id, _detail_back(back, project_id)[0]), notice=f"Tag changed to {name!r}."
+    )
 
 
 @router.post("/projects/{project_id}/images/{image_id}/tags/{tag_id}/remove")
-def untag_image(ws: WS, project_id: str, image_id: str, tag_id: str) -> RedirectResponse:
+def untag_image(
+    ws: WS, project_id: str, image_id: str, tag_id: str, back: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     images.untag_images(ws, project_id, [(image_id, tag_id)])
-    return redirect(f"/projects/{project_id}/images/{image_id}", notice="Tag removed.")
+    return redirect(_image_url(project_id, image_id, _detail_back(back, project_id)[0]), notice="Tag removed.")
 
 
 @router.post("/projects/{project_id}/images/{image_id}/metadata")

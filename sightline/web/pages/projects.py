@@ -33,8 +33,9 @@ def create_project(
 ) -> RedirectResponse:
     if domain is not None and domain not in domains.backbones:
         raise InvalidRequestError(f"{domain!r} is not a domain this server offers", "BadRequestInvalidDomain")
+    checked = projects.check_domain(domain or domains.default)  # a missing model is said now, not at training
     created = projects.create_project(
-        ws, name, description=description, classification_type=classification_type, domain=domain or domains.default
+        ws, name, description=description, classification_type=classification_type, domain=checked
     )
     return redirect(f"/projects/{created.id}/images", notice=f"Project {created.name!r} created. Add images next.")
 

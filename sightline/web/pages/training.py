@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS
-from sightline.service import iterations, projects, training
+from sightline.reporting import performance as reporting
+from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
 
@@ -44,6 +45,28 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
 
 
+def _phase_label(view: IterationView) -> str:
+    """Said the same way as the status beside it: a queued iteration waits, a training one has begun."""
+    if view.progress_phase:
+        return PHASES.get(view.progress_phase, view.progress_phase)
+    return "Waiting for a worker to take it up" if view.status == "Queued" else "Starting"
+
+
+def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dict | None:
+    """The headline of the newest finished iteration: its figures and where to read more."""
+    if latest is None or latest.status in _RUNNING:
+        return None
+    result: dict = {"iteration": latest, "figures": None}
+    if latest.status == "Completed":
+        _, report = performance.iteration_report(ws, project_id, latest.id)
+        if report:
+            headline = ("precision", "recall", "mAP" if report.get("multilabel") else "accuracy")
+            overall = reporting.overall(report)
+            result["figures"] = {k: overall[k] for k in headline if overall.get(k) is not None}
+            result["threshold"] = report.get("threshold")
+    return result
+
+
 def progress_json(view: IterationView) -> dict:
     """What the Train page's script polls: status, phase, n of N, elapsed seconds."""
     return {
@@ -52,7 +75,7 @@ def progress_json(view: IterationView) -> dict:
         "status": view.status,
         "running": view.status in _RUNNING,
         "phase": view.progress_phase,
-        "phaseLabel": PHASES.get(view.progress_phase or "", view.progress_phase or "Waiting for a worker"),
+        "phaseLabel": _phase_label(view),
         "done": view.progress_done,
         "total": view.progress_total,
         "elapsedSeconds": _elapsed(view),
@@ -74,6 +97,7 @@ def train_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
         preflight=training.preflight(ws, project.id),
         iterations=history,
         running=running,
+        result=_result(ws, project.id, history[0] if history else None),
         progress=progress_json(running) if running else None,
         durations={i.id: duration(_elapsed(i)) for i in history},
         min_images=training.MIN_IMAGES_PER_TAG,

@@ -67,7 +67,9 @@ function send(file, fields, view) {
       if (event.lengthComputable) view.bar.value = Math.round((event.loaded / event.total) * 95);
     });
     const finish = (ok, text) => {
-      view.bar.value = 100;
+      // A refused file shows no bar at all: a full bar would read as "uploaded".
+      if (ok) view.bar.value = 100;
+      else view.bar.remove();
       view.status.textContent = text;
       view.status.classList.add(ok ? "good" : "bad");
       view.item.dataset.state = ok ? "done" : "failed";
@@ -117,27 +119,49 @@ async function uploadAll(event) {
   const landed = outcomes.filter(Boolean).length;
   const summary = done.querySelector("a");
   summary.textContent = `${landed} of ${files.length} uploaded: show the images`;
-  done.hidden = false;
   input.value = "";
+  // The next batch starts clean: new tag names now exist as tags (ticked boxes stay ticked).
+  document.getElementById("new-tags").value = "";
+  await refreshPage();
+  done.hidden = false;
   button.disabled = false;
+}
+
+// Bring the grid, the tag counts and the tag choices up to date after an upload, so that the page never
+// says "No images yet" under "16 of 16 uploaded". Without this (a failed fetch), the link reloads the page.
+async function refreshPage() {
+  let fresh;
+  try {
+    const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  } catch {
+    return;
+  }
+  const ticked = new Set([...form.querySelectorAll("input[name=tag]:checked")].map((box) => box.value));
+  for (const id of ["grid-section", "image-filters", "upload-tag-choices"]) {
+    const now = document.getElementById(id);
+    const next = fresh.getElementById(id);
+    if (now && next) now.replaceChildren(...next.childNodes);
+  }
+  for (const box of form.querySelectorAll("input[name=tag]")) box.checked = ticked.has(box.value);
+  bindSelection();
 }
 
 if (form) form.addEventListener("submit", uploadAll);
 
-const selectAll = document.getElementById("select-all");
-const counter = document.getElementById("selected-count");
-const picks = [...document.querySelectorAll("#bulk-form .pick")];
-
-function updateCount() {
-  const chosen = picks.filter((box) => box.checked).length;
-  counter.textContent = chosen ? `${chosen} selected` : "";
-  if (selectAll) {
+// "Select all" and the count of selected images; bound again when the grid is refreshed.
+function bindSelection() {
+  const selectAll = document.getElementById("select-all");
+  const counter = document.getElementById("selected-count");
+  const picks = [...document.querySelectorAll("#bulk-form .pick")];
+  if (!selectAll) return;
+  const updateCount = () => {
+    const chosen = picks.filter((box) => box.checked).length;
+    counter.textContent = chosen ? `${chosen} selected` : "";
     selectAll.checked = chosen === picks.length && chosen > 0;
     selectAll.indeterminate = chosen > 0 && chosen < picks.length;
-  }
-}
-
-if (selectAll) {
+  };
   selectAll.closest("label").hidden = false;
   selectAll.addEventListener("change", () => {
     for (const box of picks) box.checked = selectAll.checked;
@@ -145,3 +169,5 @@ if (selectAll) {
   });
   for (const box of picks) box.addEventListener("change", updateCount);
 }
+
+bindSelection();

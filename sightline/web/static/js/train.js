@@ -20,6 +20,9 @@ async function poll() {
     return;
   }
   field("status").textContent = state.status.toLowerCase();
+  // The table says the same as the card: one status, read from one answer.
+  const row = document.querySelector(`tr[data-iteration="${state.id}"] [data-field="status"]`);
+  if (row) row.textContent = state.status;
   field("phase").textContent = state.phaseLabel;
   field("count").textContent = state.total ? `${state.done} of ${state.total}` : "";
   field("elapsed").textContent = state.elapsedText;
