@@ -147,10 +147,18 @@ class Classifier:
         labels: Sequence[Label],
         progress: PhaseProgress | None = None,
         keys: Sequence[str | None] | None = None,
+        groups: Sequence[object] | None = None,
     ) -> Classifier:
-        """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`."""
+        """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`.
+
+        `groups`: one value per image (None for none); images with equal values, for example shots of
+        one item, are kept on one side of every cross-validation fold. Near-duplicate images are kept
+        together as well without being declared.
+        """
         if len(images) != len(labels):
             raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
+        if groups is not None and len(groups) != len(images):
+            raise InvalidLabelsError(f"{len(images)} images but {len(groups)} groups: give one group per image")
         tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
         embedded = self.embed(images, progress, keys)
         self.failures_ = [(f.index, f.error) for f in embedded.failures]
@@ -170,6 +178,7 @@ class Classifier:
             uncertainty_margin=self.uncertainty_margin,
             random_state=self.random_state,
             progress=progress,
+            groups=None if groups is None else [groups[i] for i in embedded.ok_indices],
         )
         self.model_.unknown_threshold = self.unknown_threshold
         return self
