@@ -24,6 +24,7 @@ from sightline.service.workspace import Workspace
 from sightline.store import (
     ClassificationType,
     Image,
+    ImageMetadata,
     ImageTag,
     Iteration,
     IterationStatus,
@@ -46,10 +47,14 @@ class TrainingSet:
     keys: list[str]
     labels: list[list[str]]
     negative_tag: str | None
+    groups: list[str | None] | None = None  # the project's group-key metadata value per image
 
     def fingerprint(self, project: Project) -> str:
         items = sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
-        blob = json.dumps([str(project.classification_type), project.domain, project.threshold, items])
+        settings = [str(project.classification_type), project.domain, project.threshold, items]
+        if self.groups is not None:  # declared groups change the evaluation: a reason to train again
+            settings.append([project.group_key, sorted(zip(self.keys, map(str, self.groups), strict=True))])
+        blob = json.dumps(settings)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -76,20 +81,33 @@ def iteration_view(iteration: Iteration) -> IterationView:
     )
 
 
-def training_set(session: Session, project: Project) -> TrainingSet:
-    """Every tagged image of the project with its tags (untagged images are not trained on)."""
+def training_set(session: Session, project: Project, *, test_set: bool = False) -> TrainingSet:
+    """Every tagged image of the project with its tags (untagged images are not trained on); the
+    project's test set is left out (`test_set=True`: only the test set). With a group key, each image's
+    value of that metadata key."""
     images = session.scalars(
         select(Image)
-        .where(Image.project_id == project.id)
+        .where(Image.project_id == project.id, Image.test_set == test_set)
         .where(select(ImageTag.image_id).where(ImageTag.image_id == Image.id).exists())
         .options(selectinload(Image.tag_links).selectinload(ImageTag.tag))
         .order_by(Image.created, Image.id)
     ).all()
     negative = next((t.name for t in project.tags if t.type == TagType.NEGATIVE), None)
+    groups = None
+    if project.group_key:
+        values = dict(
+            session.execute(
+                select(ImageMetadata.image_id, ImageMetadata.value)
+                .join(Image)
+                .where(Image.project_id == project.id, ImageMetadata.key == project.group_key)
+            ).all()
+        )
+        groups = [values.get(image.id) for image in images]
     return TrainingSet(
         keys=[image.blob_key for image in images],
         labels=[[link.tag.name for link in image.tag_links] for image in images],
         negative_tag=negative,
+        groups=groups,
     )
 
 
@@ -268,7 +286,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         limits=ws.image_limits,
     )
     labels = [labels[0] if not multilabel else labels for labels in data.labels]
-    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys)
+    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys, groups=data.groups)
     if not should_continue():
         raise TrainingCancelled()
     artifact_key = ws.blobs.put(classifier.to_bytes())

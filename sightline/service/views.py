@@ -23,6 +23,8 @@ class ProjectView:
     image_count: int = 0
     tag_count: int = 0
     latest_iteration: str | None = None
+    group_key: str | None = None  # image-metadata key whose equal values form cross-validation groups
+    test_image_count: int = 0  # images in the project's test set (never trained on)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
