@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sightline.errors import InvalidRequestError
-from sightline.service import Worker, Workspace, images, iterations, projects, tags, training
+from sightline.service import Worker, Workspace, images, iterations, performance, projects, tags, training
 from sightline.service.images import NewImage
 from sightline.service.performance import trained_report
 from sightline.store import BlobStore
@@ -58,3 +58,63 @@ def test_a_group_key_forms_cross_validation_groups(ws):
     assert report["n_declared_group_images"] == 0
     with pytest.raises(InvalidRequestError, match="group key"):
         projects.set_group_key(ws, project.id, "bad\x00key")
+
+
+def _write_split_folder(root, per_kind: dict[str, int]) -> None:
+    for split, count in per_kind.items():
+        for k, kind in enumerate(KINDS):
+            folder = root / split / kind
+            folder.mkdir(parents=True)
+            for i in range(count):
+                seed = {"train": 0, "validation": 5000, "test": 9000}[split] + k * 100 + i
+                (folder / f"{i}.jpg").write_bytes(to_jpeg(make_image([kind], seed=seed)))
+
+
+def test_a_test_split_is_kept_out_of_training_and_scores_every_iteration(ws, tmp_path):
+    from sightline.service import importing
+
+    _write_split_folder(tmp_path / "data", {"train": 5, "validation": 1, "test": 3})
+    project = projects.create_project(ws, "Splits", domain="tiny")
+    report = importing.import_items(ws, project.id, importing.folder_items(tmp_path / "data"))
+    assert (report.added, report.test_images) == (27, 9)
+    assert projects.get_project(ws, project.id).test_image_count == 9
+    # the training views (and so the Azure routes) never show test images; the test set is listed apart
+    assert images.count_images(ws, project.id) == 18
+    shown = images.list_images(ws, project.id, take=100)
+    assert len(shown) == 18 and not any(image.test_set for image in shown)
+    held = images.list_images(ws, project.id, test_set=True, take=100)
+    assert len(held) == 9 and all(image.test_set for image in held)
+    assert training.preflight(ws, project.id).tag_counts == dict.fromkeys(KINDS, 6)
+
+    iteration = _train(ws, project.id)
+    _, cv = trained_report(ws, project.id, iteration)
+    assert cv["n_images"] == 18
+    held_out = performance.test_set_report(ws, project.id, iteration)
+    assert held_out["n_images"] == 9 and held_out["n_folds"] == 1
+    assert len(held_out["image_keys"]) == 9 and not held_out["skipped_images"]
+    assert {i.sha256 for i in held} == set(held_out["image_keys"])
+    assert 0.0 <= held_out["accuracy"] <= 1.0
+
+
+def test_a_csv_split_column_and_its_bad_values(ws, tmp_path):
+    from sightline.service import importing
+
+    rows = ["path,tags,split"]
+    for k, kind in enumerate(KINDS):
+        for i in range(6):
+            name = f"{kind}-{i}.jpg"
+            (tmp_path / name).write_bytes(to_jpeg(make_image([kind], seed=k * 100 + i)))
+            rows.append(f"{name},{kind},{'test' if i >= 4 else ('' if i == 0 else 'Train')}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    items = importing.csv_items(tmp_path / "labels.csv")
+    assert sum(item.test_set for item in items) == 6 and all(item.tags for item in items)
+    (tmp_path / "bad.csv").write_text("path,split,square\na.jpg,tset,1\nb.jpg,holdout,0\nc.jpg,test,1\n")
+    with pytest.raises(InvalidRequestError, match=r"'tset' \(line 2\), 'holdout' \(line 3\)"):
+        importing.csv_items(tmp_path / "bad.csv")
+    multi = importing.csv_items(_csv(tmp_path / "multi.csv", "path,circle,split,square\nx.jpg,1,test,1\n"))
+    assert multi[0].tags == ["circle", "square"] and multi[0].test_set
+
+
+def _csv(path, text):
+    path.write_text(text)
+    return path

@@ -86,7 +86,9 @@ def import_(
         Path,
         typer.Argument(
             help="A folder with one sub-folder per tag (optionally under train/ val/ test/), "
-            "or a CSV `path,tags` (tags separated by ';') or `path,<tag>,<tag>...` with 0/1 cells.",
+            "or a CSV `path,tags` (tags separated by ';') or `path,<tag>,<tag>...` with 0/1 cells, "
+            "optionally with a `split` column. Images of the test split become the project's test set: "
+            "never trained on, used to evaluate every iteration.",
             show_default=False,
         ),
     ],
@@ -116,8 +118,10 @@ def import_(
     else:
         if report.tags_created:
             console.print(f"created tags: {', '.join(report.tags_created)}", markup=False)
+        held_out = f" ({report.test_images} to the test set)" if report.test_images else ""
         console.print(
-            f"{name}: added {report.added}, duplicates {report.duplicates}, failed {len(report.failed)}", markup=False
+            f"{name}: added {report.added}{held_out}, duplicates {report.duplicates}, failed {len(report.failed)}",
+            markup=False,
         )
         for path, reason in report.failed[:_FAILURES_SHOWN]:
             console.print(f"  failed {path}: {reason}", markup=False, highlight=False)
@@ -138,12 +142,17 @@ def list_(
     ] = None,
     take: Annotated[int, typer.Option(min=1, max=256, help="At most this many images.")] = 50,
     skip: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    test_set: Annotated[
+        bool, typer.Option("--test-set", help="The project's test set (never trained on) instead of training images.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """List images, newest first."""
     with open_workspace() as ws:
-        rows = images.list_images(ws, project, tagged=tagged, tag_ids=tag or (), take=take, skip=skip)
-        total = images.count_images(ws, project, tagged=tagged, tag_ids=tag or ())
+        rows = images.list_images(
+            ws, project, tagged=tagged, tag_ids=tag or (), take=take, skip=skip, test_set=test_set
+        )
+        total = images.count_images(ws, project, tagged=tagged, tag_ids=tag or (), test_set=test_set)
     print_rows(rows, COLUMNS, as_json=as_json, empty="no images match")
     if not as_json and rows:
         err_console.print(f"{skip + 1}-{skip + len(rows)} of {total}")

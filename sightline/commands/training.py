@@ -149,15 +149,17 @@ def show(
     ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Status, timing and cross-validated performance: overall, calibration and per tag."""
+    """Status, timing and performance: the cross-validated estimate (beside the figures on the project's
+    test set, when it has one), calibration and per tag."""
     with open_workspace() as ws:
         view, report = performance.iteration_report(ws, project, iteration, threshold=threshold)
+        held_out = performance.test_set_report(ws, project, view.id)
     if as_json:
-        print_json({"iteration": view, "report": report})
+        print_json({"iteration": view, "report": report, "test_report": held_out or None})
         return
     print_iteration(view)
     if report:
-        print_report(report)
+        print_report(report, held_out)
 
 
 def publish(

@@ -197,6 +197,33 @@ def build_report(
     )
 
 
+def held_out_report(
+    *,
+    tags: Sequence[str],
+    multilabel: bool,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    uncalibrated_probs: np.ndarray,
+    threshold: float,
+    chosen_c: float,
+) -> EvaluationReport:
+    """The report of a trained model on labelled images it never saw (a test set): the same figures
+    as the cross-validated report, from one "fold" (n_folds = 1), so no spread across folds; the
+    overall figures' standard errors are bootstrapped over the images."""
+    return build_report(
+        tags=tags,
+        multilabel=multilabel,
+        y_true=y_true,
+        probs=probs,
+        uncalibrated_probs=uncalibrated_probs,
+        folds=np.zeros(len(probs), dtype=np.intp),
+        threshold=threshold,
+        chosen_c=chosen_c,
+        c_values=[],
+        c_log_losses=[],
+    )
+
+
 BOOTSTRAP_DRAWS = 200
 
 

@@ -44,6 +44,14 @@ def iteration_report(
     return view, at_threshold(report, threshold)
 
 
+def test_set_report(ws: Workspace, project: str, iteration: str | None = None) -> Report:
+    """The iteration (default: the latest) scored on the project's test set when training finished:
+    the held-out figures. {} when the project had no test set then (or the iteration is not trained)."""
+    with ws.session() as session:
+        row = find_iteration_row(session, find_project_row(session, project), iteration)
+        return dict(row.test_report or {})
+
+
 def trained_report(
     ws: Workspace,
     project: str,

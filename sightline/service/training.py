@@ -185,7 +185,10 @@ def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
         data = training_set(session, project)
         counts = _tag_counts(project, data)
         untagged = (
-            session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+            session.scalar(
+                select(func.count()).select_from(Image).where(Image.project_id == project.id, ~Image.test_set)
+            )
+            or 0
         ) - len(data.keys)
         refusal = code = None
         try:
@@ -217,6 +220,17 @@ def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> It
         session.add(iteration)
         session.flush()
         return iteration_view(iteration)
+
+
+def _score_test_set(ws: Workspace, classifier, test: TrainingSet, *, multilabel: bool) -> dict:
+    """The trained classifier on the project's test set: the held-out report, with the images it
+    covers and those left out (a tag the iteration did not train on, an unreadable image)."""
+    labels = [labels[0] if not multilabel else labels for labels in test.labels]
+    score = classifier.score(_BlobImages(ws, test.keys), labels, keys=test.keys)
+    result = score.report.to_dict() if score.report is not None else {}
+    result["image_keys"] = [test.keys[i] for i in score.scored]
+    result["skipped_images"] = [{"key": test.keys[i], "error": message} for i, message in score.errors]
+    return result
 
 
 class _BlobImages(Sequence[bytes]):
@@ -270,6 +284,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
             raise NotFoundError(f"no iteration {iteration_id}", "NotFoundIteration")
         project = session.get(Project, iteration.project_id)
         data = training_set(session, project)
+        test = training_set(session, project, test_set=True)
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fingerprint = data.fingerprint(project)
@@ -297,11 +312,13 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
     report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
+    test_report = _score_test_set(ws, classifier, test, multilabel=multilabel) if test.keys else None
     classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {
         "artifact_key": artifact_key,
         "report": report,
+        "test_report": test_report,
         "training_seconds": time.perf_counter() - started,
         "training_fingerprint": fingerprint,
         "trained_at": utcnow(),

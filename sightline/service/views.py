@@ -55,6 +55,7 @@ class ImageView:
     original_name: str | None
     tags: list[TagView] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    test_set: bool = False  # in the project's test set: never trained on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
