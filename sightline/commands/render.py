@@ -160,14 +160,16 @@ def print_overall(report: performance.Report) -> None:
     console.print(Text("  ".join(figures)))
 
 
-def print_report(report: performance.Report, held_out: performance.Report | None = None) -> None:
+def print_report(
+    report: performance.Report, held_out: performance.Report | None = None, *, title: str | None = None
+) -> None:
     """Overall figures (beside the test set's, when there is one), calibration, warnings, and the
-    per-tag table of an evaluation report."""
+    per-tag table of an evaluation report. `title`: what the figures rest on (default: the CV basis)."""
     threshold = report.get("threshold")
     console.print(
         Text(
             "\n"
-            + performance.estimate_basis(report)
+            + (title or performance.estimate_basis(report))
             + (f", at threshold {threshold:g}" if threshold is not None else "")
         )
     )

@@ -6,6 +6,7 @@ The CLI, the HTTP API and the web UI all call these functions with a `Workspace`
 
 from sightline.service import (
     analysis,
+    evaluation,
     images,
     importing,
     iterations,
@@ -25,6 +26,7 @@ __all__ = [
     "Worker",
     "Workspace",
     "analysis",
+    "evaluation",
     "images",
     "importing",
     "iterations",
