@@ -30,6 +30,7 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
+from sightline.learn.crossval import cross_duplicates
 from sightline.learn.evaluation import held_out_report
 from sightline.learn.heads import logits_to_proba
 from sightline.learn.model import reported_columns
@@ -287,6 +288,8 @@ class Classifier:
                 threshold=model.threshold,
                 chosen_c=float(model.head.C),
             )
+            # leakage: test images that near-duplicate a training image (indices into `scored`, training order)
+            report.leaks = cross_duplicates(X, model.novelty.embeddings_).tolist()
         return HeldOutScore(report=report, scored=scored, errors=sorted(errors.items()))
 
     def _truth(self, tag_sets: list[tuple[str, ...]]) -> np.ndarray:

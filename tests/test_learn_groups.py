@@ -7,7 +7,7 @@ import pytest
 
 from sightline.errors import InvalidLabelsError
 from sightline.learn import train_model
-from sightline.learn.crossval import assign_folds, find_groups, near_duplicate_pairs
+from sightline.learn.crossval import assign_folds, cross_duplicates, find_groups, near_duplicate_pairs
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -124,3 +124,21 @@ def test_a_tag_in_a_single_group_is_warned_about_not_refused():
     groups = [("one" if label == 0 else None) for label in y]
     model = train_model(X, y, list("abcd"), multilabel=False, groups=groups, detect_near_duplicates=False)
     assert any("'a'" in w and "optimistic" in w for w in model.warnings)
+
+
+def test_near_duplicates_with_different_tags_are_reported_as_likely_label_errors():
+    X, y, _item = _labelled_shots()
+    y = y.copy()
+    y[1] = (y[1] + 1) % 4  # one shot of item 0 tagged differently from its two siblings
+    model = train_model(X, y, list("abcd"), multilabel=False)
+    pairs = {tuple(p) for p in model.report.conflicting_pairs}
+    assert pairs and all(1 in p for p in pairs) and pairs <= {(0, 1), (1, 2)}
+    assert any("near-duplicate images carry different tags" in w for w in model.warnings)
+
+
+def test_test_images_that_near_duplicate_training_images_are_found():
+    X, _ = _shots(40, 2)
+    train, new = X[::2], X[1::2]  # every new image is a second shot of a training item
+    others, _ = _shots(20, 1, seed=9)
+    leaks = cross_duplicates(np.vstack([new[:5], others]), train)
+    assert sorted(map(tuple, leaks)) == [(i, i) for i in range(5)]

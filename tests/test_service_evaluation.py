@@ -3,7 +3,10 @@ declared groups from a metadata key, test sets kept out of training, scoring on 
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image as PILImage
 
 from sightline.errors import InvalidRequestError
 from sightline.service import Worker, Workspace, images, iterations, performance, projects, tags, training
@@ -74,25 +77,34 @@ def test_a_test_split_is_kept_out_of_training_and_scores_every_iteration(ws, tmp
     from sightline.service import importing
 
     _write_split_folder(tmp_path / "data", {"train": 5, "validation": 1, "test": 3})
+    # leakage: a test photo that is a training photo saved again (other bytes, same picture)
+    copy = io.BytesIO()
+    with PILImage.open(tmp_path / "data" / "train" / "circle" / "0.jpg") as photo:
+        photo.save(copy, "JPEG", quality=70)
+    (tmp_path / "data" / "test" / "circle" / "copy.jpg").write_bytes(copy.getvalue())
     project = projects.create_project(ws, "Splits", domain="tiny")
     report = importing.import_items(ws, project.id, importing.folder_items(tmp_path / "data"))
-    assert (report.added, report.test_images) == (27, 9)
-    assert projects.get_project(ws, project.id).test_image_count == 9
+    assert (report.added, report.test_images) == (28, 10)
+    assert projects.get_project(ws, project.id).test_image_count == 10
     # the training views (and so the Azure routes) never show test images; the test set is listed apart
     assert images.count_images(ws, project.id) == 18
     shown = images.list_images(ws, project.id, take=100)
     assert len(shown) == 18 and not any(image.test_set for image in shown)
     held = images.list_images(ws, project.id, test_set=True, take=100)
-    assert len(held) == 9 and all(image.test_set for image in held)
+    assert len(held) == 10 and all(image.test_set for image in held)
     assert training.preflight(ws, project.id).tag_counts == dict.fromkeys(KINDS, 6)
 
     iteration = _train(ws, project.id)
     _, cv = trained_report(ws, project.id, iteration)
     assert cv["n_images"] == 18
     held_out = performance.test_set_report(ws, project.id, iteration)
-    assert held_out["n_images"] == 9 and held_out["n_folds"] == 1
-    assert len(held_out["image_keys"]) == 9 and not held_out["skipped_images"]
+    assert held_out["n_images"] == 10 and held_out["n_folds"] == 1
+    assert len(held_out["image_keys"]) == 10 and not held_out["skipped_images"]
     assert {i.sha256 for i in held} == set(held_out["image_keys"])
+    copied = next(i.sha256 for i in held if i.original_name.endswith("copy.jpg"))
+    original = next(i.sha256 for i in shown if i.original_name.endswith("train/circle/0.jpg"))
+    assert [copied, original] in held_out["leaked_images"]
+    assert "near-duplicate training images" in held_out["warnings"][0]
     assert 0.0 <= held_out["accuracy"] <= 1.0
 
 

@@ -176,6 +176,8 @@ def print_report(
     if held_out:
         console.print(Text(performance.held_out_basis(held_out)))
         console.print(held_out_table(performance.side_by_side(report, held_out)))
+        for warning in held_out.get("warnings") or []:
+            console.print(Text.assemble(("warning (test set): ", "yellow"), str(warning)))
     else:
         print_overall(report)
     before, after = report.get("ece_before_calibration"), report.get("ece_after_calibration")

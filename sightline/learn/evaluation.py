@@ -101,6 +101,9 @@ class EvaluationReport:
     n_grouped_images: int = 0  # images sharing their group with others (near-duplicates or declared)
     n_near_duplicate_images: int = 0
     n_declared_group_images: int = 0
+    conflicting_pairs: list[list[int]] = field(default_factory=list)  # near-duplicates with different tags
+    # on a test set: (test index, training index) pairs of test images near-duplicating a training image
+    leaks: list[list[int]] = field(default_factory=list)
     # Standard errors of the overall figures, from a bootstrap over the independent groups
     accuracy_std: float | None = None  # Multiclass only
     precision_std: float | None = None

@@ -23,6 +23,7 @@ from sightline.learn.calibration import make_calibrator
 from sightline.learn.crossval import (
     DEFAULT_C_GRID,
     assign_folds,
+    conflicting_pairs,
     cross_fit_calibration,
     cross_validate,
     find_groups,
@@ -90,6 +91,13 @@ def train_model(
         "figures come from near-copies and are optimistic. Add images of other items."
         for j in single
     ]
+    conflicts = conflicting_pairs(found.near_duplicate_pairs, Y)
+    if len(conflicts):
+        i, j = conflicts[0]
+        warnings.append(
+            f"{len(conflicts)} pairs of near-duplicate images carry different tags (probably labelling errors), "
+            f"for example images {i} and {j}: check them (the report lists every pair)."
+        )
     folds = assign_folds(Y, multilabel=multilabel, random_state=random_state, groups=found.labels)
     with timer.phase("cross_validation", total=len(c_grid) * len(np.unique(folds))):
         data = ProjectedEmbeddings.from_embeddings(X)
@@ -120,6 +128,7 @@ def train_model(
         )
     report.n_near_duplicate_images = found.n_near_duplicate_images
     report.n_declared_group_images = found.n_declared_images
+    report.conflicting_pairs = conflicts.tolist()
     report.timings = timer.timings
     return TrainedModel(
         classes=classes,

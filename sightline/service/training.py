@@ -222,14 +222,21 @@ def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> It
         return iteration_view(iteration)
 
 
-def _score_test_set(ws: Workspace, classifier, test: TrainingSet, *, multilabel: bool) -> dict:
+def _score_test_set(ws: Workspace, classifier, test: TrainingSet, trained_keys: list[str], *, multilabel: bool) -> dict:
     """The trained classifier on the project's test set: the held-out report, with the images it
-    covers and those left out (a tag the iteration did not train on, an unreadable image)."""
+    covers, those left out (a tag the iteration did not train on, an unreadable image), and test images
+    that near-duplicate a training image (leakage: they flatter the held-out figures)."""
     labels = [labels[0] if not multilabel else labels for labels in test.labels]
     score = classifier.score(_BlobImages(ws, test.keys), labels, keys=test.keys)
     result = score.report.to_dict() if score.report is not None else {}
     result["image_keys"] = [test.keys[i] for i in score.scored]
     result["skipped_images"] = [{"key": test.keys[i], "error": message} for i, message in score.errors]
+    result["leaked_images"] = [[result["image_keys"][i], trained_keys[j]] for i, j in result.get("leaks", [])]
+    if result["leaked_images"]:
+        result["warnings"] = [
+            f"{len(result['leaked_images'])} test images near-duplicate training images: the held-out figures "
+            "are flattered by them; move them to training or remove them."
+        ]
     return result
 
 
@@ -312,7 +319,9 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
     report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
-    test_report = _score_test_set(ws, classifier, test, multilabel=multilabel) if test.keys else None
+    trained_keys = report["image_keys"]
+    report["conflicting_images"] = [[trained_keys[i], trained_keys[j]] for i, j in report.get("conflicting_pairs", [])]
+    test_report = _score_test_set(ws, classifier, test, trained_keys, multilabel=multilabel) if test.keys else None
     classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {
