@@ -102,6 +102,8 @@ class EvaluationReport:
     n_near_duplicate_images: int = 0
     n_declared_group_images: int = 0
     conflicting_pairs: list[list[int]] = field(default_factory=list)  # near-duplicates with different tags
+    # likely label errors (Multiclass), most likely first: index, given, suggested, self_confidence
+    label_issues: list[dict] = field(default_factory=list)
     # on a test set: (test index, training index) pairs of test images near-duplicating a training image
     leaks: list[list[int]] = field(default_factory=list)
     # Standard errors of the overall figures, from a bootstrap over the independent groups

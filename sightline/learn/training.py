@@ -31,6 +31,7 @@ from sightline.learn.crossval import (
 )
 from sightline.learn.evaluation import build_report
 from sightline.learn.heads import LinearHead
+from sightline.learn.label_errors import rank_label_issues
 from sightline.learn.model import TrainedModel, reported_columns, reported_tags
 from sightline.learn.novelty import NoveltyScorer
 from sightline.learn.rules import check_image_counts
@@ -129,6 +130,13 @@ def train_model(
     report.n_near_duplicate_images = found.n_near_duplicate_images
     report.n_declared_group_images = found.n_declared_images
     report.conflicting_pairs = conflicts.tolist()
+    if not multilabel:
+        ranked = rank_label_issues(oof_probs, Y)
+        report.label_issues = [
+            {"index": r.index, "given": classes[r.given], "suggested": classes[r.suggested],
+             "self_confidence": r.self_confidence}
+            for r in ranked if r.flagged
+        ]  # fmt: skip
     report.timings = timer.timings
     return TrainedModel(
         classes=classes,

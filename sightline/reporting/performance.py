@@ -112,6 +112,30 @@ def held_out_basis(held_out: Report) -> str:
     return text + (f" ({skipped} left out: unknown tag or unreadable)" if skipped else "")
 
 
+@dataclass(frozen=True)
+class LabelIssue:
+    """A training image whose tag is probably wrong (confident learning on out-of-fold predictions)."""
+
+    image_key: str | None
+    given: str
+    suggested: str
+    self_confidence: float
+
+
+def label_issues(report: Report) -> list[LabelIssue]:
+    """The likely mislabelled training images, most likely first (Multiclass; [] otherwise)."""
+    keys = list(report.get("image_keys") or [])
+    return [
+        LabelIssue(
+            keys[entry["index"]] if 0 <= entry.get("index", -1) < len(keys) else None,
+            str(entry.get("given", "?")),
+            str(entry.get("suggested", "?")),
+            float(entry.get("self_confidence", 0.0)),
+        )
+        for entry in report.get("label_issues") or []
+    ]
+
+
 def tag_rows(report: Report) -> list[TagRow]:
     return [
         TagRow(
