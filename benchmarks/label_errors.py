@@ -68,9 +68,9 @@ def main() -> None:
                "random: precision at k", "random: AUROC"]  # fmt: skip
     body = (
         f"Backbone: `{args.backbone}`. {args.per_tag} clothing photos per tag from train/, {args.flip:.0%} of the "
-        "labels flipped to another tag at random. Ranking: self-confidence, with confident learning's estimate of how many are wrong (flagged), on the cross-fitted calibrated "
-        "out-of-fold probabilities of group-aware cross-validation. Target: precision at k >= 0.70.\n\n"
-        + markdown_table(headers, [*rows, mean])
+        "labels flipped to another tag at random. Ranking: self-confidence on the cross-fitted calibrated "
+        "out-of-fold probabilities of group-aware cross-validation; 'flagged': confident learning's estimate of how "
+        "many labels are wrong. Target: precision at k >= 0.70.\n\n" + markdown_table(headers, [*rows, mean])
     )
     write_result("label_errors", "Label errors: finding flipped labels", body)
 

@@ -60,6 +60,10 @@ def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
     as_json = json.loads(run("iterations", "show", "Shapes", "--json").stdout)
     assert as_json["report"]["n_images"] == 18 and as_json["test_report"]["n_images"] == 9
 
+    issues = json.loads(run("iterations", "show", "Shapes", "--mislabeled", "--json").stdout)
+    assert isinstance(issues, list) and all({"image_key", "given", "suggested"} <= set(i) for i in issues)
+    assert "mislabelled" in run("iterations", "show", "Shapes", "--mislabeled").stdout or issues
+
     out = tmp_path / "report.html"
     run("report", "Shapes", "--out", str(out))
     assert "Cross-validated estimate and test set" in out.read_text()
