@@ -30,6 +30,10 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
+from sightline.learn.crossval import cross_duplicates
+from sightline.learn.evaluation import held_out_report
+from sightline.learn.heads import logits_to_proba
+from sightline.learn.model import reported_columns
 from sightline.vocabulary import Vocabulary, prompts_for
 
 FORMAT = "sightline-classifier"
@@ -70,6 +74,15 @@ class ImagePrediction:
             "unknown_score": self.unknown_score,
             "unknown": self.unknown,
         }
+
+
+@dataclass
+class HeldOutScore:
+    """A classifier evaluated on labelled images it did not train on (see `Classifier.score`)."""
+
+    report: EvaluationReport | None  # None when no image could be scored
+    scored: list[int]  # indices of the images the report covers, in its order
+    errors: list[tuple[int, str]]  # (index, why it was left out)
 
 
 class Classifier:
@@ -147,10 +160,18 @@ class Classifier:
         labels: Sequence[Label],
         progress: PhaseProgress | None = None,
         keys: Sequence[str | None] | None = None,
+        groups: Sequence[object] | None = None,
     ) -> Classifier:
-        """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`."""
+        """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`.
+
+        `groups`: one value per image (None for none); images with equal values, for example shots of
+        one item, are kept on one side of every cross-validation fold. Near-duplicate images are kept
+        together as well without being declared.
+        """
         if len(images) != len(labels):
             raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
+        if groups is not None and len(groups) != len(images):
+            raise InvalidLabelsError(f"{len(images)} images but {len(groups)} groups: give one group per image")
         tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
         embedded = self.embed(images, progress, keys)
         self.failures_ = [(f.index, f.error) for f in embedded.failures]
@@ -170,6 +191,7 @@ class Classifier:
             uncertainty_margin=self.uncertainty_margin,
             random_state=self.random_state,
             progress=progress,
+            groups=None if groups is None else [groups[i] for i in embedded.ok_indices],
         )
         self.model_.unknown_threshold = self.unknown_threshold
         return self
@@ -220,6 +242,69 @@ class Classifier:
     def evaluate(self) -> EvaluationReport:
         """The cross-validated report computed during `fit` (out-of-fold, calibrated)."""
         return self._model.report
+
+    def score(
+        self, images: Sequence[ImageSource], labels: Sequence[Label], keys: Sequence[str | None] | None = None
+    ) -> HeldOutScore:
+        """Evaluate on labelled images the classifier did not train on (a test set, a new folder).
+
+        An image that cannot be read, or whose tags the classifier does not know, is listed in
+        `errors` (index, message) and left out; the others are scored. `report` is None when none is left.
+        """
+        if len(images) != len(labels):
+            raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
+        model = self._model
+        known = set(model.classes) | ({self.negative_tag} if self.negative_tag else set())
+        errors: dict[int, str] = {}
+        tag_sets = []
+        for i, label in enumerate(labels):
+            try:
+                tags = self._as_tag_set(label, i)
+            except InvalidLabelsError as error:
+                errors[i] = str(error)
+                continue
+            unknown = [t for t in tags if t not in known]
+            if unknown:
+                errors[i] = f"tag {unknown[0]!r} is not one the classifier was trained on"
+            else:
+                tag_sets.append((i, tags))
+        usable = [i for i, _ in tag_sets]
+        embedded = self.embed([images[i] for i in usable], keys=None if keys is None else [keys[i] for i in usable])
+        for failure in embedded.failures:
+            errors[usable[failure.index]] = str(failure.error)
+        scored = [usable[j] for j in embedded.ok_indices]
+        report = None
+        if scored:
+            lookup = dict(tag_sets)
+            X = l2_normalize(embedded.vectors)
+            y_true = self._truth([lookup[i] for i in scored])
+            raw = logits_to_proba(model.head.logits(X), multilabel=self.multilabel)
+            report = held_out_report(
+                tags=model.reported_classes,
+                multilabel=self.multilabel,
+                y_true=y_true,
+                probs=model.reported_proba(X),
+                uncalibrated_probs=reported_columns(raw, multilabel=self.multilabel, negative_class=self.negative_tag),
+                threshold=model.threshold,
+                chosen_c=float(model.head.C),
+            )
+            # leakage: test images that near-duplicate a training image (indices into `scored`, training order)
+            report.leaks = cross_duplicates(X, model.novelty.embeddings_).tolist()
+        return HeldOutScore(report=report, scored=scored, errors=sorted(errors.items()))
+
+    def _truth(self, tag_sets: list[tuple[str, ...]]) -> np.ndarray:
+        """Labels in the model's reported order: Multiclass tag indices, Multilabel an indicator
+        (the negative tag, when there is one, as the last column)."""
+        tags = self._model.reported_classes
+        if not self.multilabel:
+            return np.array([tags.index(t[0]) for t in tag_sets], dtype=np.intp)
+        Y = np.zeros((len(tag_sets), len(tags)), dtype=np.int64)
+        for row, names in enumerate(tag_sets):
+            for name in names:
+                Y[row, tags.index(name)] = 1
+        if self.negative_tag is not None:
+            Y[:, -1] = (Y[:, :-1].sum(axis=1) == 0).astype(np.int64)
+        return Y
 
     @property
     def warnings_(self) -> list[str]:

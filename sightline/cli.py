@@ -184,6 +184,7 @@ app.command()(commands.training.unpublish)
 app.command()(commands.predict.predict)
 app.command()(commands.predict.test)
 app.command()(commands.report.report)
+app.command()(commands.evaluate.evaluate)
 app.command()(commands.training.worker)
 
 # The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).

@@ -271,7 +271,7 @@ def test_projects_tags_and_iterations_can_be_updated(api: httpx.Client, trained:
 def test_performance_follows_the_threshold(api: httpx.Client, trained: dict):
     url = f"/projects/{trained['project']['id']}/iterations/{trained['iteration']['id']}/performance"
     default = api.get(url).json()
-    assert set(default) == {
+    assert set(default) >= {
         "perTagPerformance",
         "precision",
         "precisionStdDeviation",
@@ -279,6 +279,9 @@ def test_performance_follows_the_threshold(api: httpx.Client, trained: dict):
         "recallStdDeviation",
         "averagePrecision",
     }
+    # Sightline's additions: what the estimate rests on; no test set in this project
+    assert default["imageCount"] >= default["independentGroupCount"] > 0
+    assert default["heldOut"] is None
     assert {t["name"] for t in default["perTagPerformance"]} == set(KINDS)
     assert set(default["perTagPerformance"][0]) == {
         "id",

@@ -110,7 +110,7 @@ def test_whole_workflow(kind: str, tmp_path: Path):
         assert "added 45, duplicates 0, failed 0" in first.stdout
         assert "created tags:" in first.stdout
         second = json.loads(run("images", "import", "Shapes", str(table), "--json").stdout)
-        assert second == {"added": 0, "duplicates": 45, "tags_created": [], "failed": []}
+        assert second == {"added": 0, "test_images": 0, "duplicates": 45, "tags_created": [], "failed": []}
     tags = json.loads(run("tags", "list", "Shapes", "--json").stdout)
     assert sorted(t["name"] for t in tags) == KINDS
     assert all(t["image_count"] >= PER_KIND for t in tags)

@@ -387,8 +387,24 @@ class TagPerformance(CamelModel):
     average_precision: float
 
 
+class HeldOutPerformance(CamelModel):
+    """Sightline: the iteration scored on the project's test set (images never trained on)."""
+
+    image_count: int
+    per_tag_performance: list[TagPerformance]
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+    accuracy: float | None  # Multiclass only
+    accuracy_std_deviation: float | None
+
+
 class IterationPerformance(CamelModel):
-    """Out-of-fold figures. A spread that cannot be known (at a threshold other than the trained one) is 0."""
+    """Out-of-fold figures (Azure's fields); the overall spreads are standard errors bootstrapped over
+    the independent groups of images. A spread that cannot be known (at another threshold) is 0.
+    Sightline adds what the estimate rests on and, when the project has a test set, `heldOut`."""
 
     per_tag_performance: list[TagPerformance]
     precision: float
@@ -396,29 +412,61 @@ class IterationPerformance(CamelModel):
     recall: float
     recall_std_deviation: float
     average_precision: float
+    # Sightline's additions (Azure's SDKs ignore unknown fields):
+    image_count: int | None = None
+    independent_group_count: int | None = None  # images of one group (near-duplicates, declared) count once
+    grouped_image_count: int | None = None
+    fold_count: int | None = None
+    accuracy: float | None = None
+    accuracy_std_deviation: float | None = None
+    held_out: HeldOutPerformance | None = None
 
     @classmethod
-    def of(cls, report: dict[str, Any], tag_ids: dict[str, str]) -> IterationPerformance:
-        per_tag = [
-            TagPerformance(
-                id=tag_ids.get(entry["tag"]),
-                name=entry["tag"],
-                precision=entry.get("precision") or 0.0,
-                precision_std_deviation=entry.get("precision_std") or 0.0,
-                recall=entry.get("recall") or 0.0,
-                recall_std_deviation=entry.get("recall_std") or 0.0,
-                average_precision=entry.get("average_precision") or 0.0,
-            )
-            for entry in report.get("per_tag") or []
-        ]
+    def of(
+        cls, report: dict[str, Any], tag_ids: dict[str, str], held_out: dict[str, Any] | None = None
+    ) -> IterationPerformance:
         return cls(
-            per_tag_performance=per_tag,
+            per_tag_performance=_per_tag(report, tag_ids),
             precision=report.get("precision") or 0.0,
-            precision_std_deviation=0.0,
+            precision_std_deviation=report.get("precision_std") or 0.0,
             recall=report.get("recall") or 0.0,
-            recall_std_deviation=0.0,
+            recall_std_deviation=report.get("recall_std") or 0.0,
             average_precision=report.get("mean_average_precision") or 0.0,
+            image_count=report.get("n_images"),
+            independent_group_count=report.get("n_groups"),
+            grouped_image_count=report.get("n_grouped_images"),
+            fold_count=report.get("n_folds"),
+            accuracy=report.get("accuracy"),
+            accuracy_std_deviation=report.get("accuracy_std"),
+            held_out=None
+            if not held_out or not held_out.get("n_images")
+            else HeldOutPerformance(
+                image_count=held_out["n_images"],
+                per_tag_performance=_per_tag(held_out, tag_ids),
+                precision=held_out.get("precision") or 0.0,
+                precision_std_deviation=held_out.get("precision_std") or 0.0,
+                recall=held_out.get("recall") or 0.0,
+                recall_std_deviation=held_out.get("recall_std") or 0.0,
+                average_precision=held_out.get("mean_average_precision") or 0.0,
+                accuracy=held_out.get("accuracy"),
+                accuracy_std_deviation=held_out.get("accuracy_std"),
+            ),
         )
+
+
+def _per_tag(report: dict[str, Any], tag_ids: dict[str, str]) -> list[TagPerformance]:
+    return [
+        TagPerformance(
+            id=tag_ids.get(entry["tag"]),
+            name=entry["tag"],
+            precision=entry.get("precision") or 0.0,
+            precision_std_deviation=entry.get("precision_std") or 0.0,
+            recall=entry.get("recall") or 0.0,
+            recall_std_deviation=entry.get("recall_std") or 0.0,
+            average_precision=entry.get("average_precision") or 0.0,
+        )
+        for entry in report.get("per_tag") or []
+    ]
 
 
 # --- predictions --------------------------------------------------------------------------------

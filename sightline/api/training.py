@@ -551,10 +551,12 @@ def get_iteration_performance(
     threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     overlap_threshold: Annotated[float | None, Query(alias="overlapThreshold")] = None,
 ) -> IterationPerformance:
-    """Out-of-fold precision and recall at `threshold` (default: the project's), and average precision."""
+    """Out-of-fold precision and recall at `threshold` (default: the project's), and average precision;
+    Sightline adds the figures on the project's test set (`heldOut`) when it has one."""
     _view, report = performance.trained_report(ws, project_id, iteration_id, threshold=threshold)
+    held_out = performance.test_set_report(ws, project_id, iteration_id, threshold=threshold)
     tag_ids = {t.name: t.id for t in tags.list_tags(ws, project_id)}
-    return IterationPerformance.of(report, tag_ids)
+    return IterationPerformance.of(report, tag_ids, held_out)
 
 
 @router.get("/projects/{projectId}/iterations/{iterationId}/performance/images", tags=["Iterations"])

@@ -87,7 +87,9 @@ def import_(
         Path,
         typer.Argument(
             help="A folder with one sub-folder per tag (optionally under train/ val/ test/), "
-            "or a CSV `path,tags` (tags separated by ';') or `path,<tag>,<tag>...` with 0/1 cells.",
+            "or a CSV `path,tags` (tags separated by ';') or `path,<tag>,<tag>...` with 0/1 cells, "
+            "optionally with a `split` column. Images of the test split become the project's test set: "
+            "never trained on, used to evaluate every iteration.",
             show_default=False,
         ),
     ],
@@ -117,8 +119,10 @@ def import_(
     else:
         if report.tags_created:
             console.print(f"created tags: {', '.join(report.tags_created)}", markup=False)
+        held_out = f" ({report.test_images} to the test set)" if report.test_images else ""
         console.print(
-            f"{name}: added {report.added}, duplicates {report.duplicates}, failed {len(report.failed)}", markup=False
+            f"{name}: added {report.added}{held_out}, duplicates {report.duplicates}, failed {len(report.failed)}",
+            markup=False,
         )
         for path, reason in report.failed[:_FAILURES_SHOWN]:
             console.print(f"  failed {path}: {reason}", markup=False, highlight=False)
@@ -139,12 +143,17 @@ def list_(
     ] = None,
     take: Annotated[int, typer.Option(min=1, max=256, help="At most this many images.")] = 50,
     skip: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    test_set: Annotated[
+        bool, typer.Option("--test-set", help="The project's test set (never trained on) instead of training images.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """List images, newest first."""
     with open_workspace() as ws:
-        rows = images.list_images(ws, project, tagged=tagged, tag_ids=tag or (), take=take, skip=skip)
-        total = images.count_images(ws, project, tagged=tagged, tag_ids=tag or ())
+        rows = images.list_images(
+            ws, project, tagged=tagged, tag_ids=tag or (), take=take, skip=skip, test_set=test_set
+        )
+        total = images.count_images(ws, project, tagged=tagged, tag_ids=tag or (), test_set=test_set)
         if as_json:  # each tag with the number of images it really has (listings leave it 0 to save queries)
             counts = {t.id: t.image_count for t in tags.list_tags(ws, project)}
             rows = [replace(r, tags=[replace(t, image_count=counts.get(t.id, 0)) for t in r.tags]) for r in rows]

@@ -38,6 +38,8 @@ FIELDS: list[Column] = [
     Column("threshold", lambda p: f"{p.threshold:g}"),
     Column("tags", lambda p: p.tag_count),
     Column("images", lambda p: p.image_count),
+    Column("group key", lambda p: p.group_key or "(none: near-duplicates only)"),
+    Column("test images", lambda p: p.test_image_count),
     Column("latest iteration", lambda p: p.latest_iteration or "(not trained yet)"),
     Column("created", lambda p: p.created, no_wrap=True),
     Column("modified", lambda p: p.modified),
@@ -56,6 +58,14 @@ def create(
     threshold: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Probability from which a tag counts as predicted.")
     ] = 0.5,
+    group_key: Annotated[
+        str | None,
+        typer.Option(
+            "--group-key",
+            help="Image-metadata key (e.g. item, part_id, session) whose equal values are shots of one thing: "
+            "cross-validation keeps them on one side of every fold.",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Create a project."""
@@ -67,6 +77,7 @@ def create(
             classification_type=classification_type.value,
             domain=projects.check_domain(domain),
             threshold=threshold,
+            group_key=group_key,
         )
     if as_json:
         print_record(project, FIELDS, as_json=True)
@@ -122,6 +133,21 @@ def show(project: ProjectArg, as_json: AsJson = False) -> None:
     with open_workspace() as ws:
         view = projects.get_project(ws, project)
     print_record(view, FIELDS, as_json=as_json)
+
+
+@app.command("group-key")
+def group_key_(
+    project: ProjectArg,
+    key: Annotated[str, typer.Argument(help='The metadata key; "" for none.', show_default=False)],
+    as_json: AsJson = False,
+) -> None:
+    """Set the image-metadata key whose equal values form cross-validation groups (from the next training on)."""
+    with open_workspace() as ws:
+        view = projects.set_group_key(ws, project, key)
+    if as_json:
+        print_record(view, FIELDS, as_json=True)
+    else:
+        console.print(f"project {view.name!r}: group key {view.group_key or '(none)'}", markup=False)
 
 
 @app.command("delete")

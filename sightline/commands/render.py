@@ -160,16 +160,26 @@ def print_overall(report: performance.Report) -> None:
     console.print(Text("  ".join(figures)))
 
 
-def print_report(report: performance.Report) -> None:
-    """Overall figures, calibration, warnings, and the per-tag table of an evaluation report."""
+def print_report(
+    report: performance.Report, held_out: performance.Report | None = None, *, title: str | None = None
+) -> None:
+    """Overall figures (beside the test set's, when there is one), calibration, warnings, and the
+    per-tag table of an evaluation report. `title`: what the figures rest on (default: the CV basis)."""
     threshold = report.get("threshold")
     console.print(
         Text(
-            f"\ncross-validated on {report.get('n_images', '?')} images in {report.get('n_folds', '?')} folds"
+            "\n"
+            + (title or performance.estimate_basis(report))
             + (f", at threshold {threshold:g}" if threshold is not None else "")
         )
     )
-    print_overall(report)
+    if held_out:
+        console.print(Text(performance.held_out_basis(held_out)))
+        console.print(held_out_table(performance.side_by_side(report, held_out)))
+        for warning in held_out.get("warnings") or []:
+            console.print(Text.assemble(("warning (test set): ", "yellow"), str(warning)))
+    else:
+        print_overall(report)
     before, after = report.get("ece_before_calibration"), report.get("ece_after_calibration")
     if before is not None and after is not None:
         console.print(Text(f"calibration error (ECE) {before:.3f} before → {after:.3f} after calibration"))
@@ -181,6 +191,16 @@ def print_report(report: performance.Report) -> None:
     rows = performance.tag_rows(report)
     if rows:
         console.print(tag_metrics_table(rows))
+
+
+def held_out_table(figures: Sequence[performance.Figure]) -> Table:
+    """Headline figures: the cross-validated estimate beside the test set's (± standard error)."""
+    table = Table("figure", "cross-validated estimate", "test set (held out)")
+    for figure in figures:
+        table.add_row(
+            figure.name, percent(figure.estimate, figure.estimate_std), percent(figure.held_out, figure.held_out_std)
+        )
+    return table
 
 
 def tag_metrics_table(rows: Sequence[performance.TagRow]) -> Table:

@@ -34,11 +34,12 @@ def report(
     with open_workspace() as ws:
         project_view = projects.get_project(ws, project)
         view, data = performance.iteration_report(ws, project, iteration)
+        held_out = performance.test_set_report(ws, project, view.id)
         if view.status != IterationStatus.COMPLETED or not data:
             fail(f"{view.name} is {view.status}: there is no evaluation to report yet")
         worst = performance.mistakes(data, mistakes)
         thumbnails = {m.image_key: _thumbnail(ws, m.image_key) for m in worst if m.image_key}
-    page = render_page(project_view, view, data, worst, thumbnails)
+    page = render_page(project_view, view, data, worst, thumbnails, held_out)
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as error:
@@ -52,8 +53,10 @@ def render_page(
     data: performance.Report,
     worst: list[performance.Outcome],
     thumbnails: dict[str, str | None],
+    held_out: performance.Report | None = None,
 ) -> str:
-    """The report page as HTML text (no I/O: the caller fetched the thumbnails)."""
+    """The report page as HTML text (no I/O: the caller fetched the thumbnails); `held_out`: the
+    iteration's figures on the project's test set, shown beside the cross-validated ones."""
     import jinja2
 
     from sightline.reporting import figures
@@ -85,6 +88,10 @@ def render_page(
         charts=charts,
         mistakes=worst,
         thumbnails=thumbnails,
+        estimate_basis=performance.estimate_basis(data),
+        held_out=held_out or None,
+        held_out_basis=performance.held_out_basis(held_out) if held_out else None,
+        side_by_side=performance.side_by_side(data, held_out) if held_out else [],
         trained=when(iteration.trained_at),
         generated=when(datetime.now().astimezone()),
         version=sightline.__version__,

@@ -14,6 +14,8 @@ import time
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from sightline.commands.context import AsJson, ProjectArg, open_workspace
 from sightline.commands.render import (
@@ -147,17 +149,38 @@ def show(
         float | None,
         typer.Option(min=0.0, max=1.0, help="Recompute precision and recall at this threshold."),
     ] = None,
+    mislabeled: Annotated[
+        bool,
+        typer.Option(
+            "--mislabeled",
+            help="List the training images whose tag is probably wrong, most likely first (Multiclass).",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Status, timing and cross-validated performance: overall, calibration and per tag."""
+    """Status, timing and performance: the cross-validated estimate (beside the figures on the project's
+    test set, when it has one), calibration and per tag."""
     with open_workspace() as ws:
         view, report = performance.iteration_report(ws, project, iteration, threshold=threshold)
+        held_out = performance.test_set_report(ws, project, view.id)
+    if mislabeled:
+        issues = performance.label_issues(report)
+        if as_json:
+            print_json(issues)
+        elif not issues:
+            console.print(Text(f"{view.name}: no training image looks mislabelled"))
+        else:
+            table = Table("image (sha256)", "tagged", "probably", "p(tagged)")
+            for issue in issues:
+                table.add_row(issue.image_key or "?", issue.given, issue.suggested, f"{issue.self_confidence:.3f}")
+            console.print(table)
+        return
     if as_json:
-        print_json({"iteration": view, "report": report})
+        print_json({"iteration": view, "report": report, "test_report": held_out or None})
         return
     print_iteration(view)
     if report:
-        print_report(report)
+        print_report(report, held_out)
 
 
 def publish(

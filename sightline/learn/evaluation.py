@@ -96,6 +96,20 @@ class EvaluationReport:
     per_tag: list[TagMetrics]
     images: list[ImagePrediction]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per training phase
+    # Groups (see `crossval`): the estimate rests on n_groups independent groups, not n_images.
+    n_groups: int | None = None  # None: a report from before groups existed
+    n_grouped_images: int = 0  # images sharing their group with others (near-duplicates or declared)
+    n_near_duplicate_images: int = 0
+    n_declared_group_images: int = 0
+    conflicting_pairs: list[list[int]] = field(default_factory=list)  # near-duplicates with different tags
+    # likely label errors (Multiclass), most likely first: index, given, suggested, self_confidence
+    label_issues: list[dict] = field(default_factory=list)
+    # on a test set: (test index, training index) pairs of test images near-duplicating a training image
+    leaks: list[list[int]] = field(default_factory=list)
+    # Standard errors of the overall figures, from a bootstrap over the independent groups
+    accuracy_std: float | None = None  # Multiclass only
+    precision_std: float | None = None
+    recall_std: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,11 +139,14 @@ def build_report(
     chosen_c: float,
     c_values: Sequence[float],
     c_log_losses: Sequence[float],
+    groups: np.ndarray | None = None,
 ) -> EvaluationReport:
     """Evaluate out-of-fold predictions.
 
     y_true: Multiclass (n,) tag indices; Multilabel (n, k) 0/1 indicator. probs: (n, k) calibrated
     out-of-fold probabilities; uncalibrated_probs: the same before calibration. folds: (n,) fold index.
+    groups: (n,) group index (default: every image its own group); the overall figures' standard
+    errors are bootstrapped over groups, because images of one group are not independent evidence.
     Multiclass precision/recall count a tag as predicted when its probability reaches the
     threshold (Custom Vision's definition); accuracy, macro-F1 and the confusion matrix use the top tag.
     """
@@ -156,6 +173,8 @@ def build_report(
         for j, tag in enumerate(tags)
     ]
     top = probs.argmax(axis=1)
+    groups = np.arange(len(probs)) if groups is None else np.asarray(groups)
+    spread = _group_bootstrap(groups, indicator, predicted, None if multilabel else (top == y_true))
     return EvaluationReport(
         multilabel=multilabel,
         tags=tags,
@@ -177,7 +196,73 @@ def build_report(
         reliability_after_calibration=reliability_bins(y_true, probs, multilabel=multilabel),
         per_tag=per_tag,
         images=_image_predictions(tags, indicator, probs, predicted, multilabel=multilabel),
+        n_groups=len(np.unique(groups)),
+        n_grouped_images=_grouped_images(groups),
+        **spread,
     )
+
+
+def held_out_report(
+    *,
+    tags: Sequence[str],
+    multilabel: bool,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    uncalibrated_probs: np.ndarray,
+    threshold: float,
+    chosen_c: float,
+) -> EvaluationReport:
+    """The report of a trained model on labelled images it never saw (a test set): the same figures
+    as the cross-validated report, from one "fold" (n_folds = 1), so no spread across folds; the
+    overall figures' standard errors are bootstrapped over the images."""
+    return build_report(
+        tags=tags,
+        multilabel=multilabel,
+        y_true=y_true,
+        probs=probs,
+        uncalibrated_probs=uncalibrated_probs,
+        folds=np.zeros(len(probs), dtype=np.intp),
+        threshold=threshold,
+        chosen_c=chosen_c,
+        c_values=[],
+        c_log_losses=[],
+    )
+
+
+BOOTSTRAP_DRAWS = 200
+
+
+def _grouped_images(groups: np.ndarray) -> int:
+    _, member, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    return int((sizes[member] > 1).sum())
+
+
+def _group_bootstrap(groups, indicator, predicted, correct) -> dict[str, float | None]:
+    """Standard errors of accuracy and micro precision/recall, resampling whole groups (the cluster
+    bootstrap): with 300 images from 30 items the figures are as uncertain as 30 images would make them."""
+    _, member = np.unique(groups, return_inverse=True)
+    n_groups = member.max() + 1
+    sums = {
+        "tp": np.bincount(member, weights=(indicator * predicted).sum(axis=1), minlength=n_groups),
+        "pred": np.bincount(member, weights=predicted.sum(axis=1), minlength=n_groups),
+        "true": np.bincount(member, weights=indicator.sum(axis=1), minlength=n_groups),
+        "n": np.bincount(member, minlength=n_groups).astype(np.float64),
+    }
+    if correct is not None:
+        sums["correct"] = np.bincount(member, weights=correct.astype(np.float64), minlength=n_groups)
+    rng = np.random.default_rng(0)
+    counts = np.stack(
+        [np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups) for _ in range(BOOTSTRAP_DRAWS)]
+    )
+    drawn = {name: counts @ values for name, values in sums.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = drawn["tp"] / drawn["pred"]
+        recall = drawn["tp"] / drawn["true"]
+    return {
+        "accuracy_std": float(np.std(drawn["correct"] / drawn["n"])) if correct is not None else None,
+        "precision_std": float(np.nanstd(precision)) if np.isfinite(precision).any() else 0.0,
+        "recall_std": float(np.nanstd(recall)) if np.isfinite(recall).any() else 0.0,
+    }
 
 
 def _column_metrics(truth: np.ndarray, probs: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """`train_model`: from labelled embeddings to a calibrated, evaluated `TrainedModel`.
 
 1. Check the labels (too few images per tag is an error; few or imbalanced tags are warnings).
-2. Stratified k-fold cross-validation over a grid of C (see `crossval`), out-of-fold logits.
+2. Groups: near-duplicates found in the embeddings, joined with the groups the caller declares.
+   Stratified group k-fold cross-validation over a grid of C (see `crossval`), out-of-fold logits.
 3. Calibrate on the out-of-fold logits; cross-fitted calibration gives honest report numbers.
 4. Fit the final head on all images with the chosen C; fit the novelty scorer.
 5. Build the evaluation report from the calibrated out-of-fold probabilities.
@@ -19,9 +20,18 @@ from sklearn.base import clone
 
 from sightline.errors import InvalidLabelsError, TrainingError
 from sightline.learn.calibration import make_calibrator
-from sightline.learn.crossval import DEFAULT_C_GRID, assign_folds, cross_fit_calibration, cross_validate
+from sightline.learn.crossval import (
+    DEFAULT_C_GRID,
+    assign_folds,
+    conflicting_pairs,
+    cross_fit_calibration,
+    cross_validate,
+    find_groups,
+    split_single_group_tags,
+)
 from sightline.learn.evaluation import build_report
 from sightline.learn.heads import LinearHead
+from sightline.learn.label_errors import rank_label_issues
 from sightline.learn.model import TrainedModel, reported_columns, reported_tags
 from sightline.learn.novelty import NoveltyScorer
 from sightline.learn.rules import check_image_counts
@@ -44,6 +54,8 @@ def train_model(
     random_state: int = 0,
     progress: Progress | None = None,
     c_grid: Sequence[float] = DEFAULT_C_GRID,
+    groups: Sequence[object] | None = None,
+    detect_near_duplicates: bool = True,
 ) -> TrainedModel:
     """Train, calibrate and evaluate a head on L2-normalised embeddings X (n, d).
 
@@ -53,6 +65,9 @@ def train_model(
     are the all-zero rows of Y, and its probability is derived as prod(1 - p_i).
     prior_weights: (len(classes), d) zero-shot weights, e.g. scaled text embeddings of the tag names.
     progress(phase, done, total) is called as training advances.
+    groups: (n,) declared group per image (equal values stay on one side of every fold; None: none).
+    detect_near_duplicates: also keep near-duplicate images together (False: the plain stratified
+    folds of earlier versions, kept for benchmarks that compare the two).
     Raises NotEnoughImagesError (fewer than 5 images for some tag), TrainingError, InvalidLabelsError.
     """
     classes = [str(c) for c in classes]
@@ -68,7 +83,23 @@ def train_model(
     )
     timer = _PhaseTimer(progress)
 
-    folds = assign_folds(Y, multilabel=multilabel, random_state=random_state)
+    if groups is not None and len(groups) != len(X):
+        raise InvalidLabelsError(f"{len(groups)} groups for {len(X)} images: give one group per image (None for none)")
+    found = find_groups(X if detect_near_duplicates else None, groups if groups is not None else [None] * len(X))
+    found, single = split_single_group_tags(Y, found, multilabel=multilabel)
+    warnings += [
+        f"All images of tag {classes[j]!r} are near-duplicates or in one declared group: its cross-validated "
+        "figures come from near-copies and are optimistic. Add images of other items."
+        for j in single
+    ]
+    conflicts = conflicting_pairs(found.near_duplicate_pairs, Y)
+    if len(conflicts):
+        i, j = conflicts[0]
+        warnings.append(
+            f"{len(conflicts)} pairs of near-duplicate images carry different tags (probably labelling errors), "
+            f"for example images {i} and {j}: check them (the report lists every pair)."
+        )
+    folds = assign_folds(Y, multilabel=multilabel, random_state=random_state, groups=found.labels)
     with timer.phase("cross_validation", total=len(c_grid) * len(np.unique(folds))):
         data = ProjectedEmbeddings.from_embeddings(X)
         cv = cross_validate(data, X, Y, folds, template=template, c_grid=c_grid, on_fit=timer.step("cross_validation"))
@@ -94,7 +125,18 @@ def train_model(
             chosen_c=cv.chosen_c,
             c_values=cv.c_values,
             c_log_losses=cv.log_losses,
+            groups=found.labels,
         )
+    report.n_near_duplicate_images = found.n_near_duplicate_images
+    report.n_declared_group_images = found.n_declared_images
+    report.conflicting_pairs = conflicts.tolist()
+    if not multilabel:
+        ranked = rank_label_issues(oof_probs, Y)
+        report.label_issues = [
+            {"index": r.index, "given": classes[r.given], "suggested": classes[r.suggested],
+             "self_confidence": r.self_confidence}
+            for r in ranked if r.flagged
+        ]  # fmt: skip
     report.timings = timer.timings
     return TrainedModel(
         classes=classes,

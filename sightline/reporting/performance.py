@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sightline.service.performance import Report, iteration_report
+from sightline.service.performance import Report, iteration_report, test_set_report
 
-__all__ = ["Report", "iteration_report"]  # re-exported for the commands and pages
+__all__ = ["Report", "iteration_report", "test_set_report"]  # re-exported for the commands and pages
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,82 @@ def overall(report: Report) -> dict[str, float | None]:
         "accuracy": report.get("accuracy"),
         "macro F1": report.get("macro_f1"),
     }
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure, cross-validated and on the test set, each with its standard error."""
+
+    name: str
+    estimate: float | None
+    estimate_std: float | None
+    held_out: float | None
+    held_out_std: float | None
+
+
+def side_by_side(report: Report, held_out: Report) -> list[Figure]:
+    """The headline figures of the cross-validated report beside those on the test set."""
+    spread = {"precision": "precision_std", "recall": "recall_std", "accuracy": "accuracy_std"}
+    keys = {"precision": "precision", "recall": "recall", "mAP": "mean_average_precision", "accuracy": "accuracy",
+            "macro F1": "macro_f1"}  # fmt: skip
+    figures = []
+    for name, key in keys.items():
+        if report.get(key) is None and held_out.get(key) is None:
+            continue
+        std = spread.get(name)
+        figures.append(
+            Figure(
+                name,
+                report.get(key),
+                report.get(std) if std else None,
+                held_out.get(key),
+                held_out.get(std) if std else None,
+            )
+        )
+    return figures
+
+
+def estimate_basis(report: Report) -> str:
+    """What the cross-validated estimate rests on, in words: images, independent groups, folds."""
+    text = f"cross-validated on {report.get('n_images', '?')} images"
+    groups, grouped = report.get("n_groups"), report.get("n_grouped_images") or 0
+    if groups is not None and grouped:
+        text += (
+            f" from {groups} independent groups ({grouped} images share a group: near-duplicates "
+            f"{report.get('n_near_duplicate_images', 0)}, declared {report.get('n_declared_group_images', 0)})"
+        )
+    return text + f" in {report.get('n_folds', '?')} folds"
+
+
+def held_out_basis(held_out: Report) -> str:
+    """What the held-out figures rest on."""
+    skipped = len(held_out.get("skipped_images") or [])
+    text = f"on the test set: {held_out.get('n_images', 0)} images never trained on"
+    return text + (f" ({skipped} left out: unknown tag or unreadable)" if skipped else "")
+
+
+@dataclass(frozen=True)
+class LabelIssue:
+    """A training image whose tag is probably wrong (confident learning on out-of-fold predictions)."""
+
+    image_key: str | None
+    given: str
+    suggested: str
+    self_confidence: float
+
+
+def label_issues(report: Report) -> list[LabelIssue]:
+    """The likely mislabelled training images, most likely first (Multiclass; [] otherwise)."""
+    keys = list(report.get("image_keys") or [])
+    return [
+        LabelIssue(
+            keys[entry["index"]] if 0 <= entry.get("index", -1) < len(keys) else None,
+            str(entry.get("given", "?")),
+            str(entry.get("suggested", "?")),
+            float(entry.get("self_confidence", 0.0)),
+        )
+        for entry in report.get("label_issues") or []
+    ]
 
 
 def tag_rows(report: Report) -> list[TagRow]:

@@ -7,6 +7,7 @@ The CLI, the HTTP API and the web UI all call these functions with a `Workspace`
 from sightline.service import (
     analysis,
     copying,
+    evaluation,
     images,
     importing,
     iterations,
@@ -28,6 +29,7 @@ __all__ = [
     "Workspace",
     "analysis",
     "copying",
+    "evaluation",
     "images",
     "importing",
     "iterations",

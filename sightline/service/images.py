@@ -55,6 +55,7 @@ class NewImage:
     name: str | None = None
     tags: Sequence[str] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    test_set: bool = False  # goes to the project's test set: never trained on, used to evaluate
 
 
 def image_view(image: Image, tags: Sequence[TagView] | None = None) -> ImageView:
@@ -72,6 +73,7 @@ def image_view(image: Image, tags: Sequence[TagView] | None = None) -> ImageView
         original_name=image.original_name,
         tags=list(tags),
         metadata={m.key: m.value for m in image.metadata_entries},
+        test_set=bool(image.test_set),
     )
 
 
@@ -206,6 +208,7 @@ def _add_one(
         format=info.format,
         size_bytes=len(item.data),
         original_name=item.name,
+        test_set=item.test_set,
     )
     session.add(image)
     session.flush()
@@ -235,12 +238,15 @@ def list_images(
     skip: int = 0,
     newest_first: bool = True,
     metadata_filter: str | None = None,
+    test_set: bool | None = False,
 ) -> list[ImageView]:
     """Images of a project: all, tagged only, untagged only, or carrying any of `tag_ids`; and matching
-    `metadata_filter` (Custom Vision's `$filter`, see `metadata_filter`)."""
+    `metadata_filter` (Custom Vision's `$filter`, see `metadata_filter`). `test_set`: False (default)
+    the training images, True the project's test set, None both: the Azure routes keep showing
+    training images only."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = _filtered(select(Image), session, project, tagged, tag_ids, metadata_filter)
+        query = _filtered(select(Image), session, project, tagged, tag_ids, metadata_filter, test_set)
         order = Image.created.desc() if newest_first else Image.created.asc()
         query = query.options(
             selectinload(Image.tag_links).selectinload(ImageTag.tag), selectinload(Image.metadata_entries)
@@ -266,17 +272,28 @@ def count_images(
     tagged: bool | None = None,
     tag_ids: Sequence[str] = (),
     metadata_filter: str | None = None,
+    test_set: bool | None = False,
 ) -> int:
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = _filtered(select(func.count()).select_from(Image), session, project, tagged, tag_ids, metadata_filter)
+        query = _filtered(
+            select(func.count()).select_from(Image), session, project, tagged, tag_ids, metadata_filter, test_set
+        )
         return session.scalar(query) or 0
 
 
 def _filtered(
-    query, session: Session, project: Project, tagged: bool | None, tag_ids: Sequence[str], metadata_filter: str | None
+    query,
+    session: Session,
+    project: Project,
+    tagged: bool | None,
+    tag_ids: Sequence[str],
+    metadata_filter: str | None,
+    test_set: bool | None = False,
 ):
     query = query.where(Image.project_id == project.id)
+    if test_set is not None:
+        query = query.where(Image.test_set == test_set)
     matching = metadata_condition(metadata_filter)
     if matching is not None:
         query = query.where(matching)

@@ -44,6 +44,20 @@ def iteration_report(
     return view, at_threshold(report, threshold)
 
 
+def test_set_report(
+    ws: Workspace, project: str, iteration: str | None = None, *, threshold: float | None = None
+) -> Report:
+    """The iteration (default: the latest) scored on the project's test set when training finished:
+    the held-out figures (at `threshold`, default the trained one). {} when the project had no test
+    set then (or the iteration is not trained)."""
+    with ws.session() as session:
+        row = find_iteration_row(session, find_project_row(session, project), iteration)
+        report = dict(row.test_report or {})
+    if threshold is None or not report or math.isclose(threshold, report.get("threshold", -1.0)):
+        return report
+    return at_threshold(report, threshold)
+
+
 def trained_report(
     ws: Workspace,
     project: str,
@@ -85,6 +99,8 @@ def at_threshold(report: Report, threshold: float) -> Report:
         "threshold": threshold,
         "precision": float(precision_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
         "recall": float(recall_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
+        "precision_std": None,  # bootstrapped at the trained threshold only
+        "recall_std": None,
         "per_tag": list(per_tag.values()),
     }
 

@@ -107,7 +107,25 @@ def project_view(session: Session, project: Project) -> ProjectView:
         tag_count=tag_count or 0,
         latest_iteration=latest,
         settings=dict(project.settings or {}),
+        group_key=project.group_key,
+        test_image_count=session.scalar(
+            select(func.count()).select_from(Image).where(Image.project_id == project.id, Image.test_set)
+        )
+        or 0,
     )
+
+
+def checked_group_key(key: str | None, ws: Workspace) -> str | None:
+    """A metadata key naming cross-validation groups: trimmed, printable, at most 255 characters;
+    empty means none."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    if any(unicodedata.category(char) == "Cc" for char in key) or len(key) > 255:
+        raise InvalidRequestError(
+            "a group key is a metadata key: at most 255 printable characters", "BadRequestProjectGroupKey"
+        )
+    return key
 
 
 def create_project(
@@ -119,9 +137,13 @@ def create_project(
     domain: str = "default",
     threshold: float = 0.5,
     settings: Mapping[str, Any] | None = None,
+    group_key: str | None = None,
 ) -> ProjectView:
-    """A new project; `settings` are Azure's that Sightline keeps and echoes (targetExportPlatforms ...)."""
+    """A new project. `settings` are Azure's that Sightline keeps and echoes (targetExportPlatforms ...);
+    `group_key`: the image-metadata key whose equal values (an item, a part, a session) are kept on one
+    side of every cross-validation fold."""
     name = checked_name(name, ws)
+    group_key = checked_group_key(group_key, ws)
     kind = _classification_type(classification_type)
     if not 0.0 < threshold < 1.0:
         raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
@@ -134,6 +156,7 @@ def create_project(
                 domain=resolve_backbone_name(domain),
                 threshold=threshold,
                 settings=dict(settings) if settings else None,
+                group_key=group_key,
             )
             session.add(project)
             session.flush()
@@ -197,6 +220,18 @@ def update_project(
         raise InvalidRequestError(
             f"a project called {name!r} already exists", "BadRequestProjectNameNotUnique"
         ) from None
+
+
+def set_group_key(ws: Workspace, project_id: str, group_key: str | None) -> ProjectView:
+    """Name the image-metadata key whose equal values form cross-validation groups (None or "": none).
+    It applies from the next training on."""
+    group_key = checked_group_key(group_key, ws)
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        project.group_key = group_key
+        project.modified = utcnow()
+        session.flush()
+        return project_view(session, project)
 
 
 def _check_single_tag_per_image(session: Session, project: Project) -> None:

@@ -26,6 +26,7 @@ from sightline.service.workspace import Workspace
 from sightline.store import (
     ClassificationType,
     Image,
+    ImageMetadata,
     ImageTag,
     Iteration,
     IterationStatus,
@@ -101,10 +102,14 @@ class TrainingSet:
     labels: list[list[str]]
     negative_tag: str | None
     tag_names: tuple[str, ...] = ()
+    groups: list[str | None] | None = None  # the project's group-key metadata value per image
 
     def fingerprint(self, project: Project) -> str:
         items = sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
-        blob = json.dumps([str(project.classification_type), project.domain, project.threshold, items])
+        settings = [str(project.classification_type), project.domain, project.threshold, items]
+        if self.groups is not None:  # declared groups change the evaluation: a reason to train again
+            settings.append([project.group_key, sorted(zip(self.keys, map(str, self.groups), strict=True))])
+        blob = json.dumps(settings)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -132,8 +137,12 @@ def iteration_view(iteration: Iteration) -> IterationView:
     )
 
 
-def training_set(session: Session, project: Project, selected: Sequence[str] | None = None) -> TrainingSet:
-    """Every tagged image of the project with its tags (untagged images are not trained on).
+def training_set(
+    session: Session, project: Project, selected: Sequence[str] | None = None, *, test_set: bool = False
+) -> TrainingSet:
+    """Every tagged image of the project with its tags (untagged images are not trained on); the
+    project's test set is left out (`test_set=True`: only the test set). With a group key, each image's
+    value of that metadata key.
 
     With `selected` tag ids, only those tags count: other tags are dropped from each image, and an
     image left without a tag is not trained on (Azure's selectedTags).
@@ -145,12 +154,22 @@ def training_set(session: Session, project: Project, selected: Sequence[str] | N
         has_tag = has_tag.where(ImageTag.tag_id.in_(chosen))
     images = session.scalars(
         select(Image)
-        .where(Image.project_id == project.id)
+        .where(Image.project_id == project.id, Image.test_set == test_set)
         .where(has_tag.exists())
         .options(selectinload(Image.tag_links).selectinload(ImageTag.tag))
         .order_by(Image.created, Image.id)
     ).all()
     negative = next((t.name for t in tags if t.type == TagType.NEGATIVE), None)
+    groups = None
+    if project.group_key:
+        values = dict(
+            session.execute(
+                select(ImageMetadata.image_id, ImageMetadata.value)
+                .join(Image)
+                .where(Image.project_id == project.id, ImageMetadata.key == project.group_key)
+            ).all()
+        )
+        groups = [values.get(image.id) for image in images]
     return TrainingSet(
         keys=[image.blob_key for image in images],
         labels=[
@@ -158,6 +177,7 @@ def training_set(session: Session, project: Project, selected: Sequence[str] | N
         ],
         negative_tag=negative,
         tag_names=tuple(t.name for t in tags),
+        groups=groups,
     )
 
 
@@ -235,7 +255,10 @@ def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
         data = training_set(session, project)
         counts = _tag_counts(project, data)
         untagged = (
-            session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+            session.scalar(
+                select(func.count()).select_from(Image).where(Image.project_id == project.id, ~Image.test_set)
+            )
+            or 0
         ) - len(data.keys)
         refusal = code = None
         try:
@@ -272,6 +295,24 @@ def start_training(
         session.add(iteration)
         session.flush()
         return iteration_view(iteration)
+
+
+def _score_test_set(ws: Workspace, classifier, test: TrainingSet, trained_keys: list[str], *, multilabel: bool) -> dict:
+    """The trained classifier on the project's test set: the held-out report, with the images it
+    covers, those left out (a tag the iteration did not train on, an unreadable image), and test images
+    that near-duplicate a training image (leakage: they flatter the held-out figures)."""
+    labels = [labels[0] if not multilabel else labels for labels in test.labels]
+    score = classifier.score(_BlobImages(ws, test.keys), labels, keys=test.keys)
+    result = score.report.to_dict() if score.report is not None else {}
+    result["image_keys"] = [test.keys[i] for i in score.scored]
+    result["skipped_images"] = [{"key": test.keys[i], "error": message} for i, message in score.errors]
+    result["leaked_images"] = [[result["image_keys"][i], trained_keys[j]] for i, j in result.get("leaks", [])]
+    if result["leaked_images"]:
+        result["warnings"] = [
+            f"{len(result['leaked_images'])} test images near-duplicate training images: the held-out figures "
+            "are flattered by them; move them to training or remove them."
+        ]
+    return result
 
 
 class _BlobImages(Sequence[bytes]):
@@ -324,7 +365,9 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         if iteration is None:
             raise NotFoundError(f"no iteration {iteration_id}", "NotFoundIteration")
         project = session.get(Project, iteration.project_id)
-        data = training_set(session, project, (iteration.options or {}).get("selectedTags"))
+        selected = (iteration.options or {}).get("selectedTags")
+        data = training_set(session, project, selected)
+        test = training_set(session, project, selected, test_set=True)
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fingerprint = data.fingerprint(project)
@@ -341,7 +384,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         limits=ws.image_limits,
     )
     labels = [labels[0] if not multilabel else labels for labels in data.labels]
-    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys)
+    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys, groups=data.groups)
     if not should_continue():
         raise TrainingCancelled()
     artifact_key = ws.blobs.put(classifier.to_bytes())
@@ -352,11 +395,15 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
     report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
+    trained_keys = report["image_keys"]
+    report["conflicting_images"] = [[trained_keys[i], trained_keys[j]] for i, j in report.get("conflicting_pairs", [])]
+    test_report = _score_test_set(ws, classifier, test, trained_keys, multilabel=multilabel) if test.keys else None
     classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {
         "artifact_key": artifact_key,
         "report": report,
+        "test_report": test_report,
         "training_seconds": time.perf_counter() - started,
         "training_fingerprint": fingerprint,
         "trained_at": utcnow(),

@@ -25,6 +25,8 @@ class ProjectView:
     latest_iteration: str | None = None
     #: Azure's settings kept as sent: targetExportPlatforms, imageProcessingSettings.
     settings: dict[str, Any] = field(default_factory=dict)
+    group_key: str | None = None  # image-metadata key whose equal values form cross-validation groups
+    test_image_count: int = 0  # images in the project's test set (never trained on)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +57,7 @@ class ImageView:
     original_name: str | None
     tags: list[TagView] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    test_set: bool = False  # in the project's test set: never trained on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

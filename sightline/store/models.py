@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -115,6 +116,8 @@ class Project(Base):
     )
     domain: Mapped[str] = mapped_column(String(255), nullable=False)  # backbone name
     threshold: Mapped[float] = mapped_column(Float, nullable=False, default=0.5)
+    # The image-metadata key whose equal values form cross-validation groups (None: no declared groups).
+    group_key: Mapped[str | None] = mapped_column(String(255))
     created: Mapped[datetime] = _created()
     modified: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
     # Azure's project settings kept as sent (targetExportPlatforms, imageProcessingSettings); None: none given.
@@ -173,6 +176,8 @@ class Image(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     created: Mapped[datetime] = _created()
     original_name: Mapped[str | None] = mapped_column(Text)
+    # In the project's test set: never trained on, never shown as a training image on the Azure routes.
+    test_set: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     project: Mapped[Project] = relationship(back_populates="images")
     tag_links: Mapped[list[ImageTag]] = relationship(
@@ -254,6 +259,8 @@ class Iteration(Base):
     # Deferred: with its per-image predictions it grows with the project (~650 KB at 2,000 images), and
     # parsing it on every load made each prediction and iteration listing pay for it. Read it in a session.
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The iteration scored on the project's test set as it was when training finished (None: no test set)
+    test_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # Hash of the (image, tag) set trained on: equal fingerprints mean "training not needed".
     training_fingerprint: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH))
     # What TrainProject asked for (selectedTags, trainingType, reservedBudgetInHours, notificationEmailAddress).

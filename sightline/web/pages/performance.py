@@ -61,9 +61,16 @@ async def performance_page(
     context: dict[str, Any] = {"project": project, "tab": "performance", "completed": completed, "report": None}
     if chosen is not None:
         view, report = performance.iteration_report(ws, project.id, chosen, threshold=threshold)
+        held_out = performance.test_set_report(ws, project.id, chosen, threshold=threshold)
         context.update(iteration=view, report=report)
         if report:
             outcomes = reporting.mistakes(report, MISTAKES_SHOWN)
+            context.update(
+                estimate_basis=reporting.estimate_basis(report),
+                held_out=held_out or None,
+                held_out_basis=reporting.held_out_basis(held_out) if held_out else None,
+                side_by_side=reporting.side_by_side(report, held_out) if held_out else [],
+            )
             context.update(
                 overall=reporting.overall(report),
                 tag_rows=reporting.tag_rows(report),

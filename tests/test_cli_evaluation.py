@@ -1,0 +1,101 @@
+"""Evaluation from the command line: a test split kept apart and shown beside the CV estimate,
+`sightline evaluate` on outside folders with per-image errors, and the HTML report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sightline.cli import app, main
+from sightline.synthetic import make_image, to_jpeg
+
+KINDS = ["circle", "square", "triangle"]
+
+
+@pytest.fixture(autouse=True)
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sightline_home: Path) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SIGHTLINE_HOME", str(home))
+    monkeypatch.setenv("SIGHTLINE_CACHE", str(sightline_home / "cache"))
+    monkeypatch.delenv("SIGHTLINE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SIGHTLINE_BLOB_URL", raising=False)
+    return home
+
+
+def run(*args: str, code: int = 0):
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, (result.output, result.exception)
+    return result
+
+
+def _folder(root: Path, per_split: dict[str, int], kinds=KINDS) -> Path:
+    for split, count in per_split.items():
+        for k, kind in enumerate(kinds):
+            folder = root / split / kind if split else root / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                seed = {"train": 0, "test": 7000, "": 9000}[split] + k * 100 + i
+                (folder / f"{i}.jpg").write_bytes(to_jpeg(make_image([kind], seed=seed)))
+    return root
+
+
+def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
+    data = _folder(tmp_path / "data", {"train": 6, "test": 3})
+    run("projects", "create", "Shapes", "--domain", "tiny", "--group-key", "item")
+    imported = run("images", "import", "Shapes", str(data))
+    assert "added 27 (9 to the test set)" in imported.stdout
+    assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18
+    assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 9
+    shown = json.loads(run("projects", "show", "Shapes", "--json").stdout)
+    assert shown["group_key"] == "item" and shown["test_image_count"] == 9
+    run("train", "Shapes")
+
+    show = run("iterations", "show", "Shapes").stdout
+    assert "cross-validated estimate" in show and "test set (held out)" in show
+    assert "on the test set: 9 images never trained on" in show
+    as_json = json.loads(run("iterations", "show", "Shapes", "--json").stdout)
+    assert as_json["report"]["n_images"] == 18 and as_json["test_report"]["n_images"] == 9
+
+    issues = json.loads(run("iterations", "show", "Shapes", "--mislabeled", "--json").stdout)
+    assert isinstance(issues, list) and all({"image_key", "given", "suggested"} <= set(i) for i in issues)
+    assert "mislabelled" in run("iterations", "show", "Shapes", "--mislabeled").stdout or issues
+
+    out = tmp_path / "report.html"
+    run("report", "Shapes", "--out", str(out))
+    assert "Cross-validated estimate and test set" in out.read_text()
+
+    # an outside folder: a tag the iteration never saw and a broken file are reported, the rest scored
+    outside = _folder(tmp_path / "outside", {"": 2})
+    (outside / "hexagon").mkdir()
+    (outside / "hexagon" / "h.jpg").write_bytes(to_jpeg(make_image(["circle"], seed=1)))
+    (outside / "circle" / "broken.jpg").write_bytes(b"not an image")
+    result = json.loads(run("evaluate", "Shapes", str(outside), "--json").stdout)
+    assert result["report"]["n_images"] == 6
+    errors = {Path(e["path"]).name: e["error"] for e in result["errors"]}
+    assert set(errors) == {"h.jpg", "broken.jpg"} and "hexagon" in errors["h.jpg"]
+    text = run("evaluate", "Shapes", str(outside), "--iteration", "Iteration 1").stdout
+    assert "scored on 6 images never trained on" in text and "left out" in text
+    assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18  # nothing was stored
+    # nothing to score is an error, in one line
+    only_unknown = tmp_path / "unknown"
+    (only_unknown / "hexagon").mkdir(parents=True)
+    (only_unknown / "hexagon" / "h.jpg").write_bytes(to_jpeg(make_image(["circle"], seed=2)))
+    assert "could be scored" in run("evaluate", "Shapes", str(only_unknown), code=1).output
+
+
+def test_a_bad_split_value_is_one_clear_line(tmp_path: Path, capsys, monkeypatch):
+    (tmp_path / "a.jpg").write_bytes(to_jpeg(make_image(["circle"], seed=1)))
+    table = tmp_path / "labels.csv"
+    table.write_text("path,tags,split\na.jpg,circle,tset\n")
+    run("projects", "create", "Shapes", "--domain", "tiny")
+    monkeypatch.setattr(sys, "argv", ["sightline", "images", "import", "Shapes", str(table)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    err = capsys.readouterr().err
+    assert info.value.code == 1
+    assert "unknown split 'tset' (line 2)" in err and "Traceback" not in err
+    assert json.loads(run("projects", "show", "Shapes", "--json").stdout)["image_count"] == 0
