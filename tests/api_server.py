@@ -37,9 +37,10 @@ class RunningServer:
 
 
 @contextmanager
-def sightline_server(folder: Path, **app_options) -> Iterator[RunningServer]:
-    """A Sightline server over a fresh SQLite workspace in `folder`, with the `tiny` domain."""
-    ws = Workspace(open_store(f"sqlite:///{folder / 'sightline.db'}"), BlobStore(str(folder / "blobs")))
+def sightline_server(folder: Path, database_url: str | None = None, **app_options) -> Iterator[RunningServer]:
+    """A Sightline server over a fresh workspace in `folder` (SQLite unless `database_url`), with the `tiny` domain."""
+    url = database_url or f"sqlite:///{folder / 'sightline.db'}"
+    ws = Workspace(open_store(url), BlobStore(str(folder / "blobs")))
     app_options.setdefault("backbones", ["tiny"])
     try:
         app = create_app(ws, **app_options)

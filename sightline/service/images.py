@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
@@ -129,28 +130,50 @@ def add_images(
         checked.append((i, item, info))
     written: list[str] = []
     try:
-        with ws.session() as session:
-            project = find_project_row(session, project_id)
-            common = _resolve_tags(session, project, tags)
-            count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
-            rows: dict[int, Image] = {}
-            for i, item, info in checked:
-                label = item.name or f"image {i + 1}"
-                results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
-                if row is not None:
-                    rows[i] = row
-                if results[i].status == "OK":
-                    count += 1
-            session.flush()
-            views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
-            results = [
-                ImageAddResult(r.source, r.status, views.get(i), r.message) if r is not None else None
-                for i, r in enumerate(results)
-            ]
+        for attempt in range(_UPLOAD_ATTEMPTS):
+            try:
+                return _store_batch(ws, project_id, checked, list(results), tags, written)
+            except IntegrityError:
+                # A concurrent upload stored one of these images first: the next pass sees its row
+                # (OKDuplicate). Blobs are content-addressed, so the ones written here are still right.
+                if attempt == _UPLOAD_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
     except BaseException:
         _forget_blobs(ws, written)
         raise
-    return [r for r in results if r is not None]
+
+
+#: Passes over a batch whose rows collided with a concurrent upload of the same images.
+_UPLOAD_ATTEMPTS = 3
+
+
+def _store_batch(
+    ws: Workspace,
+    project_id: str,
+    checked: list[tuple[int, NewImage, object]],
+    results: list[ImageAddResult | None],
+    tags: Sequence[str],
+    written: list[str],
+) -> list[ImageAddResult]:
+    """One transaction for the rows of a batch of checked images (`results` holds the images refused already)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        common = _resolve_tags(session, project, tags)
+        count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+        rows: dict[int, Image] = {}
+        for i, item, info in checked:
+            label = item.name or f"image {i + 1}"
+            results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
+            if row is not None:
+                rows[i] = row
+            if results[i].status == "OK":
+                count += 1
+        session.flush()
+        views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
+        return [
+            ImageAddResult(r.source, r.status, views.get(i), r.message) for i, r in enumerate(results) if r is not None
+        ]
 
 
 def _add_one(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
@@ -29,6 +30,7 @@ from sightline.store import (
     IterationStatus,
     Project,
     TagType,
+    lock_project,
     utcnow,
 )
 
@@ -182,23 +184,36 @@ def start_training(ws: Workspace, project_id: str, *, force: bool = False) -> It
     """Validate and queue a new iteration. 'Training not needed' when nothing changed (unless forced)."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
+        lock_project(session, project.id)  # concurrent requests queue one iteration, named once
+        session.refresh(project)
         data = training_set(session, project)
         _check_can_train(session, project, data, force=force)
         fingerprint = data.fingerprint(project)
-        number = (
-            session.scalar(select(func.count()).select_from(Iteration).where(Iteration.project_id == project.id)) or 0
-        ) + 1
         iteration = Iteration(
             project_id=project.id,
-            name=f"Iteration {number}",
+            name=_free_name(session, project.id),
             status=IterationStatus.QUEUED,
             classification_type=project.classification_type,
             domain=project.domain,
             training_fingerprint=fingerprint,
         )
         session.add(iteration)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # a writer that took no lock: the unique indexes still hold
+            raise ConflictError(
+                "another training of this project was queued at the same moment", "BadRequestTrainingAlreadyInProgress"
+            ) from None
         return iteration_view(iteration)
+
+
+def _free_name(session: Session, project_id: str) -> str:
+    """`Iteration N`, N one more than the iterations so far, or the next number no iteration is named."""
+    taken = set(session.scalars(select(Iteration.name).where(Iteration.project_id == project_id)))
+    number = len(taken) + 1
+    while f"Iteration {number}" in taken:
+        number += 1
+    return f"Iteration {number}"
 
 
 class _BlobImages(Sequence[bytes]):
