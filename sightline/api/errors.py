@@ -70,8 +70,13 @@ def error_response(
 
 def _describe_validation(error: RequestValidationError) -> str:
     """`query.take: Input should be a valid integer; body.images: Field required`, for a person to read."""
+    return describe_errors(error.errors())
+
+
+def describe_errors(errors) -> str:
+    """Pydantic's error list as one line naming each field, without its dump of the input."""
     parts = []
-    for item in error.errors():
+    for item in errors:
         where = ".".join(str(p) for p in item.get("loc", ()))
         parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg")))
     return "; ".join(parts) or "invalid request"
@@ -111,9 +116,10 @@ async def _on_http_error(request: Request, error: StarletteHTTPException) -> Res
 
 
 async def _on_unexpected(request: Request, error: Exception) -> Response:
-    # Starlette re-raises it after this answer, so the server logs the traceback once.
+    # Starlette re-raises it after this answer, so the server logs the traceback once. The server then
+    # drops the connection: say so, or a keep-alive client sends its next request into a closed socket.
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log")
+    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log", {"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
