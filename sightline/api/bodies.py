@@ -14,10 +14,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError, error_response
-from sightline.service.images import NewImage
+from sightline.service.images import MAX_IMAGES_PER_BATCH, NewImage
 
 #: Custom Vision takes at most 64 images per upload request.
-MAX_IMAGES_PER_BATCH = 64
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
 
 

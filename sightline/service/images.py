@@ -39,6 +39,8 @@ _STATUS_FOR_REASON = {
 METADATA_KEY_MAX = 128
 METADATA_VALUE_MAX = 256
 METADATA_BATCH_MAX = 64
+#: Custom Vision's most images per upload request; the web UI's upload form keeps to it too.
+MAX_IMAGES_PER_BATCH = 64
 
 #: The renditions of a stored image: derived-blob suffix and longest side. "original" is the blob itself.
 _RENDITIONS = {"resized": ("resized", 1024), "thumbnail": (THUMBNAIL_SUFFIX, 256)}
@@ -465,6 +467,7 @@ def _image_row(session: Session, project: Project, image_id: str) -> Image:
 
 
 __all__ = [
+    "MAX_IMAGES_PER_BATCH",
     "RENDITIONS",
     "NewImage",
     "add_images",

@@ -184,7 +184,7 @@ def publish_iteration(
 
     `overwrite` takes the name from the iteration holding it; otherwise that is a conflict.
     """
-    if not _PUBLISH_NAME.match(publish_name or ""):
+    if not _PUBLISH_NAME.fullmatch(publish_name or ""):  # match() with `$` let a trailing newline through
         raise InvalidRequestError(
             f"invalid publish name {publish_name!r}: use letters, digits, '.', '_' and '-' (first a letter or digit)",
             "BadRequestInvalidPublishName",

@@ -43,6 +43,16 @@ def checked_name(name: str, ws: Workspace, what: str = "project") -> str:
     return name
 
 
+def checked_description(description: str | None, what: str = "project") -> str | None:
+    """A description as given (newlines allowed), refused when it holds a NUL: PostgreSQL text cannot store
+    one and SQLite can, so the same 400 on every database."""
+    if description is not None and "\x00" in description:
+        raise InvalidRequestError(
+            f"{what} description holds a NUL character (0x00)", f"BadRequest{what.capitalize()}Description"
+        )
+    return description
+
+
 def get_project_row(session: Session, project_id: str) -> Project:
     project = session.get(Project, project_id)
     if project is None:
@@ -91,6 +101,7 @@ def create_project(
     threshold: float = 0.5,
 ) -> ProjectView:
     name = checked_name(name, ws)
+    checked_description(description)
     kind = _classification_type(classification_type)
     if not 0.0 < threshold < 1.0:
         raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
@@ -136,7 +147,7 @@ def update_project(
             if name is not None:
                 project.name = checked_name(name, ws)
             if description is not None:
-                project.description = description
+                project.description = checked_description(description)
             if classification_type is not None:
                 kind = _classification_type(classification_type)
                 if kind != project.classification_type and kind == ClassificationType.MULTICLASS:
