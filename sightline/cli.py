@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sightline.commands.render import console, err_console
-from sightline.errors import ImageNotFoundError, SightlineError
+from sightline.config import check_environment
+from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger, TagResult
@@ -182,7 +183,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("sightline").setLevel(logging.INFO)
     try:
+        check_environment()  # a bad SIGHTLINE_* value is a usage error, found before anything starts
         app()
+    except ConfigError as error:
+        err_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        raise SystemExit(2) from None
     except SightlineError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise SystemExit(1) from None

@@ -15,6 +15,10 @@ class SightlineError(Exception):
     code: str = "BadRequest"
 
 
+class ConfigError(SightlineError):
+    """A `SIGHTLINE_*` setting with a value Sightline cannot use; the message names it and what it accepts."""
+
+
 # --- images -------------------------------------------------------------------------------------
 
 

@@ -6,14 +6,13 @@ unbounded upload in memory (`SIGHTLINE_MAX_REQUEST_BYTES`).
 
 from __future__ import annotations
 
-import os
-
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError, error_response
+from sightline.config import env_int
 from sightline.service.images import MAX_IMAGES_PER_BATCH, NewImage
 
 #: Custom Vision takes at most 64 images per upload request.
@@ -35,7 +34,7 @@ IMAGE_BODY_OPENAPI = {
 
 
 def max_request_bytes() -> int:
-    return int(os.environ.get("SIGHTLINE_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
+    return env_int("SIGHTLINE_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
 
 
 def _too_large(limit: int) -> ApiError:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import httpx
 
-from sightline.config import ImageLimits
+from sightline.config import ImageLimits, env_flag, env_float
 from sightline.errors import ImageError, ImageTooLargeError, ImageUrlError
 
 _SCHEMES = ("http", "https")
@@ -36,8 +35,8 @@ class FetchPolicy:
     def from_env(cls, limits: ImageLimits | None = None) -> FetchPolicy:
         return cls(
             max_bytes=(limits or ImageLimits.from_env()).max_bytes,
-            timeout_seconds=float(os.environ.get("SIGHTLINE_URL_TIMEOUT_SECONDS") or cls.timeout_seconds),
-            allow_private=os.environ.get("SIGHTLINE_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"),
+            timeout_seconds=env_float("SIGHTLINE_URL_TIMEOUT_SECONDS", cls.timeout_seconds),
+            allow_private=env_flag("SIGHTLINE_ALLOW_PRIVATE_URLS"),
         )
 
 

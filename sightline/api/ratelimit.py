@@ -7,12 +7,12 @@ limit the answer is 429 with `Retry-After`, which the Azure SDKs' retry policies
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
 
 from sightline.api.errors import ApiError
+from sightline.config import env_float
 
 
 class RateLimiter:
@@ -25,7 +25,7 @@ class RateLimiter:
 
     @classmethod
     def from_env(cls) -> RateLimiter:
-        return cls(float(os.environ.get("SIGHTLINE_RATE_LIMIT") or 0.0))
+        return cls(env_float("SIGHTLINE_RATE_LIMIT", 0.0))
 
     def wait_seconds(self, key: str) -> float:
         """0 when `key` may go ahead now (and one token is spent), else how long until it may."""

@@ -19,6 +19,7 @@ import uuid
 from fsspec.core import url_to_fs
 
 from sightline.config import home
+from sightline.errors import ConfigError
 
 #: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
 THUMBNAIL_SUFFIX = "thumb"
@@ -38,7 +39,13 @@ class BlobStore:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_blob_url()
-        self.fs, root = url_to_fs(self.url)
+        try:
+            self.fs, root = url_to_fs(self.url)
+        except (ValueError, ImportError) as exc:  # an unknown protocol, or its fsspec package missing
+            raise ConfigError(
+                f"cannot use the blob store {self.url!r} (SIGHTLINE_BLOB_URL): {exc}; "
+                "use a folder, or an fsspec URL such as s3://bucket/prefix"
+            ) from None
         self.root = root.rstrip("/")
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
         self._needs_rename = not (protocols & _ATOMIC_PUT_PROTOCOLS)
