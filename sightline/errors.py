@@ -143,6 +143,12 @@ class StoreError(SightlineError):
     code = "ServiceUnavailable"
 
 
+class StorageFullError(StoreError):
+    """The disk (or quota) holding the database or the blobs is full: nothing of the operation was kept."""
+
+    code = "InsufficientStorage"
+
+
 # --- tagging ------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from sightline.errors import (
     ImageTooLargeError,
     NotFoundError,
     SightlineError,
+    StorageFullError,
     StoreError,
 )
 
@@ -29,6 +30,7 @@ _STATUS_BY_ERROR: list[tuple[type[SightlineError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (ImageTooLargeError, 413),
+    (StorageFullError, 507),
     (StoreError, 503),
 ]
 

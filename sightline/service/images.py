@@ -230,14 +230,16 @@ def _add_one(
 
 
 def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
-    """Remove blobs this failed upload wrote, unless some row refers to them meanwhile."""
+    """Remove blobs this failed upload wrote, and their renditions, unless some row refers to them meanwhile."""
     if not keys:
         return
-    with ws.session() as session:
+    with ws.session() as session:  # a read: a full disk still answers it
         used = set(session.scalars(select(Image.blob_key).where(Image.blob_key.in_(keys))))
     for key in keys:
         if key not in used:
             ws.blobs.delete(key)
+            for suffix, _side in _RENDITIONS.values():
+                ws.blobs.delete(ws.blobs.derived_key(key, suffix))
 
 
 def list_images(

@@ -11,6 +11,7 @@ Keys are shared across projects: delete a blob only when no row refers to it any
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -19,12 +20,14 @@ import uuid
 from fsspec.core import url_to_fs
 
 from sightline.config import home
-from sightline.errors import ConfigError
+from sightline.errors import ConfigError, StorageFullError
 
 #: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
 THUMBNAIL_SUFFIX = "thumb"
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9_-]{1,32})?")
 SUFFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
+#: "No space left on device", "Disk quota exceeded".
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 # Object stores publish an object only once its upload completed: no temporary name needed there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 
@@ -104,16 +107,18 @@ class BlobStore:
         parent = path.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
         if not self._needs_rename:
-            self.fs.pipe_file(path, data)
+            self.fs.pipe_file(path, data)  # an object store publishes it whole or not at all
             return
         # Write beside the target, then rename: a reader sees the whole blob or none of it.
         temporary = f"{parent}/.{key}.{uuid.uuid4().hex}.tmp"
         try:
             self.fs.pipe_file(temporary, data)
             self.fs.mv(temporary, path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(temporary)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise StorageFullError(f"the blob store {self.url} is full: {exc.strerror}; free some space") from None
             raise
 
     def __repr__(self) -> str:
