@@ -170,6 +170,7 @@ app.command()(commands.predict.predict)
 app.command()(commands.predict.test)
 app.command()(commands.report.report)
 app.command()(commands.training.worker)
+app.command()(commands.maintenance.gc)
 
 # The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).
 from sightline.commands import serve as serve_commands  # noqa: E402

@@ -5,6 +5,6 @@ predict: predict and test. report: the HTML evaluation report. render, context, 
 figures are what the commands share.
 """
 
-from sightline.commands import images, predict, projects, report, tags, training
+from sightline.commands import images, maintenance, predict, projects, report, tags, training
 
-__all__ = ["images", "predict", "projects", "report", "tags", "training"]
+__all__ = ["images", "maintenance", "predict", "projects", "report", "tags", "training"]

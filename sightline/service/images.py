@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.imaging import inspect_image, make_thumbnail, sniff_format
+from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
 from sightline.service.tags import find_tag_row, tag_summary, tag_view
@@ -134,7 +135,9 @@ def add_images(
     try:
         for attempt in range(_UPLOAD_ATTEMPTS):
             try:
-                return _store_batch(ws, project_id, checked, list(results), tags, written)
+                stored = _store_batch(ws, project_id, checked, list(results), tags, written)
+                _rewrite_missing(ws, [item for _i, item, _info in checked], stored)
+                return stored
             except IntegrityError:
                 # A concurrent upload stored one of these images first: the next pass sees its row
                 # (OKDuplicate). Blobs are content-addressed, so the ones written here are still right.
@@ -144,6 +147,15 @@ def add_images(
     except BaseException:
         _forget_blobs(ws, written)
         raise
+
+
+def _rewrite_missing(ws: Workspace, items: list[NewImage], stored: list[ImageAddResult]) -> None:
+    """After the commit: a blob that a concurrent delete removed in the meantime is written again."""
+    new = {r.image.sha256 for r in stored if r.status == "OK" and r.image is not None}
+    for item in items:
+        key = ws.blobs.key_for(item.data)
+        if key in new and not ws.blobs.exists(key):
+            ws.blobs.put(item.data)
 
 
 #: Passes over a batch whose rows collided with a concurrent upload of the same images.
@@ -450,15 +462,18 @@ def update_metadata(
 def delete_images(
     ws: Workspace, project_id: str, image_ids: Sequence[str] | None = None, *, all_images: bool = False
 ) -> int:
-    """Delete images by id (or all of the project's). Blobs are shared by content, so they stay."""
+    """Delete images by id (or all of the project's), and their blobs once no other row refers to them."""
     if not image_ids and not all_images:
         raise InvalidRequestError("name the images to delete, or ask for all of them", "BadRequestImageBatch")
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = delete(Image).where(Image.project_id == project.id)
+        condition = Image.project_id == project.id
         if not all_images:
-            query = query.where(Image.id.in_(list(image_ids or ())))
-        return session.execute(query).rowcount or 0
+            condition = condition & Image.id.in_(list(image_ids or ()))
+        keys = list(session.scalars(select(Image.blob_key).where(condition)))
+        deleted = session.execute(delete(Image).where(condition)).rowcount or 0
+    cleanup.forget_unreferenced(ws, keys)  # after the commit: shared blobs stay
+    return deleted
 
 
 def _image_row(session: Session, project: Project, image_id: str) -> Image:

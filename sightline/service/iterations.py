@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sightline.errors import ConflictError, InvalidRequestError, NotFoundError, NotTrainedError
+from sightline.service import cleanup
 from sightline.service.projects import checked_name, find_project_row
 from sightline.service.training import iteration_view
 from sightline.service.views import IterationView
@@ -174,7 +175,10 @@ def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:
             raise ConflictError(
                 f"{iteration.name} is {iteration.status}: cancel it first", "BadRequestTrainingAlreadyInProgress"
             )
+        artifact = iteration.artifact_key
         session.delete(iteration)
+    if artifact:
+        cleanup.forget_unreferenced(ws, [artifact])  # with its ONNX export
 
 
 def publish_iteration(

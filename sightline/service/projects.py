@@ -9,9 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sightline.errors import InvalidRequestError, NotFoundError
+from sightline.service import cleanup
 from sightline.service.views import ProjectView
 from sightline.service.workspace import Workspace
-from sightline.store import ClassificationType, Image, ImageTag, Iteration, Project, Tag, utcnow
+from sightline.store import ClassificationType, Image, ImageTag, Iteration, Prediction, Project, Tag, utcnow
 
 
 def _classification_type(value: str) -> ClassificationType:
@@ -187,6 +188,13 @@ def _check_single_tag_per_image(session: Session, project: Project) -> None:
 
 
 def delete_project(ws: Workspace, project_id: str) -> None:
-    """Delete a project with its tags, images, iterations and predictions (blobs stay: they are shared)."""
+    """Delete a project with its tags, images, iterations and predictions, and the blobs only they used."""
     with ws.session() as session:
-        session.delete(find_project_row(session, project_id))
+        project = find_project_row(session, project_id)
+        keys = [
+            *session.scalars(select(Image.blob_key).where(Image.project_id == project.id)),
+            *session.scalars(select(Prediction.image_key).where(Prediction.project_id == project.id)),
+            *session.scalars(select(Iteration.artifact_key).where(Iteration.project_id == project.id)),
+        ]
+        session.delete(project)
+    cleanup.forget_unreferenced(ws, [key for key in keys if key])

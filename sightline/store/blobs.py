@@ -16,6 +16,8 @@ import hashlib
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fsspec.core import url_to_fs
 
@@ -37,6 +39,29 @@ def default_blob_url() -> str:
     return os.environ.get("SIGHTLINE_BLOB_URL") or str(home() / "blobs")
 
 
+def _timestamp(info: dict) -> float | None:
+    """A file's modification time from fsspec's info (local `mtime`, object stores `LastModified`)."""
+    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if hasattr(modified, "timestamp"):
+        modified = modified.timestamp()
+    return float(modified) if modified is not None else None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in the blob store: its path, its name (a key, `<key>.<suffix>`, or `.<key>.<id>.tmp`) and mtime."""
+
+    path: str
+    name: str
+    modified: float | None
+
+    @property
+    def base_key(self) -> str | None:
+        """The image or artifact key this file is, or derives from; None for anything else (temporary files)."""
+        base = self.name.split(".", 1)[0]
+        return base if KEY_PATTERN.fullmatch(base) else None
+
+
 class BlobStore:
     """put/get/exists/delete bytes by content key, on the filesystem that `url` names."""
 
@@ -52,6 +77,7 @@ class BlobStore:
         self.root = root.rstrip("/")
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
         self._needs_rename = not (protocols & _ATOMIC_PUT_PROTOCOLS)
+        self._local = bool(protocols & {"file", "local"})
 
     @staticmethod
     def key_for(data: bytes) -> str:
@@ -100,9 +126,65 @@ class BlobStore:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
 
+    def delete_with_derived(self, key: str) -> None:
+        """Remove blob `key` and every blob derived from it (`<key>.<suffix>`: thumbnails, exports)."""
+        folder = self.path(key).rsplit("/", 1)[0]
+        try:
+            names = self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            return
+        for name in names:
+            base = name.rsplit("/", 1)[-1]
+            if base == key or base.startswith(f"{key}."):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(name)
+
+    def listing(self) -> Iterator[StoredFile]:
+        """Every file under the store's root (blobs, derived blobs, temporary files of unfinished writes)."""
+        try:
+            found = self.fs.find(self.root, detail=True)
+        except FileNotFoundError:
+            return
+        for path, info in found.items():
+            yield StoredFile(path, path.rsplit("/", 1)[-1], _timestamp(info))
+
+    def move_aside(self, key: str) -> str | None:
+        """Rename blob `key` to a temporary name (readers no longer find it); returns that path, or None if absent."""
+        path = self.path(key)
+        moved = f"{path.rsplit('/', 1)[0]}/.{key}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.fs.mv(path, moved)
+        except FileNotFoundError:
+            return None
+        return moved
+
+    def restore(self, key: str, moved: str) -> None:
+        """Undo `move_aside` (if the blob was written again meanwhile, that copy, the same bytes, stays)."""
+        if self.fs.exists(self.path(key)):
+            self.remove_file(moved)
+        else:
+            self.fs.mv(moved, self.path(key))
+
+    def modified(self, key: str) -> float | None:
+        """When blob `key` was last written or touched (Unix seconds), or None when unknown or missing."""
+        try:
+            info = self.fs.info(self.path(key))
+        except FileNotFoundError:
+            return None
+        return _timestamp(info)
+
+    def remove_file(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(path)
+
     def _write(self, key: str, data: bytes) -> None:
         path = self.path(key)
         if self.fs.exists(path):
+            # Mark it as just used: a sweep that finds no row for it yet leaves it alone for a grace period,
+            # which covers an upload whose row is not committed yet (see sightline.service.cleanup).
+            if self._local:
+                with contextlib.suppress(OSError):
+                    os.utime(path)
             return
         parent = path.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
