@@ -9,12 +9,14 @@ decodes in threads while the caller runs the model on the previous batch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
 import os
 import re
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from sightline._image_formats import SUPPORTED_FORMATS, SUPPORTED_LIST, sniff_format, to_rgb
-from sightline.config import ImageLimits
+from sightline.config import ImageLimits, env_int
 from sightline.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -238,9 +240,15 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
     try:
         if owned and min_size is not None and isinstance(image, JpegImagePlugin.JpegImageFile):
             wanted = min_size[::-1] if _orientation(image) in _ROTATED_ORIENTATIONS else min_size
-            image.draft("RGB", (max(1, wanted[0]), max(1, wanted[1])))
-        image.load()
-        orientation = _orientation(image)
+            image.draft("RGB", (max(1, wanted[0]), max(1, wanted[1])))  # decodes at 1/2 .. 1/8 scale
+        with decode_budget().hold(image.size[0] * image.size[1] if owned else 0):
+            image.load()
+            orientation = _orientation(image)
+            if orientation != 1:
+                if owned:
+                    ImageOps.exif_transpose(image, in_place=True)
+                else:
+                    image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise _bomb(subject, exc, limits) from None
     except _DECODE_ERRORS as exc:
@@ -248,12 +256,57 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
         raise CorruptImageError(f"{subject} is a damaged {kind}: {exc}") from None
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
-    if orientation != 1:
-        if owned:
-            ImageOps.exif_transpose(image, in_place=True)
-        else:
-            image = ImageOps.exif_transpose(image)
     return image, ImageInfo(width=width, height=height, format=image.format or "unknown")
+
+
+class PixelBudget:
+    """How many pixels may be decoding at once in this process; a decode waits until its pixels fit.
+
+    Decoding holds about 4 bytes per pixel (more for formats that decode to RGBA first), and a small
+    file can declare a large image (a 2 kB lossless WEBP of 16383x3000 is 49 M pixels): without a bound,
+    16 such uploads at once took a server to 12 GB. An image larger than the whole budget waits until it
+    can decode alone.
+    """
+
+    def __init__(self, pixels: int):
+        self.pixels = pixels
+        self._used = 0
+        self._peak = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        pixels = min(pixels, self.pixels)
+        with self._changed:
+            self._changed.wait_for(lambda: self._used + pixels <= self.pixels)
+            self._used += pixels
+            self._peak = max(self._peak, self._used)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._used -= pixels
+                self._changed.notify_all()
+
+    @property
+    def peak(self) -> int:
+        """The most pixels held at once so far (for tests and benchmarks)."""
+        return self._peak
+
+
+#: Default decode budget: one maximum-size image (50 M pixels) plus room for ordinary photos beside it.
+DEFAULT_DECODE_BUDGET_PIXELS = 64_000_000
+_budget: PixelBudget | None = None
+_budget_lock = threading.Lock()
+
+
+def decode_budget() -> PixelBudget:
+    """The process-wide budget (`SIGHTLINE_DECODE_BUDGET_PIXELS`), made on first use."""
+    global _budget
+    with _budget_lock:
+        if _budget is None:
+            _budget = PixelBudget(env_int("SIGHTLINE_DECODE_BUDGET_PIXELS", DEFAULT_DECODE_BUDGET_PIXELS))
+        return _budget
 
 
 def _open(source: ImageSource, limits: ImageLimits) -> Image.Image:

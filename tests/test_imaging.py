@@ -503,3 +503,30 @@ def test_thumbnails_of_transparent_and_small_images():
     assert thumb.size == (40, 30)  # never enlarged
     assert thumb.mode == "RGB"
     assert thumb.getpixel((20, 15)) >= (250, 250, 250)  # transparent shows as white, as in a viewer
+
+
+def test_the_decode_budget_bounds_the_pixels_decoding_at_once():
+    import threading
+
+    from sightline.imaging import PixelBudget
+
+    budget = PixelBudget(100)
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def decode(pixels: int) -> None:
+        with budget.hold(pixels):
+            with lock:
+                inside[0] += pixels
+                most[0] = max(most[0], inside[0])
+            threading.Event().wait(0.01)
+            with lock:
+                inside[0] -= pixels
+
+    threads = [threading.Thread(target=decode, args=(p,)) for p in (60, 60, 30, 500, 10, 60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # The 500-pixel image counts as the whole budget (it decodes alone); the rest never exceed 100 together.
+    assert budget.peak <= 100
+    assert most[0] <= 100 or most[0] == 500
