@@ -85,3 +85,26 @@ def test_after_a_500_the_connection_is_closed_cleanly_and_the_next_request_answe
         assert failed.json() == {"code": "ErrorUnknown", "message": "internal error: see the server log"}
         assert failed.headers["connection"] == "close"
         assert client.get("/openapi.json").status_code == 200  # a new connection, not a reset
+
+
+def test_a_client_gone_mid_body_is_one_info_line_not_an_error(server: RunningServer, project_id: str, caplog):
+    import logging
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        with socket.create_connection((address.hostname, address.port)) as sock:
+            sock.sendall(
+                f"POST /customvision/v3.3/training/projects/{project_id}/images HTTP/1.1\r\n"
+                f"Host: {address.netloc}\r\nTraining-Key: {server.training_key}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n".encode()
+                + b"x" * 1000
+            )
+            time.sleep(0.3)
+    time.sleep(1)
+    gone = [r for r in caplog.records if "disconnected during POST" in r.getMessage()]
+    assert len(gone) == 3 and all(r.levelno == logging.INFO for r in gone)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]

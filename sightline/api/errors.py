@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sightline.errors import (
     ConflictError,
@@ -125,8 +126,16 @@ async def _on_unexpected(request: Request, error: Exception) -> Response:
     return _respond(request, 500, "ErrorUnknown", "internal error: see the server log", {"Connection": "close"})
 
 
+async def _on_disconnect(request: Request, _error: ClientDisconnect) -> Response:
+    # The client went away mid-body: nothing to answer and nothing wrong here. One line, no traceback.
+    client = request.client.host if request.client else "a client"
+    log.info("%s disconnected during %s %s", client, request.method, request.url.path)
+    return Response(status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SightlineError, _on_sightline_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnect, _on_disconnect)
     app.add_exception_handler(Exception, _on_unexpected)
