@@ -80,6 +80,7 @@ SETTINGS: dict[str, Setting] = {
     "SIGHTLINE_URL_TIMEOUT_SECONDS": Setting(float, 0.001, "time allowed to fetch an image URL"),
     "SIGHTLINE_ALLOW_PRIVATE_URLS": Setting(bool, None, "image URLs may reach loopback and private addresses"),
     "SIGHTLINE_THREADS": Setting(int, 1, "threads for decoding and inference (default: the CPU count)"),
+    "SIGHTLINE_AUTH_FAILURES_PER_MINUTE": Setting(float, 0, "wrong keys or sign-ins per client address (0: any)"),
     "SIGHTLINE_DECODE_BUDGET_PIXELS": Setting(int, 1, "most pixels decoding at once in one process"),
 }
 

@@ -42,6 +42,8 @@ def sightline_server(folder: Path, database_url: str | None = None, **app_option
     url = database_url or f"sqlite:///{folder / 'sightline.db'}"
     ws = Workspace(open_store(url), BlobStore(str(folder / "blobs")))
     app_options.setdefault("backbones", ["tiny"])
+    # Every test client is 127.0.0.1: tests of refusals would share one failure budget. Tested on its own.
+    app_options.setdefault("auth_failures_per_minute", 0)
     try:
         app = create_app(ws, **app_options)
         with serve_in_thread(app) as url:

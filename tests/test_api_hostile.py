@@ -108,3 +108,18 @@ def test_a_client_gone_mid_body_is_one_info_line_not_an_error(server: RunningSer
     gone = [r for r in caplog.records if "disconnected during POST" in r.getMessage()]
     assert len(gone) == 3 and all(r.levelno == logging.INFO for r in gone)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
+def test_wrong_keys_are_throttled_per_address_before_the_key_is_checked(tmp_path):
+    with (
+        sightline_server(tmp_path, start_worker=False, auth_failures_per_minute=1) as running,
+        httpx.Client(base_url=running.training_url()) as client,
+    ):
+        wrong = [client.get("/projects", headers={"Training-Key": f"guess-{i}"}) for i in range(12)]
+        assert [r.status_code for r in wrong] == [401] * 10 + [429] * 2
+        assert wrong[-1].json()["code"] == "TooManyRequests" and int(wrong[-1].headers["retry-after"]) >= 1
+        # even the right key waits now: a guess that happens to be right must not get through
+        right = client.get("/projects", headers={"Training-Key": running.training_key})
+        assert right.status_code == 429
+        signin = client.post(running.url + "/login", data={"key": "guess"}, headers={"accept": "application/json"})
+        assert signin.status_code == 429

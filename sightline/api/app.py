@@ -26,7 +26,7 @@ from sightline.api.domains import Domains
 from sightline.api.errors import install_error_handlers
 from sightline.api.fetch import FetchPolicy
 from sightline.api.keys import KeyRing
-from sightline.api.ratelimit import RateLimiter
+from sightline.api.ratelimit import FailureThrottle, RateLimiter
 from sightline.backbones import default_backbone_name
 from sightline.service import Workspace, start_background_worker
 
@@ -52,6 +52,7 @@ def create_app(
     rate_limit: float | None = None,
     max_batch: int = 32,
     web: bool = True,
+    auth_failures_per_minute: float | None = None,
 ) -> FastAPI:
     """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
 
@@ -62,7 +63,9 @@ def create_app(
     `SIGHTLINE_RATE_LIMIT`; 0: none). `max_batch`: the most concurrent predictions run as one batch
     (1: none). A lone request never waits for a batch; at 32 clients, batching measured 1.2-1.6x the
     throughput of one by one on 2 CPU cores (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also
-    serve the browser UI at `/` (sign-in with the Training-Key).
+    serve the browser UI at `/` (sign-in with the Training-Key). `auth_failures_per_minute`: wrong keys and
+    sign-ins allowed per client address after a burst of 10 (default `SIGHTLINE_AUTH_FAILURES_PER_MINUTE`, 10;
+    0: no throttle).
     """
 
     @asynccontextmanager
@@ -89,6 +92,9 @@ def create_app(
     app.state.domains = domains = Domains.of(backbones or default_backbones())
     app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(domains.default))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
+    app.state.auth_failures = (
+        FailureThrottle.from_env() if auth_failures_per_minute is None else FailureThrottle(auth_failures_per_minute)
+    )
     app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
     if ws is not None:
         _attach(app, ws, max_batch)

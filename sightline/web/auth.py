@@ -77,7 +77,11 @@ def _safe_next(next_url: str | None) -> str:
 
 def _sign_in(request: Request, key: str, next_url: str | None) -> RedirectResponse | HTMLResponse:
     keys = request.app.state.key_ring.keys
+    throttle = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    throttle.check(address)  # 429 once this address has failed too often
     if not hmac.compare_digest(key.strip().encode(), keys.training_key.encode()):
+        throttle.failed(address)
         return page(request, "login.html", status_code=401, next=next_url, problem="That is not the training key.")
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     response.set_cookie(
