@@ -81,6 +81,7 @@ SETTINGS: dict[str, Setting] = {
     "SIGHTLINE_ALLOW_PRIVATE_URLS": Setting(bool, None, "image URLs may reach loopback and private addresses"),
     "SIGHTLINE_THREADS": Setting(int, 1, "threads for decoding and inference (default: the CPU count)"),
     "SIGHTLINE_AUTH_FAILURES_PER_MINUTE": Setting(float, 0, "wrong keys or sign-ins per client address (0: any)"),
+    "SIGHTLINE_BODY_TIMEOUT_SECONDS": Setting(float, 0.001, "longest wait for the next part of a request body"),
     "SIGHTLINE_DECODE_BUDGET_PIXELS": Setting(int, 1, "most pixels decoding at once in one process"),
 }
 

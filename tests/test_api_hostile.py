@@ -12,6 +12,8 @@ import httpx
 import pytest
 from api_server import RunningServer, sightline_server
 
+from sightline.service import projects
+
 ANALYZE = "/computervision/imageanalysis:analyze?features=tags&api-version=2024-02-01"
 
 
@@ -28,7 +30,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def api(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.training_url(), headers={"Training-Key": server.training_key}) as client:
+    with httpx.Client(
+        base_url=server.training_url(), headers={"Training-Key": server.training_key}, timeout=60
+    ) as client:
         yield client
 
 
@@ -123,3 +127,25 @@ def test_wrong_keys_are_throttled_per_address_before_the_key_is_checked(tmp_path
         assert right.status_code == 429
         signin = client.post(running.url + "/login", data={"key": "guess"}, headers={"accept": "application/json"})
         assert signin.status_code == 429
+
+
+def test_a_stalled_body_is_a_408_and_the_connection_closes(tmp_path, monkeypatch):
+    import socket
+    from urllib.parse import urlsplit
+
+    monkeypatch.setenv("SIGHTLINE_BODY_TIMEOUT_SECONDS", "1")
+    with sightline_server(tmp_path, start_worker=False) as running:
+        project = projects.create_project(running.ws, "Slow", domain="tiny")
+        address = urlsplit(running.url)
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+            sock.sendall(
+                f"POST /customvision/v3.3/training/projects/{project.id}/images HTTP/1.1\r\n"
+                f"Host: {address.netloc}\r\nTraining-Key: {running.training_key}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nxx".encode()
+            )
+            answer = b""
+            while chunk := sock.recv(4096):  # the server answers, then closes: recv returns b""
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":"RequestTimeout"' in body

@@ -38,7 +38,7 @@ _STATUS_BY_ERROR: list[tuple[type[SightlineError], int]] = [
 #: Custom Vision's codes for the statuses that Starlette itself raises (unknown route, wrong method ...).
 _CODE_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                    405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes", 415: "UnsupportedMediaType",
-                   429: "TooManyRequests"}  # fmt: skip
+                   408: "RequestTimeout", 429: "TooManyRequests"}  # fmt: skip
 
 
 class ApiError(StarletteHTTPException):
