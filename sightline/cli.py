@@ -14,7 +14,8 @@ import typer
 from typer.core import TyperOption
 
 from sightline.commands.render import console, err_console
-from sightline.errors import ImageNotFoundError, SightlineError
+from sightline.config import check_environment
+from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger, TagResult
@@ -186,6 +187,7 @@ app.command()(commands.predict.test)
 app.command()(commands.report.report)
 app.command()(commands.evaluate.evaluate)
 app.command()(commands.training.worker)
+app.command()(commands.maintenance.gc)
 
 # The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).
 from sightline.commands import serve as serve_commands  # noqa: E402
@@ -203,7 +205,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("sightline").setLevel(logging.INFO)
     try:
+        check_environment()  # a bad SIGHTLINE_* value is a usage error, found before anything starts
         app()
+    except ConfigError as error:
+        err_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        raise SystemExit(2) from None
     except SightlineError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise SystemExit(1) from None

@@ -15,6 +15,10 @@ class SightlineError(Exception):
     code: str = "BadRequest"
 
 
+class ConfigError(SightlineError):
+    """A `SIGHTLINE_*` setting with a value Sightline cannot use; the message names it and what it accepts."""
+
+
 # --- images -------------------------------------------------------------------------------------
 
 
@@ -137,6 +141,12 @@ class StoreError(SightlineError):
     """The database cannot be used: unreachable, an unsupported URL, or a schema from a newer Sightline."""
 
     code = "ServiceUnavailable"
+
+
+class StorageFullError(StoreError):
+    """The disk (or quota) holding the database or the blobs is full: nothing of the operation was kept."""
+
+    code = "InsufficientStorage"
 
 
 # --- tagging ------------------------------------------------------------------------------------

@@ -38,13 +38,16 @@ class RunningServer:
 
 
 @contextmanager
-def sightline_server(folder: Path, **app_options) -> Iterator[RunningServer]:
-    """A Sightline server over a fresh SQLite workspace in `folder`, with the `tiny` domain."""
-    ws = Workspace(open_store(f"sqlite:///{folder / 'sightline.db'}"), BlobStore(str(folder / "blobs")))
+def sightline_server(folder: Path, database_url: str | None = None, **app_options) -> Iterator[RunningServer]:
+    """A Sightline server over a fresh workspace in `folder` (SQLite unless `database_url`), with the `tiny` domain."""
+    url = database_url or f"sqlite:///{folder / 'sightline.db'}"
+    ws = Workspace(open_store(url), BlobStore(str(folder / "blobs")))
     app_options.setdefault("backbones", ["tiny"])
     for name in app_options["backbones"]:  # built once per session here, so that no page waits on it
         if name.startswith("tiny"):
             create_backbone(name)
+    # Every test client is 127.0.0.1: tests of refusals would share one failure budget. Tested on its own.
+    app_options.setdefault("auth_failures_per_minute", 0)
     try:
         app = create_app(ws, **app_options)
         with serve_in_thread(app) as url:

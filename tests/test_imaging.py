@@ -217,9 +217,16 @@ def test_formats_pillow_reads_but_sightline_does_not_support(fmt):
 def test_decompression_bomb_beyond_pillows_own_limit():
     data = png_declaring(30000, 30000)
     assert len(data) < 200
-    with pytest.raises(DecompressionBombError, match="decompression bomb") as caught:
+    with pytest.raises(DecompressionBombError) as caught:
         load_image(data, LIMITS)
     assert caught.value.reason == "too_many_pixels"
+    # Sightline's words and configured limit, not Pillow's ("could be decompression bomb DOS attack")
+    assert (
+        str(caught.value)
+        == "image data is 900,000,000 pixels, over the limit of 50,000,000 pixels; refusing to decode it"
+    )
+    with pytest.raises(DecompressionBombError, match="over the limit of 1,234 pixels"):
+        inspect_image(data, ImageLimits(max_pixels=1234))
 
 
 def test_decompression_bomb_is_refused_from_the_header_without_decoding(monkeypatch):
@@ -496,3 +503,30 @@ def test_thumbnails_of_transparent_and_small_images():
     assert thumb.size == (40, 30)  # never enlarged
     assert thumb.mode == "RGB"
     assert thumb.getpixel((20, 15)) >= (250, 250, 250)  # transparent shows as white, as in a viewer
+
+
+def test_the_decode_budget_bounds_the_pixels_decoding_at_once():
+    import threading
+
+    from sightline.imaging import PixelBudget
+
+    budget = PixelBudget(100)
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def decode(pixels: int) -> None:
+        with budget.hold(pixels):
+            with lock:
+                inside[0] += pixels
+                most[0] = max(most[0], inside[0])
+            threading.Event().wait(0.01)
+            with lock:
+                inside[0] -= pixels
+
+    threads = [threading.Thread(target=decode, args=(p,)) for p in (60, 60, 30, 500, 10, 60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # The 500-pixel image counts as the whole budget (it decodes alone); the rest never exceed 100 together.
+    assert budget.peak <= 100
+    assert most[0] <= 100 or most[0] == 500

@@ -21,6 +21,7 @@ from sightline.store import (
     ImageMetadata,
     ImageTag,
     Iteration,
+    IterationStatus,
     Prediction,
     Project,
     Store,
@@ -63,9 +64,12 @@ def _image(session, project: Project, sha: str = "a" * 64) -> Image:
 
 
 def _iteration(session, project: Project, **kwargs) -> Iteration:
+    """A Completed iteration by default (a project may have one Queued or Training iteration at a time)."""
+    kwargs.setdefault("status", IterationStatus.COMPLETED)
+    number = len(session.scalars(select(Iteration.id).where(Iteration.project_id == project.id)).all()) + 1
     iteration = Iteration(
         project_id=project.id,
-        name="Iteration 1",
+        name=f"Iteration {number}",
         classification_type=project.classification_type,
         domain=project.domain,
         **kwargs,
@@ -297,10 +301,23 @@ def test_enums_are_stored_as_custom_vision_strings_and_checked(store):
         _iteration(session, project)
     with store.engine.connect() as conn:
         stored = conn.execute(text("SELECT status, classification_type FROM iterations")).one()
-    assert tuple(stored) == ("Queued", "Multiclass")
+    assert tuple(stored) == ("Completed", "Multiclass")
     with pytest.raises(StatementError), store.session() as session:
         session.add(Project(name="Bad", domain="tiny", classification_type="Multiple"))
         session.flush()
+
+
+def test_iteration_names_are_unique_and_one_iteration_is_active_per_project(store):
+    with store.session() as session:
+        project = _project(session)
+        first = _iteration(session, project, status=IterationStatus.QUEUED)
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(Iteration(project_id=project.id, name=first.name, classification_type="Multiclass", domain="tiny",
+                              status=IterationStatus.COMPLETED))  # fmt: skip
+    with pytest.raises(IntegrityError), store.session() as session:
+        _iteration(session, project, status=IterationStatus.TRAINING)
+    with store.session() as session:
+        _iteration(session, project)  # a finished one beside the active one is fine
 
 
 def test_deleting_a_project_deletes_everything_it_owns(store):

@@ -27,21 +27,21 @@ LEASE = 60.0
 
 
 def _queue(store: Store, count: int) -> list[str]:
-    """`count` queued iterations, oldest first; returns their ids in that order."""
+    """`count` queued iterations, oldest first, each of its own project (one may be active per project)."""
     start = utcnow() - timedelta(hours=1)
     with store.session() as session:
-        project = Project(name="Shoes", domain="tiny")
-        session.add(project)
+        projects = [Project(name=f"Shoes {n}", domain="tiny") for n in range(count)]
+        session.add_all(projects)
         session.flush()
         iterations = [
             Iteration(
                 project_id=project.id,
-                name=f"Iteration {n + 1}",
+                name="Iteration 1",
                 classification_type=project.classification_type,
                 domain=project.domain,
                 created=start + timedelta(seconds=n),
             )
-            for n in range(count)
+            for n, project in enumerate(projects)
         ]
         session.add_all(iterations)
     return [iteration.id for iteration in iterations]

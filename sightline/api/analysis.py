@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sightline.api.bodies import one_image_from_body
 from sightline.api.context import WS, Fetching
-from sightline.api.errors import ApiError
+from sightline.api.errors import ApiError, describe_errors
 from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.api.keys import require_subscription_key
 from sightline.api.models import CamelModel, ImageUrl
@@ -92,7 +92,9 @@ async def _image(request: Request, policy: FetchPolicy) -> bytes:
         try:
             url = ImageUrl.model_validate_json(await request.body()).url
         except ValidationError as error:
-            raise ApiError(400, "InvalidRequest", f'the JSON body must be {{"url": "..."}}: {error}') from None
+            raise ApiError(
+                400, "InvalidRequest", f'the JSON body must be {{"url": "..."}}: {describe_errors(error.errors())}'
+            ) from None
         return await fetch_image(url, policy)
     return await one_image_from_body(request)
 

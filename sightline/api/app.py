@@ -30,7 +30,7 @@ from sightline.api.errors import install_error_handlers
 from sightline.api.fetch import FetchPolicy
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
-from sightline.api.ratelimit import RateLimiter
+from sightline.api.ratelimit import FailureThrottle, RateLimiter
 from sightline.backbones import default_backbone_name
 from sightline.service import Workspace, start_background_worker
 
@@ -59,6 +59,7 @@ def create_app(
     cors_origins: Sequence[str] | None = None,
     tagger_backbone: str | None = None,
     azure_domains: Mapping[str, str] | None = None,
+    auth_failures_per_minute: float | None = None,
 ) -> FastAPI:
     """The app over `ws` (default: `Workspace.open()` at startup, closed at shutdown).
 
@@ -73,7 +74,9 @@ def create_app(
     batch; at 32 clients, batching measured 1.2-1.6x the throughput of one by one on 2 CPU cores
     (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also serve the browser UI at `/` (sign-in
     with the Training-Key). `cors_origins`: the origins whose browser scripts may call the API (default
-    `SIGHTLINE_CORS_ORIGINS`, comma-separated, `*` for any; none when unset).
+    `SIGHTLINE_CORS_ORIGINS`, comma-separated, `*` for any; none when unset). `auth_failures_per_minute`: wrong
+    keys and sign-ins allowed per client address after a burst of 10 (default
+    `SIGHTLINE_AUTH_FAILURES_PER_MINUTE`, 10; 0: no throttle).
     """
 
     @asynccontextmanager
@@ -104,6 +107,9 @@ def create_app(
     tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
     app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(tagging, domains.backbones))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
+    app.state.auth_failures = (
+        FailureThrottle.from_env() if auth_failures_per_minute is None else FailureThrottle(auth_failures_per_minute)
+    )
     app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
     if ws is not None:
         _attach(app, ws, max_batch)

@@ -6,7 +6,7 @@ unbounded upload in memory (`SIGHTLINE_MAX_REQUEST_BYTES`).
 
 from __future__ import annotations
 
-import os
+import asyncio
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError, error_response
-from sightline.service.images import NewImage
+from sightline.config import env_float, env_int
+from sightline.service.images import MAX_IMAGES_PER_BATCH, NewImage
 
-#: Custom Vision takes at most 64 images per upload request.
-MAX_IMAGES_PER_BATCH = 64
+#: The largest request body by default (64 images of up to 4 MB each fit, as base64 JSON too).
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
+#: Longest wait for the next part of a request body.
+DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
 
 
 #: How the routes that read the body themselves document it in the OpenAPI schema.
@@ -36,18 +38,25 @@ IMAGE_BODY_OPENAPI = {
 
 
 def max_request_bytes() -> int:
-    return int(os.environ.get("SIGHTLINE_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
+    return env_int("SIGHTLINE_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
 
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, "BadRequestImageSizeBytes", f"the request body is over the limit of {limit} bytes")
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over `limit` bytes: by Content-Length up front, or while a chunked body streams in."""
+def body_timeout_seconds() -> float:
+    return env_float("SIGHTLINE_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT_SECONDS)
 
-    def __init__(self, app: ASGIApp, limit: int | None = None):
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `limit` bytes (by Content-Length up front, or while a chunked body streams in),
+    and bodies that stall: no byte for `timeout` seconds is a 408, so a slow client cannot hold a request
+    open for ever."""
+
+    def __init__(self, app: ASGIApp, limit: int | None = None, timeout: float | None = None):
         self.app, self.limit = app, limit or max_request_bytes()
+        self.timeout = timeout or body_timeout_seconds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,27 +68,40 @@ class BodyLimitMiddleware:
             response = error_response(error.status_code, error.code, error.message, path=scope.get("path", ""))
             await response(scope, receive, send)
             return
-        seen, over = 0, False
+        seen, complete = 0, False
+        refusal: ApiError | None = None
 
         async def limited_receive() -> Message:
-            nonlocal seen, over
-            message = await receive()
+            nonlocal seen, complete, refusal
+            if complete:  # after the body, receive() waits for a disconnect: no timeout there
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                refusal = ApiError(408, "RequestTimeout", f"no part of the request body came for {self.timeout:g} s")
+                raise refusal from None
             seen += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if seen > self.limit:
-                over = True
-                raise _too_large(self.limit)
+                refusal = _too_large(self.limit)
+                raise refusal
             return message
 
-        async def send_413_if_over(message: Message) -> None:
-            """A route's own body parser (forms, JSON) turns any read failure into a 400; say 413 instead."""
-            if not over:
+        async def send_refusal(message: Message) -> None:
+            """A route's own body parser (forms, JSON) turns any read failure into a 400; say 413 or 408 instead."""
+            if refusal is None:
                 await send(message)
             elif message["type"] == "http.response.start":
-                error = _too_large(self.limit)
-                response = error_response(error.status_code, error.code, error.message, path=scope.get("path", ""))
+                response = error_response(
+                    refusal.status_code,
+                    refusal.code,
+                    refusal.message,
+                    {"Connection": "close"},
+                    path=scope.get("path", ""),
+                )
                 await response(scope, receive, send)
 
-        await self.app(scope, limited_receive, send_413_if_over)
+        await self.app(scope, limited_receive, send_refusal)
 
 
 def check_batch_size(count: int) -> None:

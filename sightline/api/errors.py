@@ -13,12 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sightline.errors import (
     ConflictError,
     ImageTooLargeError,
     NotFoundError,
     SightlineError,
+    StorageFullError,
     StoreError,
 )
 
@@ -29,12 +31,14 @@ _STATUS_BY_ERROR: list[tuple[type[SightlineError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (ImageTooLargeError, 413),
+    (StorageFullError, 507),
     (StoreError, 503),
 ]
 
 #: Custom Vision's codes for the statuses that Starlette itself raises (unknown route, wrong method ...).
-_CODE_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "BadRequestNotSupported",
-                   413: "BadRequestImageSizeBytes", 415: "UnsupportedMediaType", 429: "TooManyRequests"}  # fmt: skip
+_CODE_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                   405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes", 415: "UnsupportedMediaType",
+                   408: "RequestTimeout", 429: "TooManyRequests"}  # fmt: skip
 
 
 class ApiError(StarletteHTTPException):
@@ -73,8 +77,13 @@ def error_response(
 
 def _describe_validation(error: RequestValidationError) -> str:
     """`query.take: Input should be a valid integer; body.images: Field required`, for a person to read."""
+    return describe_errors(error.errors())
+
+
+def describe_errors(errors) -> str:
+    """Pydantic's error list as one line naming each field, without its dump of the input."""
     parts = []
-    for item in error.errors():
+    for item in errors:
         where = ".".join(str(p) for p in item.get("loc", ()))
         parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg")))
     return "; ".join(parts) or "invalid request"
@@ -114,13 +123,22 @@ async def _on_http_error(request: Request, error: StarletteHTTPException) -> Res
 
 
 async def _on_unexpected(request: Request, error: Exception) -> Response:
-    # Starlette re-raises it after this answer, so the server logs the traceback once.
+    # Starlette re-raises it after this answer, so the server logs the traceback once. The server then
+    # drops the connection: say so, or a keep-alive client sends its next request into a closed socket.
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log")
+    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log", {"Connection": "close"})
+
+
+async def _on_disconnect(request: Request, _error: ClientDisconnect) -> Response:
+    # The client went away mid-body: nothing to answer and nothing wrong here. One line, no traceback.
+    client = request.client.host if request.client else "a client"
+    log.info("%s disconnected during %s %s", client, request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SightlineError, _on_sightline_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnect, _on_disconnect)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import httpx
 
-from sightline.config import ImageLimits
+from sightline.config import ImageLimits, env_flag, env_float
 from sightline.errors import ImageError, ImageTooLargeError, ImageUrlError
 
 _SCHEMES = ("http", "https")
@@ -36,15 +35,42 @@ class FetchPolicy:
     def from_env(cls, limits: ImageLimits | None = None) -> FetchPolicy:
         return cls(
             max_bytes=(limits or ImageLimits.from_env()).max_bytes,
-            timeout_seconds=float(os.environ.get("SIGHTLINE_URL_TIMEOUT_SECONDS") or cls.timeout_seconds),
-            allow_private=os.environ.get("SIGHTLINE_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"),
+            timeout_seconds=env_float("SIGHTLINE_URL_TIMEOUT_SECONDS", cls.timeout_seconds),
+            allow_private=env_flag("SIGHTLINE_ALLOW_PRIVATE_URLS"),
         )
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address that the packet ends up at (or is judged by):
+#: NAT64 (RFC 6052 and the local-use RFC 8215 prefix), IPv4-compatible (::a.b.c.d, deprecated) and
+#: IPv4-translated (::ffff:0:a.b.c.d, RFC 2765).
+_EMBEDDING_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo client, NAT64 ...), or None."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in network for network in _EMBEDDING_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
+    """Whether `address` is on the public internet: an IPv6 form that embeds an IPv4 address is judged by
+    that address (`64:ff9b::a9fe:a9fe` is 169.254.169.254), and deprecated site-local fec0::/10 is private."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
 
 

@@ -57,6 +57,9 @@ def rotate_keys(ws: Workspace) -> ApiKeys:
     return keys
 
 
+_KEY_HEADERS = {TRAINING_HEADER.lower(), PREDICTION_HEADER.lower(), SUBSCRIPTION_HEADER.lower()}
+
+
 def _matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -122,17 +125,31 @@ def _unauthorized(header: str, given: str | None, *, prediction_key_given: str |
 
 async def require_training_key(request: Request) -> None:
     ring = await _fresh_key_ring(request)
-    _admit(request, ring.check_training(request))
+    _admit(request, _checked(request, ring.check_training))
 
 
 async def require_prediction_key(request: Request) -> None:
     ring = await _fresh_key_ring(request)
-    _admit(request, ring.check_prediction(request))
+    _admit(request, _checked(request, ring.check_prediction))
 
 
 async def require_subscription_key(request: Request) -> None:
     ring = await _fresh_key_ring(request)
-    _admit(request, ring.check_subscription(request))
+    _admit(request, _checked(request, ring.check_subscription))
+
+
+def _checked(request: Request, check) -> str:
+    """The key check, behind the failure throttle of the client's address (wrong keys count against it)."""
+    throttle = getattr(request.app.state, "auth_failures", None)
+    address = request.client.host if request.client else "unknown"
+    if throttle is not None:
+        throttle.check(address)
+    try:
+        return check(request)
+    except ApiError:
+        if throttle is not None and _KEY_HEADERS.intersection(request.headers.keys()):
+            throttle.failed(address)  # a wrong key, not a missing one (a client not configured yet)
+        raise
 
 
 async def _fresh_key_ring(request: Request) -> KeyRing:

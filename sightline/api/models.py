@@ -13,7 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
 from sightline.api.domains import DomainEntry, domain_id
@@ -44,8 +44,20 @@ def _strict_base64(value: object) -> bytes:
 
 
 Base64Bytes = Annotated[bytes, BeforeValidator(_strict_base64), WithJsonSchema({"type": "string", "format": "byte"})]
-#: A time sent without a zone is UTC, as in Azure's APIs.
-UtcDatetime = Annotated[datetime, AfterValidator(lambda t: t.replace(tzinfo=UTC) if t.tzinfo is None else t)]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A time sent without a zone is UTC, as in Azure's APIs; one whose UTC form leaves years 1-9999 is refused."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # what the database layer will do with it
+    except OverflowError:
+        raise ValueError("the time in UTC falls outside the years 1 to 9999") from None
+    return moment
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class CamelModel(BaseModel):
@@ -622,8 +634,15 @@ class StoredImagePrediction(CamelModel):
 
 class PredictionQueryTag(CamelModel):
     id: str
-    min_threshold: float | None = None
-    max_threshold: float | None = None
+    min_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    max_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _range_not_empty(self) -> PredictionQueryTag:
+        low, high = self.min_threshold, self.max_threshold
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"minThreshold {low} is above maxThreshold {high}: no prediction could match")
+        return self
 
 
 class PredictionQueryToken(CamelModel):

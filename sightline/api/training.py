@@ -79,7 +79,9 @@ ImageIds = Annotated[str | None, Query(alias="imageIds", description="Comma-sepa
 TaggingStatus = Annotated[str | None, Query(alias="taggingStatus", pattern="^(All|Tagged|Untagged)$")]
 OrderBy = Annotated[str | None, Query(alias="orderBy", pattern="^(Newest|Oldest|Suggested)$")]
 Take = Annotated[int, Query(ge=0, le=256)]
-Skip = Annotated[int, Query(ge=0)]
+#: Beyond this the databases cannot hold the number (a 500 once); no project has this many images anyway.
+MAX_SKIP = 2**31 - 1
+Skip = Annotated[int, Query(ge=0, le=MAX_SKIP)]
 MetadataFilter = Annotated[
     str | None,
     Query(

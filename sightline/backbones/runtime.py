@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sightline.backbones.cache import EmbeddingCache
-from sightline.config import ImageLimits
+from sightline.config import ImageLimits, env_int
 from sightline.errors import ImageError
 from sightline.imaging import DecodeFailure, ImageSource, decode_batches, image_sha256, read_bytes
 
@@ -34,7 +34,7 @@ _CHUNK = 512
 
 
 def cpu_threads() -> int:
-    return int(os.environ.get("SIGHTLINE_THREADS") or os.cpu_count() or 1)
+    return env_int("SIGHTLINE_THREADS", os.cpu_count() or 1)
 
 
 _pool: ThreadPoolExecutor | None = None

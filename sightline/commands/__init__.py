@@ -6,6 +6,6 @@ report: the HTML evaluation report. render, context, performance and
 figures are what the commands share.
 """
 
-from sightline.commands import evaluate, images, predict, projects, report, tags, training
+from sightline.commands import evaluate, images, maintenance, predict, projects, report, tags, training
 
-__all__ = ["evaluate", "images", "predict", "projects", "report", "tags", "training"]
+__all__ = ["evaluate", "images", "maintenance", "predict", "projects", "report", "tags", "training"]

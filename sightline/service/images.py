@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.imaging import inspect_image, make_thumbnail, sniff_format
+from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
 from sightline.service.tags import find_tag_row, tag_summary, tag_view
@@ -39,6 +40,8 @@ _STATUS_FOR_REASON = {
 METADATA_KEY_MAX = 128
 METADATA_VALUE_MAX = 256
 METADATA_BATCH_MAX = 64
+#: Custom Vision's most images per upload request; the web UI's upload form keeps to it too.
+MAX_IMAGES_PER_BATCH = 64
 
 #: The renditions of a stored image: derived-blob suffix and longest side. "original" is the blob itself.
 _RENDITIONS = {"resized": ("resized", 1024), "thumbnail": (THUMBNAIL_SUFFIX, 256)}
@@ -141,28 +144,61 @@ def _add_images_once(
         checked.append((i, item, info))
     written: list[str] = []
     try:
-        with ws.session() as session:
-            project = find_project_row(session, project_id)
-            common = _resolve_tags(session, project, tags)
-            count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
-            rows: dict[int, Image] = {}
-            for i, item, info in checked:
-                label = item.name or f"image {i + 1}"
-                results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
-                if row is not None:
-                    rows[i] = row
-                if results[i].status == "OK":
-                    count += 1
-            session.flush()
-            views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
-            results = [
-                ImageAddResult(r.source, r.status, views.get(i), r.message) if r is not None else None
-                for i, r in enumerate(results)
-            ]
+        for attempt in range(_UPLOAD_ATTEMPTS):
+            try:
+                stored = _store_batch(ws, project_id, checked, list(results), tags, written)
+                _rewrite_missing(ws, [item for _i, item, _info in checked], stored)
+                return stored
+            except IntegrityError:
+                # A concurrent upload stored one of these images first: the next pass sees its row
+                # (OKDuplicate). Blobs are content-addressed, so the ones written here are still right.
+                if attempt == _UPLOAD_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
     except BaseException:
         _forget_blobs(ws, written)
         raise
-    return [r for r in results if r is not None]
+
+
+def _rewrite_missing(ws: Workspace, items: list[NewImage], stored: list[ImageAddResult]) -> None:
+    """After the commit: a blob that a concurrent delete removed in the meantime is written again."""
+    new = {r.image.sha256 for r in stored if r.status == "OK" and r.image is not None}
+    for item in items:
+        key = ws.blobs.key_for(item.data)
+        if key in new and not ws.blobs.exists(key):
+            ws.blobs.put(item.data)
+
+
+#: Passes over a batch whose rows collided with a concurrent upload of the same images.
+_UPLOAD_ATTEMPTS = 3
+
+
+def _store_batch(
+    ws: Workspace,
+    project_id: str,
+    checked: list[tuple[int, NewImage, object]],
+    results: list[ImageAddResult | None],
+    tags: Sequence[str],
+    written: list[str],
+) -> list[ImageAddResult]:
+    """One transaction for the rows of a batch of checked images (`results` holds the images refused already)."""
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        common = _resolve_tags(session, project, tags)
+        count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
+        rows: dict[int, Image] = {}
+        for i, item, info in checked:
+            label = item.name or f"image {i + 1}"
+            results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
+            if row is not None:
+                rows[i] = row
+            if results[i].status == "OK":
+                count += 1
+        session.flush()
+        views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
+        return [
+            ImageAddResult(r.source, r.status, views.get(i), r.message) for i, r in enumerate(results) if r is not None
+        ]
 
 
 def _add_one(
@@ -218,14 +254,16 @@ def _add_one(
 
 
 def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
-    """Remove blobs this failed upload wrote, unless some row refers to them meanwhile."""
+    """Remove blobs this failed upload wrote, and their renditions, unless some row refers to them meanwhile."""
     if not keys:
         return
-    with ws.session() as session:
+    with ws.session() as session:  # a read: a full disk still answers it
         used = set(session.scalars(select(Image.blob_key).where(Image.blob_key.in_(keys))))
     for key in keys:
         if key not in used:
             ws.blobs.delete(key)
+            for suffix, _side in _RENDITIONS.values():
+                ws.blobs.delete(ws.blobs.derived_key(key, suffix))
 
 
 def list_images(
@@ -488,15 +526,18 @@ def update_metadata(
 def delete_images(
     ws: Workspace, project_id: str, image_ids: Sequence[str] | None = None, *, all_images: bool = False
 ) -> int:
-    """Delete images by id (or all of the project's). Blobs are shared by content, so they stay."""
+    """Delete images by id (or all of the project's), and their blobs once no other row refers to them."""
     if not image_ids and not all_images:
         raise InvalidRequestError("name the images to delete, or ask for all of them", "BadRequestImageBatch")
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        query = delete(Image).where(Image.project_id == project.id)
+        condition = Image.project_id == project.id
         if not all_images:
-            query = query.where(Image.id.in_(list(image_ids or ())))
-        return session.execute(query).rowcount or 0
+            condition = condition & Image.id.in_(list(image_ids or ()))
+        keys = list(session.scalars(select(Image.blob_key).where(condition)))
+        deleted = session.execute(delete(Image).where(condition)).rowcount or 0
+    cleanup.forget_unreferenced(ws, keys)  # after the commit: shared blobs stay
+    return deleted
 
 
 def _image_row(session: Session, project: Project, image_id: str) -> Image:
@@ -507,6 +548,7 @@ def _image_row(session: Session, project: Project, image_id: str) -> Image:
 
 
 __all__ = [
+    "MAX_IMAGES_PER_BATCH",
     "RENDITIONS",
     "NewImage",
     "add_images",

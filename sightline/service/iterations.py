@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sightline.errors import ConflictError, InvalidRequestError, NotFoundError, NotTrainedError
+from sightline.service import cleanup
 from sightline.service.projects import checked_name, find_project_row
 from sightline.service.training import iteration_view
 from sightline.service.views import IterationView
@@ -183,7 +184,10 @@ def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:
             raise ConflictError(
                 f"{iteration.name} is {iteration.status}: cancel it first", "BadRequestTrainingAlreadyInProgress"
             )
+        artifact = iteration.artifact_key
         session.delete(iteration)
+    if artifact:
+        cleanup.forget_unreferenced(ws, [artifact])  # with its ONNX export
 
 
 def publish_iteration(
@@ -193,7 +197,7 @@ def publish_iteration(
 
     `overwrite` takes the name from the iteration holding it; otherwise that is a conflict.
     """
-    if not _PUBLISH_NAME.match(publish_name or ""):
+    if not _PUBLISH_NAME.fullmatch(publish_name or ""):  # match() with `$` let a trailing newline through
         raise InvalidRequestError(
             f"invalid publish name {publish_name!r}: use letters, digits, '.', '_' and '-' (first a letter or digit)",
             "BadRequestInvalidPublishName",

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from sightline.backbones import resolve_backbone_name
 from sightline.errors import InvalidRequestError, ModelError, NotFoundError
+from sightline.service import cleanup
 from sightline.service.views import ProjectView
 from sightline.service.workspace import Workspace
-from sightline.store import ClassificationType, Image, ImageTag, Iteration, Project, Tag, utcnow
+from sightline.store import ClassificationType, Image, ImageTag, Iteration, Prediction, Project, Tag, utcnow
 
 
 def _classification_type(value: str) -> ClassificationType:
@@ -69,6 +70,16 @@ def check_domain(domain: str) -> str:
             f"domain {spec!r} cannot be used: it did not load ({type(exc).__name__}: {exc})", "BadRequestInvalidDomain"
         ) from None
     return spec
+
+
+def checked_description(description: str | None, what: str = "project") -> str | None:
+    """A description as given (newlines allowed), refused when it holds a NUL: PostgreSQL text cannot store
+    one and SQLite can, so the same 400 on every database."""
+    if description is not None and "\x00" in description:
+        raise InvalidRequestError(
+            f"{what} description holds a NUL character (0x00)", f"BadRequest{what.capitalize()}Description"
+        )
+    return description
 
 
 def get_project_row(session: Session, project_id: str) -> Project:
@@ -144,6 +155,7 @@ def create_project(
     side of every cross-validation fold."""
     name = checked_name(name, ws)
     group_key = checked_group_key(group_key, ws)
+    checked_description(description)
     kind = _classification_type(classification_type)
     if not 0.0 < threshold < 1.0:
         raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
@@ -198,7 +210,7 @@ def update_project(
             if name is not None:
                 project.name = checked_name(name, ws)
             if description is not None:
-                project.description = description
+                project.description = checked_description(description)
             if classification_type is not None:
                 kind = _classification_type(classification_type)
                 if kind != project.classification_type and kind == ClassificationType.MULTICLASS:
@@ -253,6 +265,13 @@ def _check_single_tag_per_image(session: Session, project: Project) -> None:
 
 
 def delete_project(ws: Workspace, project_id: str) -> None:
-    """Delete a project with its tags, images, iterations and predictions (blobs stay: they are shared)."""
+    """Delete a project with its tags, images, iterations and predictions, and the blobs only they used."""
     with ws.session() as session:
-        session.delete(find_project_row(session, project_id))
+        project = find_project_row(session, project_id)
+        keys = [
+            *session.scalars(select(Image.blob_key).where(Image.project_id == project.id)),
+            *session.scalars(select(Prediction.image_key).where(Prediction.project_id == project.id)),
+            *session.scalars(select(Iteration.artifact_key).where(Iteration.project_id == project.id)),
+        ]
+        session.delete(project)
+    cleanup.forget_unreferenced(ws, [key for key in keys if key])

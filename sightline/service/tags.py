@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sightline.errors import InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.service.projects import checked_name, find_project_row
+from sightline.service.projects import checked_description, checked_name, find_project_row
 from sightline.service.views import TagView
 from sightline.service.workspace import Workspace
 from sightline.store import ImageTag, Tag, TagType
@@ -55,6 +55,7 @@ def find_tag_row(session: Session, project_id: str, id_or_name: str) -> Tag | No
 
 def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = "", type: str = "Regular") -> TagView:
     name = checked_name(name, ws, "tag")
+    checked_description(description, "tag")
     kind = _tag_type(type)
     with ws.session() as session:
         project = find_project_row(session, project_id)
@@ -122,7 +123,7 @@ def update_tag(
                 )
             tag.name, tag.name_key = name, Tag.key_for(name)
         if description is not None:
-            tag.description = description
+            tag.description = checked_description(description, "tag")
         if type is not None:
             tag.type = _tag_type(type)
         session.flush()

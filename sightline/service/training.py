@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
@@ -32,6 +33,7 @@ from sightline.store import (
     IterationStatus,
     Project,
     TagType,
+    lock_project,
     utcnow,
 )
 
@@ -276,16 +278,15 @@ def start_training(
     options = options or TrainingOptions()
     with ws.session() as session:
         project = find_project_row(session, project_id)
+        lock_project(session, project.id)  # concurrent requests queue one iteration, named once
+        session.refresh(project)
         _check_options(project, options)
         data = training_set(session, project, options.selected_tags)
         _check_can_train(session, project, data, force=force)
         fingerprint = data.fingerprint(project)
-        number = (
-            session.scalar(select(func.count()).select_from(Iteration).where(Iteration.project_id == project.id)) or 0
-        ) + 1
         iteration = Iteration(
             project_id=project.id,
-            name=f"Iteration {number}",
+            name=_free_name(session, project.id),
             status=IterationStatus.QUEUED,
             classification_type=project.classification_type,
             domain=project.domain,
@@ -293,7 +294,12 @@ def start_training(
             options=options.to_json(),
         )
         session.add(iteration)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # a writer that took no lock: the unique indexes still hold
+            raise ConflictError(
+                "another training of this project was queued at the same moment", "BadRequestTrainingAlreadyInProgress"
+            ) from None
         return iteration_view(iteration)
 
 
@@ -313,6 +319,15 @@ def _score_test_set(ws: Workspace, classifier, test: TrainingSet, trained_keys: 
             "are flattered by them; move them to training or remove them."
         ]
     return result
+
+
+def _free_name(session: Session, project_id: str) -> str:
+    """`Iteration N`, N one more than the iterations so far, or the next number no iteration is named."""
+    taken = set(session.scalars(select(Iteration.name).where(Iteration.project_id == project_id)))
+    number = len(taken) + 1
+    while f"Iteration {number}" in taken:
+        number += 1
+    return f"Iteration {number}"
 
 
 class _BlobImages(Sequence[bytes]):

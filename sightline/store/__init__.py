@@ -19,6 +19,7 @@ from sightline.store.jobs import (
     release_stale,
     request_cancel,
 )
+from sightline.store.locks import lock_project
 from sightline.store.models import (
     Base,
     ClassificationType,
@@ -63,6 +64,7 @@ __all__ = [
     "default_blob_url",
     "finish_job",
     "heartbeat",
+    "lock_project",
     "migrate",
     "new_id",
     "open_store",

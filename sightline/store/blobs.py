@@ -11,19 +11,25 @@ Keys are shared across projects: delete a blob only when no row refers to it any
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fsspec.core import url_to_fs
 
 from sightline.config import home
+from sightline.errors import ConfigError, StorageFullError
 
 #: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
 THUMBNAIL_SUFFIX = "thumb"
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9_-]{1,32})?")
 SUFFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
+#: "No space left on device", "Disk quota exceeded".
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 # Object stores publish an object only once its upload completed: no temporary name needed there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 
@@ -33,15 +39,45 @@ def default_blob_url() -> str:
     return os.environ.get("SIGHTLINE_BLOB_URL") or str(home() / "blobs")
 
 
+def _timestamp(info: dict) -> float | None:
+    """A file's modification time from fsspec's info (local `mtime`, object stores `LastModified`)."""
+    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if hasattr(modified, "timestamp"):
+        modified = modified.timestamp()
+    return float(modified) if modified is not None else None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in the blob store: its path, its name (a key, `<key>.<suffix>`, or `.<key>.<id>.tmp`) and mtime."""
+
+    path: str
+    name: str
+    modified: float | None
+
+    @property
+    def base_key(self) -> str | None:
+        """The image or artifact key this file is, or derives from; None for anything else (temporary files)."""
+        base = self.name.split(".", 1)[0]
+        return base if KEY_PATTERN.fullmatch(base) else None
+
+
 class BlobStore:
     """put/get/exists/delete bytes by content key, on the filesystem that `url` names."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_blob_url()
-        self.fs, root = url_to_fs(self.url)
+        try:
+            self.fs, root = url_to_fs(self.url)
+        except (ValueError, ImportError) as exc:  # an unknown protocol, or its fsspec package missing
+            raise ConfigError(
+                f"cannot use the blob store {self.url!r} (SIGHTLINE_BLOB_URL): {exc}; "
+                "use a folder, or an fsspec URL such as s3://bucket/prefix"
+            ) from None
         self.root = root.rstrip("/")
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
         self._needs_rename = not (protocols & _ATOMIC_PUT_PROTOCOLS)
+        self._local = bool(protocols & {"file", "local"})
 
     @staticmethod
     def key_for(data: bytes) -> str:
@@ -90,23 +126,81 @@ class BlobStore:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
 
+    def delete_with_derived(self, key: str) -> None:
+        """Remove blob `key` and every blob derived from it (`<key>.<suffix>`: thumbnails, exports)."""
+        folder = self.path(key).rsplit("/", 1)[0]
+        try:
+            names = self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            return
+        for name in names:
+            base = name.rsplit("/", 1)[-1]
+            if base == key or base.startswith(f"{key}."):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(name)
+
+    def listing(self) -> Iterator[StoredFile]:
+        """Every file under the store's root (blobs, derived blobs, temporary files of unfinished writes)."""
+        try:
+            found = self.fs.find(self.root, detail=True)
+        except FileNotFoundError:
+            return
+        for path, info in found.items():
+            yield StoredFile(path, path.rsplit("/", 1)[-1], _timestamp(info))
+
+    def move_aside(self, key: str) -> str | None:
+        """Rename blob `key` to a temporary name (readers no longer find it); returns that path, or None if absent."""
+        path = self.path(key)
+        moved = f"{path.rsplit('/', 1)[0]}/.{key}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.fs.mv(path, moved)
+        except FileNotFoundError:
+            return None
+        return moved
+
+    def restore(self, key: str, moved: str) -> None:
+        """Undo `move_aside` (if the blob was written again meanwhile, that copy, the same bytes, stays)."""
+        if self.fs.exists(self.path(key)):
+            self.remove_file(moved)
+        else:
+            self.fs.mv(moved, self.path(key))
+
+    def modified(self, key: str) -> float | None:
+        """When blob `key` was last written or touched (Unix seconds), or None when unknown or missing."""
+        try:
+            info = self.fs.info(self.path(key))
+        except FileNotFoundError:
+            return None
+        return _timestamp(info)
+
+    def remove_file(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(path)
+
     def _write(self, key: str, data: bytes) -> None:
         path = self.path(key)
         if self.fs.exists(path):
+            # Mark it as just used: a sweep that finds no row for it yet leaves it alone for a grace period,
+            # which covers an upload whose row is not committed yet (see sightline.service.cleanup).
+            if self._local:
+                with contextlib.suppress(OSError):
+                    os.utime(path)
             return
         parent = path.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
         if not self._needs_rename:
-            self.fs.pipe_file(path, data)
+            self.fs.pipe_file(path, data)  # an object store publishes it whole or not at all
             return
         # Write beside the target, then rename: a reader sees the whole blob or none of it.
         temporary = f"{parent}/.{key}.{uuid.uuid4().hex}.tmp"
         try:
             self.fs.pipe_file(temporary, data)
             self.fs.mv(temporary, path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm_file(temporary)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise StorageFullError(f"the blob store {self.url} is full: {exc.strerror}; free some space") from None
             raise
 
     def __repr__(self) -> str:

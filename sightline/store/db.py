@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from sightline.config import home
-from sightline.errors import InvalidRequestError, StoreError
+from sightline.errors import InvalidRequestError, StorageFullError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -155,6 +155,13 @@ def migrate(engine: Engine) -> None:
         raise StoreError(f"cannot open the database {_safe_url(engine)}: {_one_line(exc.orig)}") from None
 
 
+def _is_disk_full(error: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100)."""
+    if getattr(error.orig, "sqlstate", None) == "53100":
+        return True
+    return getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error.orig)
+
+
 def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
@@ -191,6 +198,10 @@ class Store:
         except DataError as error:
             if _NUL_REFUSED in str(error.orig):
                 raise InvalidRequestError("text may not contain NUL (0x00) characters") from error
+            raise
+        except OperationalError as error:
+            if _is_disk_full(error):
+                raise StorageFullError(f"the database is full ({_one_line(error.orig)}); free some space") from None
             raise
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -231,6 +232,15 @@ class Iteration(Base):
     __table_args__ = (
         # NULLs are distinct in a unique constraint (SQLite and PostgreSQL), so only set names collide.
         UniqueConstraint("project_id", "publish_name"),
+        Index(None, "project_id", "name", unique=True),  # concurrent trainings cannot share a name
+        # At most one Queued or Training iteration per project: a race of `train` requests queues one.
+        Index(
+            "ix_iterations_one_active",
+            "project_id",
+            unique=True,
+            sqlite_where=text("status IN ('Queued', 'Training')"),
+            postgresql_where=text("status IN ('Queued', 'Training')"),
+        ),
         Index(None, "project_id", "created"),
         Index(None, "status", "created"),  # job claiming: oldest Queued first
     )

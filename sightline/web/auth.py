@@ -43,11 +43,18 @@ def _is_signed_in(request: Request) -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """No Origin header (an old browser, curl) is let through; SameSite=Strict covers those browsers."""
-    origin = request.headers.get("origin")
-    if origin is None:
+    """Origin, or else Referer, must name this server. With neither (curl, some privacy settings) the
+    request is let through: SameSite=Strict keeps the session cookie off requests other sites start."""
+    sender = request.headers.get("origin") or request.headers.get("referer")
+    if sender is None:
         return True
-    return urlsplit(origin).netloc == request.headers.get("host")
+    return urlsplit(sender).netloc == request.headers.get("host")
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a change (a form post) that another site's page sent: 403 Forbidden."""
+    if request.method in _UNSAFE and not _same_origin(request):
+        raise HTTPException(403, "this form was sent from another site")
 
 
 def signed_in(request: Request) -> None:
@@ -55,8 +62,7 @@ def signed_in(request: Request) -> None:
     if not _is_signed_in(request):
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(path if request.method == "GET" else "/")
-    if request.method in _UNSAFE and not _same_origin(request):
-        raise HTTPException(403, "this form was sent from another site")
+    same_origin(request)
 
 
 SignedIn = Depends(signed_in)
@@ -71,7 +77,11 @@ def _safe_next(next_url: str | None) -> str:
 
 def _sign_in(request: Request, key: str, next_url: str | None) -> RedirectResponse | HTMLResponse:
     keys = request.app.state.key_ring.keys
+    throttle = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    throttle.check(address)  # 429 once this address has failed too often
     if not hmac.compare_digest(key.strip().encode(), keys.training_key.encode()):
+        throttle.failed(address)
         return page(request, "login.html", status_code=401, next=next_url, problem="That is not the training key.")
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     response.set_cookie(
@@ -93,13 +103,14 @@ def login_page(request: Request, next: str | None = None, token: str | None = No
     return page(request, "login.html", next=next)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(same_origin)])
 def login(request: Request, key: Annotated[str, Form()], next: Annotated[str | None, Form()] = None):
     return _sign_in(request, key, next)
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(same_origin)])
 def logout() -> RedirectResponse:
+    """Sign out; only from our own pages (another site must not sign the user out)."""
     response = redirect("/login", notice="Signed out.")
     response.delete_cookie(COOKIE)
     return response

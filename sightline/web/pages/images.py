@@ -96,9 +96,14 @@ async def upload(
     The page's script sends one file per request and reads the JSON answer (per-file status); a plain
     form post gets a redirect back with a summary.
     """
-    uploads = [NewImage(await f.read(), name=f.filename or None) for f in files if f.filename or f.size]
-    if not uploads:  # before any new tag is made: a post without files changes nothing
+    chosen = [f for f in files if f.filename or f.size]
+    if not chosen:  # before any new tag is made: a post without files changes nothing
         raise InvalidRequestError("choose one or more image files to upload", "BadRequestImageBatch")
+    if len(chosen) > images.MAX_IMAGES_PER_BATCH:  # the API's limit, checked before any new tag is made
+        raise InvalidRequestError(
+            f"{len(chosen)} files in one upload; the limit is {images.MAX_IMAGES_PER_BATCH}", "BadRequestImageBatch"
+        )
+    uploads = [NewImage(await f.read(), name=f.filename or None) for f in chosen]
     tag_ids = [*(tag or []), *(t.id for t in tags.ensure_tags(ws, project_id, new_tags.split(",")))]
     results = images.add_images(ws, project_id, uploads, tags=tag_ids)
     if "application/json" in request.headers.get("accept", ""):
