@@ -3,7 +3,7 @@ imageProcessingSettings) and an iteration's training `options` (selectedTags, tr
 reservedBudgetInHours, notificationEmailAddress), each a JSON object, NULL when none were given.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-12-02
 
 Frozen on purpose: plain SQLAlchemy types only (see 0001).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
