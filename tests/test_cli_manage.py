@@ -68,6 +68,10 @@ def test_projects_update_changes_the_settings(capsys, monkeypatch) -> None:
     out = run("projects", "update", "Shoe shop", "--domain", "tiny:1").stdout
     assert "every image is embedded again at the next training" in " ".join(out.split())
     assert json.loads(run("projects", "show", "Shoe shop", "--json").stdout)["domain"] == "tiny:1"
+    run("projects", "update", "Shoe shop", "--group-key", "item")
+    assert json.loads(run("projects", "show", "Shoe shop", "--json").stdout)["group_key"] == "item"
+    run("projects", "update", "Shoe shop", "--group-key", "")
+    assert json.loads(run("projects", "show", "Shoe shop", "--json").stdout)["group_key"] is None
 
     code, _, err = run_main(capsys, monkeypatch, "projects", "update", "Shoe shop", "--domain", "onnx:missing.onnx")
     assert code == 1 and "cannot be used: ONNX model not found" in one_line_error(err)

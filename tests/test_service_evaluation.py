@@ -55,12 +55,12 @@ def test_a_group_key_forms_cross_validation_groups(ws):
     _, report = trained_report(ws, project.id, _train(ws, project.id))
     assert report["n_declared_group_images"] == 24
     assert report["n_groups"] <= 12  # 4 items per tag, 2 shots each (near-duplicates may join more)
-    assert projects.set_group_key(ws, project.id, "").group_key is None
+    assert projects.update_project(ws, project.id, group_key="").group_key is None
     # a changed group key is a reason to train again; the images' groups are read again
     _, report = trained_report(ws, project.id, _train(ws, project.id))
     assert report["n_declared_group_images"] == 0
     with pytest.raises(InvalidRequestError, match="group key"):
-        projects.set_group_key(ws, project.id, "bad\x00key")
+        projects.update_project(ws, project.id, group_key="bad\x00key")
 
 
 def _write_split_folder(root, per_kind: dict[str, int]) -> None:

@@ -82,6 +82,7 @@ def test_settings_change_name_threshold_and_domain(page, web_server: RunningServ
     page.fill("#description", "the back shelf")
     page.fill("#threshold", "0.7")
     page.select_option("#domain", "tiny:1")
+    page.fill("#group_key", "item")
     page.get_by_role("button", name="Save settings").click(timeout=120_000)  # builds tiny:1 (random weights) once
     assert "every image is embedded again" in page.inner_text(".notice")
     view = projects.get_project(ws, project_id)
@@ -91,6 +92,7 @@ def test_settings_change_name_threshold_and_domain(page, web_server: RunningServ
         0.7,
         "tiny:1",
     )
+    assert view.group_key == "item"
     assert "Spare parts" in page.inner_text(".project-title")
 
     page.wait_for_selector(".notice", timeout=120_000)

@@ -98,16 +98,24 @@ def update(
         str | None,
         typer.Option(help="A new backbone: every image is embedded again at the next training.", show_default=False),
     ] = None,
+    group_key: Annotated[
+        str | None,
+        typer.Option(
+            "--group-key",
+            help='Image-metadata key whose equal values stay on one side of every fold ("" for none).',
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Change a project's name, description, threshold or domain."""
-    if all(v is None for v in (name, description, threshold, domain)):
-        fail("nothing to change: give --name, --description, --threshold or --domain", code=2)
+    """Change a project's name, description, threshold, domain or group key."""
+    if all(v is None for v in (name, description, threshold, domain, group_key)):
+        fail("nothing to change: give --name, --description, --threshold, --domain or --group-key", code=2)
     with open_workspace() as ws:
         before = projects.get_project(ws, project)
         spec = projects.check_domain(domain) if domain is not None else None
         view = projects.update_project(
-            ws, before.id, name=name, description=description, threshold=threshold, domain=spec
+            ws, before.id, name=name, description=description, threshold=threshold, domain=spec, group_key=group_key
         )
     if as_json:
         print_record(view, FIELDS, as_json=True)
@@ -133,21 +141,6 @@ def show(project: ProjectArg, as_json: AsJson = False) -> None:
     with open_workspace() as ws:
         view = projects.get_project(ws, project)
     print_record(view, FIELDS, as_json=as_json)
-
-
-@app.command("group-key")
-def group_key_(
-    project: ProjectArg,
-    key: Annotated[str, typer.Argument(help='The metadata key; "" for none.', show_default=False)],
-    as_json: AsJson = False,
-) -> None:
-    """Set the image-metadata key whose equal values form cross-validation groups (from the next training on)."""
-    with open_workspace() as ws:
-        view = projects.set_group_key(ws, project, key)
-    if as_json:
-        print_record(view, FIELDS, as_json=True)
-    else:
-        console.print(f"project {view.name!r}: group key {view.group_key or '(none)'}", markup=False)
 
 
 @app.command("delete")

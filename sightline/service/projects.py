@@ -200,10 +200,14 @@ def update_project(
     threshold: float | None = None,
     domain: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    group_key: str | None = None,
 ) -> ProjectView:
-    """Change a project's settings; a new domain (backbone) applies from the next training on.
+    """Change a project's settings; a new domain (backbone) or group key applies from the next training on.
 
-    `settings`: Azure's kept settings to replace (a key set to None is removed)."""
+    `settings`: Azure's kept settings to replace (a key set to None is removed). `group_key`: the
+    image-metadata key whose equal values form cross-validation groups ("" for none)."""
+    if group_key is not None:
+        group_key = checked_group_key(group_key, ws) or ""
     try:
         with ws.session() as session:
             project = find_project_row(session, project_id)
@@ -225,6 +229,8 @@ def update_project(
                 if not 0.0 < threshold < 1.0:
                     raise InvalidRequestError(f"threshold must be between 0 and 1, not {threshold}")
                 project.threshold = threshold
+            if group_key is not None:
+                project.group_key = group_key or None
             project.modified = utcnow()
             session.flush()
             return project_view(session, project)
@@ -232,18 +238,6 @@ def update_project(
         raise InvalidRequestError(
             f"a project called {name!r} already exists", "BadRequestProjectNameNotUnique"
         ) from None
-
-
-def set_group_key(ws: Workspace, project_id: str, group_key: str | None) -> ProjectView:
-    """Name the image-metadata key whose equal values form cross-validation groups (None or "": none).
-    It applies from the next training on."""
-    group_key = checked_group_key(group_key, ws)
-    with ws.session() as session:
-        project = find_project_row(session, project_id)
-        project.group_key = group_key
-        project.modified = utcnow()
-        session.flush()
-        return project_view(session, project)
 
 
 def _check_single_tag_per_image(session: Session, project: Project) -> None:

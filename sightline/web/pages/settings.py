@@ -1,4 +1,4 @@
-"""Project settings: name, description, threshold and domain, changed after creation."""
+"""Project settings: name, description, threshold, domain and group key, changed after creation."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def save_settings(
     description: Annotated[str, Form()] = "",
     threshold: Annotated[str, Form()] = "",
     domain: Annotated[str, Form()] = "",
+    group_key: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Save the form; a new domain is loaded first (a missing model is said now, not at training)."""
     project = projects.get_project(ws, project_id)
@@ -44,7 +45,7 @@ def save_settings(
             raise InvalidRequestError(f"{domain!r} is not a domain this server offers", "BadRequestInvalidDomain")
         new_domain = projects.check_domain(domain)
     view = projects.update_project(
-        ws, project.id, name=name, description=description, threshold=value, domain=new_domain
+        ws, project.id, name=name, description=description, threshold=value, domain=new_domain, group_key=group_key
     )
     notice = "Settings saved."
     if new_domain:
