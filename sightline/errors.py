@@ -139,6 +139,10 @@ class StoreError(SightlineError):
     code = "ServiceUnavailable"
 
 
+class BlobStoreError(StoreError):
+    """The blob store cannot be used: a missing bucket, refused credentials, an unreachable endpoint."""
+
+
 # --- tagging ------------------------------------------------------------------------------------
 
 
