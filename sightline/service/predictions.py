@@ -45,6 +45,23 @@ def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_
         return project.id, project.threshold, iteration.id, iteration.artifact_key, iteration.domain, tag_ids
 
 
+@dataclass(frozen=True)
+class PublishedModel:
+    """A published iteration's model file and what decisions need, for batch jobs that load it elsewhere."""
+
+    project_id: str
+    iteration_id: str
+    threshold: float
+    artifact: bytes  # `Classifier.to_bytes()` output
+    domain: str | None  # the backbone spec the iteration trained on
+
+
+def published_model(ws: Workspace, project_id: str, publish_name: str) -> PublishedModel:
+    """The model published as `publish_name`: NotFoundError when nothing is, as `predict` says."""
+    project_id, threshold, iteration_id, artifact_key, domain, _ = _target(ws, project_id, publish_name, None)
+    return PublishedModel(project_id, iteration_id, threshold, ws.blobs.get(artifact_key), domain)
+
+
 def predict(
     ws: Workspace,
     project_id: str,
