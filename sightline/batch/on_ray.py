@@ -96,8 +96,14 @@ def run_ray(
         concurrency=actors,
         num_cpus=actor_cpus,
     )
+    # a pyarrow filesystem names objects without their scheme: rows keep the paths as given
+    scheme = paths[0].split("://", 1)[0] + "://" if "://" in paths[0] else ""
     for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
-        yield [json.loads(row) for row in batch["row"]]
+        rows = [json.loads(row) for row in batch["row"]]
+        for row in rows:
+            if scheme and not row["path"].startswith(scheme):
+                row["path"] = scheme + row["path"]
+        yield rows
 
 
 def _filesystem(paths: Sequence[str]):
