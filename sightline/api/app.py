@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import sightline
-from sightline.api import analysis, files, prediction, training
+from sightline.api import analysis, files, operations, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -94,6 +94,8 @@ def create_app(
         _attach(app, ws, max_batch)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.middleware("http")(operations.count_requests)
+    app.include_router(operations.router)
     for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
         prefix = f"/customvision/{version}/training"
         app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])

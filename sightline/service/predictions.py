@@ -14,6 +14,7 @@ from itertools import islice
 
 from sqlalchemy import delete, select
 
+from sightline import telemetry
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
@@ -107,6 +108,7 @@ def predict(
         )
         if store:
             _store(ws, view, data)
+        telemetry.count_prediction(project_id, uncertain=view.uncertain, unknown=view.unknown)
         out.append(view)
     return out
 
