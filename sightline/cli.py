@@ -168,6 +168,7 @@ app.command()(commands.training.unpublish)
 app.command()(commands.predict.predict)
 app.command()(commands.predict.test)
 app.command(name="predict-batch")(commands.batch.predict_batch)
+app.command(name="purge-predictions")(commands.predict.purge)
 app.command()(commands.report.report)
 app.command()(commands.training.worker)
 
