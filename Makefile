@@ -17,7 +17,7 @@ $(CHROMIUM):
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[hf,lite,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[hf,lite,s3,ray,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

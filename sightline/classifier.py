@@ -336,6 +336,17 @@ class Classifier:
                 )
         return sorted(results, key=lambda r: r.index)
 
+    def predict_pixels(self, pixels: np.ndarray) -> list[ImagePrediction]:
+        """`predict` for images already decoded and preprocessed (`backbone.preprocess`): what batch
+        pipelines call, so decoding can run elsewhere (threads, Ray tasks) and overlap with the model."""
+        decisions = self._model.decide(l2_normalize(self.backbone.embed_pixels(pixels))) if len(pixels) else []
+        return [
+            ImagePrediction(
+                index=i, tags=d.tags, uncertain=d.uncertain, unknown_score=d.unknown_score, unknown=d.unknown
+            )
+            for i, d in enumerate(decisions)
+        ]
+
     # -- persistence (zip of JSON + npz: no pickle, so loading a model file cannot run code)
     def to_bytes(self) -> bytes:
         """The trained classifier as a self-describing zip (manifest.json + arrays.npz)."""

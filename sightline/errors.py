@@ -149,6 +149,10 @@ class StorageFullError(StoreError):
     code = "InsufficientStorage"
 
 
+class BlobStoreError(StoreError):
+    """The blob store cannot be used: a missing bucket, refused credentials, an unreachable endpoint."""
+
+
 # --- tagging ------------------------------------------------------------------------------------
 
 

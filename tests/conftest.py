@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["store_fixtures", "web_fixtures"]  # databases (SQLite, PostgreSQL); Chromium for the web UI
+pytest_plugins = ["store_fixtures", "s3_fixtures", "web_fixtures"]  # databases; S3 (SeaweedFS); Chromium for the web UI
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_MODELS = SHARED / "models"

@@ -230,3 +230,33 @@ def test_an_onnx_export_is_built_once_and_kept_beside_the_model(ws, monkeypatch)
     with pytest.raises(InvalidRequestError) as info:
         iterations.exported_model(ws, project.id, queued.id, "CoreML")
     assert info.value.code == "BadRequestProjectUnsupportedExportPlatform"
+
+
+def test_purge_deletes_predictions_older_than_the_retention(ws, monkeypatch):
+    from datetime import timedelta
+
+    from sightline.store import Prediction
+
+    project = _project_with_tags(ws)
+    _upload(ws, project.id, 6)
+    queued = training.start_training(ws, project.id)
+    Worker(ws).run_once()
+    iterations.publish_iteration(ws, project.id, queued.id, "production")
+    old, new = predictions.predict(
+        ws,
+        project.id,
+        [to_jpeg(make_image(["circle"], seed=9001)), to_jpeg(make_image(["square"], seed=9002))],
+        publish_name="production",
+    )
+    with ws.session() as session:
+        row = session.get(Prediction, old.id)
+        row.created = row.created - timedelta(days=31)
+        old_key = row.image_key
+    assert ws.blobs.exists(old_key)
+    assert predictions.purge_predictions(ws) == 1  # default retention: 30 days
+    assert [p.id for p in predictions.list_predictions(ws, project.id)] == [new.id]
+    assert not ws.blobs.exists(old_key)
+    monkeypatch.setenv("SIGHTLINE_PREDICTION_RETENTION_DAYS", "0")
+    assert predictions.purge_predictions(ws) == 1
+    with pytest.raises(InvalidRequestError):
+        predictions.purge_predictions(ws, -1)

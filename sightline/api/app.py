@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import sightline
-from sightline.api import analysis, detection, files, prediction, training
+from sightline.api import analysis, detection, files, operations, prediction, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -115,6 +115,8 @@ def create_app(
         _attach(app, ws, max_batch)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.middleware("http")(operations.count_requests)
+    app.include_router(operations.router)
     origins = list(cors_origins) if cors_origins is not None else cors_origins_from_env()
     if origins:  # outside the body limit, so that its 413 reaches the browser's script too
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], max_age=600)

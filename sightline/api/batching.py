@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
+from sightline import telemetry
 from sightline.errors import ImageError
 from sightline.service import Workspace, predictions
 from sightline.service.views import PredictionView
@@ -55,6 +56,7 @@ class PredictionBatcher:
     async def _alone(self, target: Target, data: bytes) -> PredictionView | ImageError:
         """No batching (`max_batch=1`): every request in its own worker thread, all at once."""
         self.batch_sizes.append(1)
+        telemetry.BATCH_SIZE.observe(1)
         (result,) = await run_in_threadpool(self._predict, target, [data])
         return result
 
@@ -91,6 +93,8 @@ class PredictionBatcher:
 
     async def _run(self, target: Target, batch: list[tuple[bytes, asyncio.Future]]) -> None:
         self.batch_sizes.append(len(batch))
+        telemetry.BATCH_SIZE.observe(len(batch))
+        telemetry.QUEUE_DEPTH.set(sum(len(q.waiting) for q in self._queues.values()))
         try:
             results = await run_in_threadpool(self._predict, target, [data for data, _ in batch])
         except Exception as error:  # the target's error (no such project ...): every request in it gets it

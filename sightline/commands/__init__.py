@@ -1,11 +1,11 @@
 """The project-workflow commands of `sightline`, one module per group; `sightline.cli` registers them.
 
 projects, tags, images: the training data. training: train, iterations, publish, unpublish, worker.
-predict: predict and test. evaluate: scoring on outside labelled images.
-report: the HTML evaluation report. render, context, performance and
-figures are what the commands share.
+predict: predict and test; batch: predict-batch. evaluate: scoring on outside labelled images.
+maintenance: gc. report: the HTML evaluation report. render, context, performance and figures are
+what the commands share.
 """
 
-from sightline.commands import evaluate, images, maintenance, predict, projects, report, tags, training
+from sightline.commands import batch, evaluate, images, maintenance, predict, projects, report, tags, training
 
-__all__ = ["evaluate", "images", "maintenance", "predict", "projects", "report", "tags", "training"]
+__all__ = ["batch", "evaluate", "images", "maintenance", "predict", "projects", "report", "tags", "training"]

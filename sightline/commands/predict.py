@@ -150,3 +150,15 @@ def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
         )
     if result.stored:
         console.print(f"  stored as prediction {result.id} for review", style="dim")
+
+
+def purge(
+    older_than: Annotated[
+        int | None,
+        typer.Option("--older-than", min=0, help="Days to keep (default SIGHTLINE_PREDICTION_RETENTION_DAYS, 30)."),
+    ] = None,
+) -> None:
+    """Delete stored predictions (and their images, unless used) older than the retention period."""
+    with open_workspace() as ws:
+        removed = predictions.purge_predictions(ws, older_than)
+    console.print(f"{removed} predictions deleted")

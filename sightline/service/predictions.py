@@ -14,6 +14,7 @@ from itertools import islice
 
 from sqlalchemy import delete, select
 
+from sightline import telemetry
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
@@ -43,6 +44,23 @@ def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_
             )
         tag_ids = {t.name: t.id for t in session.scalars(select(Tag).where(Tag.project_id == project.id))}
         return project.id, project.threshold, iteration.id, iteration.artifact_key, iteration.domain, tag_ids
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A published iteration's model file and what decisions need, for batch jobs that load it elsewhere."""
+
+    project_id: str
+    iteration_id: str
+    threshold: float
+    artifact: bytes  # `Classifier.to_bytes()` output
+    domain: str | None  # the backbone spec the iteration trained on
+
+
+def published_model(ws: Workspace, project_id: str, publish_name: str) -> PublishedModel:
+    """The model published as `publish_name`: NotFoundError when nothing is, as `predict` says."""
+    project_id, threshold, iteration_id, artifact_key, domain, _ = _target(ws, project_id, publish_name, None)
+    return PublishedModel(project_id, iteration_id, threshold, ws.blobs.get(artifact_key), domain)
 
 
 def predict(
@@ -90,6 +108,7 @@ def predict(
         )
         if store:
             _store(ws, view, data)
+        telemetry.count_prediction(project_id, uncertain=view.uncertain, unknown=view.unknown)
         out.append(view)
     return out
 
@@ -300,3 +319,38 @@ def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> Predic
         if row is None or row.project_id != project.id:
             raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
         return prediction_view(row, project.threshold)
+
+
+#: How long stored predictions are kept by default (Azure keeps them 30 days): `SIGHTLINE_PREDICTION_RETENTION_DAYS`.
+DEFAULT_RETENTION_DAYS = 30
+
+
+def retention_days() -> int:
+    from sightline.config import env_int
+
+    return env_int("SIGHTLINE_PREDICTION_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+
+
+def purge_predictions(ws: Workspace, older_than_days: int | None = None) -> int:
+    """Delete stored predictions older than the retention (days); their images go too unless still used."""
+    from datetime import timedelta
+
+    from sightline.store import Image
+
+    days = retention_days() if older_than_days is None else older_than_days
+    if days < 0:
+        raise InvalidRequestError(f"the retention must be 0 days or more, not {days}")
+    cutoff = utcnow() - timedelta(days=days)
+    with ws.session() as session:
+        old = session.execute(select(Prediction.id, Prediction.image_key).where(Prediction.created < cutoff)).all()
+        ids = [row.id for row in old]
+        for start in range(0, len(ids), 500):
+            session.execute(delete(Prediction).where(Prediction.id.in_(ids[start : start + 500])))
+    keys = {row.image_key for row in old if row.image_key}
+    if keys:
+        with ws.session() as session:
+            used = set(session.scalars(select(Image.blob_key).where(Image.blob_key.in_(keys))))
+            used |= set(session.scalars(select(Prediction.image_key).where(Prediction.image_key.in_(keys))))
+        for key in keys - used:
+            ws.blobs.delete(key)
+    return len(ids)

@@ -11,9 +11,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 
+from sightline import telemetry
 from sightline.errors import SightlineError
 from sightline.service.training import TrainingCancelled, run_training_job
 from sightline.service.workspace import Workspace
@@ -61,6 +63,7 @@ class Worker:
         beating.start()
         outcome: dict = {}
         status, error = IterationStatus.COMPLETED, None
+        started = time.monotonic()
         try:
             outcome = run_training_job(self.ws, iteration_id, should_continue=lambda: not cancelled.is_set())
         except TrainingCancelled:
@@ -78,6 +81,7 @@ class Worker:
                 iteration = session.get(Iteration, iteration_id)
                 for key, value in outcome.items():
                     setattr(iteration, key, value)
+        telemetry.TRAINING_SECONDS.labels(str(status)).observe(time.monotonic() - started)
         log.info("training %s: %s%s", iteration_id, status, f" ({error})" if error else "")
 
     def _heartbeat(self, iteration_id: str, finished: threading.Event, cancelled: threading.Event) -> None:

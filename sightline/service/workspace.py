@@ -63,8 +63,13 @@ class Workspace:
 
     @classmethod
     def open(cls, database_url: str | None = None, blob_url: str | None = None) -> Workspace:
-        """The configured workspace (`SIGHTLINE_DATABASE_URL`, `SIGHTLINE_BLOB_URL`, or under `SIGHTLINE_HOME`)."""
-        return cls(open_store(database_url), BlobStore(blob_url))
+        """The configured workspace (`SIGHTLINE_DATABASE_URL`, `SIGHTLINE_BLOB_URL`, or under `SIGHTLINE_HOME`).
+
+        The blob store is checked here, so a missing bucket or refused keys stop a server at start-up.
+        """
+        blobs = BlobStore(blob_url)
+        blobs.check()
+        return cls(open_store(database_url), blobs)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

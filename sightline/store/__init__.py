@@ -8,7 +8,7 @@ database-backed embedding cache. The service layer is the only user of this pack
     key = blobs.put(image_bytes)
 """
 
-from sightline.store.blobs import THUMBNAIL_SUFFIX, BlobStore, default_blob_url
+from sightline.store.blobs import THUMBNAIL_SUFFIX, BlobStore, default_blob_url, open_filesystem, storage_options
 from sightline.store.db import Store, alembic_config, create_engine_for, database_url, migrate, open_store
 from sightline.store.embeddings import DatabaseEmbeddingCache
 from sightline.store.jobs import (
@@ -67,8 +67,10 @@ __all__ = [
     "lock_project",
     "migrate",
     "new_id",
+    "open_filesystem",
     "open_store",
     "release_stale",
     "request_cancel",
+    "storage_options",
     "utcnow",
 ]

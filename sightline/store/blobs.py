@@ -3,7 +3,11 @@
 A blob's key is the sha256 of its bytes, so storing the same image twice costs nothing and a key
 can never point at different content. Derived blobs (a thumbnail of an image, say) are keyed
 `<sha256>.<suffix>` next to their source. The local default is a folder under `SIGHTLINE_HOME`;
-`SIGHTLINE_BLOB_URL=s3://bucket/prefix` (with the matching fsspec package) scales out.
+`SIGHTLINE_BLOB_URL=s3://bucket/prefix` (the `s3` extra: s3fs) scales out; see `storage_options`
+for the S3 settings (endpoint, keys, retries).
+
+Atomic writes: on a local folder a blob is written under a temporary name and renamed; an object
+store publishes an object only once its upload completed, so a reader never sees half a blob on either.
 
 Keys are shared across projects: delete a blob only when no row refers to it any more.
 """
@@ -21,8 +25,8 @@ from dataclasses import dataclass
 
 from fsspec.core import url_to_fs
 
-from sightline.config import home
-from sightline.errors import ConfigError, StorageFullError
+from sightline.config import env_int, home
+from sightline.errors import BlobStoreError, ConfigError, StorageFullError
 
 #: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
 THUMBNAIL_SUFFIX = "thumb"
@@ -62,22 +66,82 @@ class StoredFile:
         return base if KEY_PATTERN.fullmatch(base) else None
 
 
-class BlobStore:
-    """put/get/exists/delete bytes by content key, on the filesystem that `url` names."""
+def storage_options(url: str) -> dict:
+    """fsspec options for `url`, from the environment. Only S3 has any:
 
-    def __init__(self, url: str | None = None) -> None:
+    - `SIGHTLINE_S3_ENDPOINT_URL`: an S3-compatible server (SeaweedFS, MinIO, Ceph); default AWS.
+    - `SIGHTLINE_S3_ACCESS_KEY_ID`, `SIGHTLINE_S3_SECRET_ACCESS_KEY`: keys; otherwise botocore's usual
+      chain (`AWS_ACCESS_KEY_ID`..., `~/.aws`, instance roles).
+    - `SIGHTLINE_S3_REGION`; `SIGHTLINE_S3_MAX_ATTEMPTS` (default 5): tries per request.
+
+    Retries are botocore's "standard" mode: throttling (503 SlowDown, 429) and connection errors are
+    retried with exponential backoff and jitter. Listings are not cached: another server may have
+    written a blob a moment ago.
+    """
+    if url.split("://", 1)[0] not in ("s3", "s3a"):
+        return {}
+    config: dict = {
+        "retries": {"max_attempts": env_int("SIGHTLINE_S3_MAX_ATTEMPTS", 5), "mode": "standard"},
+        "connect_timeout": 10,
+        "read_timeout": 60,
+    }
+    options: dict = {"config_kwargs": config, "use_listings_cache": False, "skip_instance_cache": True}
+    client: dict = {}
+    if endpoint := os.environ.get("SIGHTLINE_S3_ENDPOINT_URL"):
+        client["endpoint_url"] = endpoint
+    if region := os.environ.get("SIGHTLINE_S3_REGION"):
+        client["region_name"] = region
+    if client:
+        options["client_kwargs"] = client
+    key, secret = os.environ.get("SIGHTLINE_S3_ACCESS_KEY_ID"), os.environ.get("SIGHTLINE_S3_SECRET_ACCESS_KEY")
+    if key and secret:
+        options.update(key=key, secret=secret)
+    return options
+
+
+def open_filesystem(url: str, options: dict | None = None):
+    """The fsspec filesystem and root path for `url`; a clear error when its package is missing."""
+    try:
+        return url_to_fs(url, **(storage_options(url) if options is None else options))
+    except (ValueError, ImportError) as exc:  # an unknown protocol, or its fsspec package missing
+        raise ConfigError(
+            f"cannot use the blob store {url!r} (SIGHTLINE_BLOB_URL): {exc}; "
+            "use a folder, or an fsspec URL such as s3://bucket/prefix (pip install 'sightline[s3]')"
+        ) from None
+
+
+class BlobStore:
+    """put/get/exists/delete bytes by content key, on the filesystem that `url` names.
+
+    `options`: fsspec storage options; default `storage_options(url)`, from the environment.
+    """
+
+    def __init__(self, url: str | None = None, options: dict | None = None) -> None:
         self.url = url or default_blob_url()
-        try:
-            self.fs, root = url_to_fs(self.url)
-        except (ValueError, ImportError) as exc:  # an unknown protocol, or its fsspec package missing
-            raise ConfigError(
-                f"cannot use the blob store {self.url!r} (SIGHTLINE_BLOB_URL): {exc}; "
-                "use a folder, or an fsspec URL such as s3://bucket/prefix"
-            ) from None
+        self.fs, root = open_filesystem(self.url, options)
         self.root = root.rstrip("/")
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
         self._needs_rename = not (protocols & _ATOMIC_PUT_PROTOCOLS)
         self._local = bool(protocols & {"file", "local"})
+
+    def check(self) -> None:
+        """Fail now, with a clear message, if blobs cannot be stored here: a missing bucket, refused
+        credentials or an unreachable endpoint are start-up errors, not a surprise at the first upload."""
+        try:
+            if self._needs_rename:
+                self.fs.makedirs(self.root, exist_ok=True)
+            else:
+                bucket = self.root.split("/", 1)[0]
+                self.fs.ls(bucket, refresh=True)
+        except FileNotFoundError:
+            raise BlobStoreError(f"blob store {self.url}: the bucket does not exist; create it first") from None
+        except PermissionError as exc:
+            raise BlobStoreError(
+                f"blob store {self.url}: access refused ({exc}); check SIGHTLINE_S3_ACCESS_KEY_ID and "
+                "SIGHTLINE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID...)"
+            ) from None
+        except Exception as exc:  # connection refused, DNS, TLS: whatever the driver raises
+            raise BlobStoreError(f"blob store {self.url} cannot be reached: {exc}") from None
 
     @staticmethod
     def key_for(data: bytes) -> str:
