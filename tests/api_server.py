@@ -5,13 +5,14 @@ Also a plain http.server that serves given bytes, standing in for "an image some
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from fastapi import FastAPI
 
@@ -20,6 +21,28 @@ from sightline.api.server import serve_in_thread
 from sightline.backbones import create_backbone
 from sightline.service import Workspace
 from sightline.store import BlobStore, open_store
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[object, object, T]) -> T:
+    """`asyncio.run` in a thread of its own: a session's sync Playwright keeps an event loop running in
+    the main thread, where `asyncio.run` refuses to start (whichever test module ran first)."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:  # handed to the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return result[0]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_server import RunningServer, sightline_server, static_http_server
+from api_server import RunningServer, run_async, sightline_server, static_http_server
 
 from sightline.api.domains import domain_id
 from sightline.config import ImageLimits
@@ -332,7 +332,7 @@ def test_concurrent_predictions_each_get_their_own_answer(server: RunningServer,
         async with httpx.AsyncClient(headers={"Prediction-Key": server.prediction_key}, timeout=30) as client:
             return await asyncio.gather(*(client.post(url, content=p) for p in payloads))
 
-    *answers, bad = asyncio.run(post_all())
+    *answers, bad = run_async(post_all())
     assert [a.json()["predictions"][0]["tagName"] for a in answers] == kinds
     assert len({a.json()["id"] for a in answers}) == len(kinds)
     _error(bad, 400, "BadRequestImageFormat")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
+from api_server import run_async
 
 from sightline.api import create_app, load_keys
 from sightline.service import Workspace
@@ -17,7 +16,7 @@ def _get(app, *paths: str, headers: dict | None = None) -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return [await client.get(path, headers=headers or {}) for path in paths]
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_health_readiness_and_metrics(store, tmp_path, tiny_backbone):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_server import static_http_server
+from api_server import run_async, static_http_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -85,33 +85,33 @@ def test_private_hosts_are_refused_by_default(host: str):
     strict = FetchPolicy()
     for url in (f"{host}/image.jpg", host.replace("127.0.0.1", "localhost") + "/image.jpg", "http://[::1]/x"):
         with pytest.raises(ImageUrlError, match="refusing"):
-            asyncio.run(fetch_image(url, strict))
+            run_async(fetch_image(url, strict))
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a.jpg", "gopher://x", "not a url", "http://"])
 def test_only_http_and_https_urls_are_fetched(url: str):
     with pytest.raises(ImageUrlError):
-        asyncio.run(fetch_image(url, ALLOWED))
+        run_async(fetch_image(url, ALLOWED))
 
 
 def test_redirects_are_followed_by_hand_and_bounded(host: str):
-    assert asyncio.run(fetch_image(f"{host}/moved", ALLOWED)) == BODY
+    assert run_async(fetch_image(f"{host}/moved", ALLOWED)) == BODY
     with pytest.raises(ImageUrlError, match="redirects more than 3 times"):
-        asyncio.run(fetch_image(f"{host}/loop", ALLOWED))
+        run_async(fetch_image(f"{host}/loop", ALLOWED))
 
 
 def test_every_redirect_hop_is_checked_again(host: str, monkeypatch: pytest.MonkeyPatch):
     """The first hop is allowed; the redirect to another private address is refused before connecting."""
     monkeypatch.setattr(fetch, "is_public", lambda address: address == "127.0.0.1")
     with pytest.raises(ImageUrlError, match=r"refusing.*127\.0\.0\.2"):
-        asyncio.run(fetch_image(f"{host}/elsewhere", FetchPolicy()))
+        run_async(fetch_image(f"{host}/elsewhere", FetchPolicy()))
 
 
 def test_size_and_status_are_checked(host: str):
     with pytest.raises(ImageTooLargeError):
-        asyncio.run(fetch_image(f"{host}/huge", ALLOWED))
+        run_async(fetch_image(f"{host}/huge", ALLOWED))
     with pytest.raises(ImageUrlError, match="HTTP 404"):
-        asyncio.run(fetch_image(f"{host}/missing", ALLOWED))
+        run_async(fetch_image(f"{host}/missing", ALLOWED))
 
 
 def test_the_environment_can_allow_private_addresses(monkeypatch: pytest.MonkeyPatch):
@@ -138,8 +138,8 @@ def test_request_bodies_over_the_cap_are_refused():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
             return await client.post("/", content=content)
 
-    assert asyncio.run(post(b"x" * 100)).text == "100"
-    declared = asyncio.run(post(b"x" * 101))
+    assert run_async(post(b"x" * 100)).text == "100"
+    declared = run_async(post(b"x" * 101))
     assert declared.status_code == 413 and declared.json()["code"] == "BadRequestImageSizeBytes"
 
     async def chunks():  # no Content-Length: counted while it streams in
@@ -147,14 +147,14 @@ def test_request_bodies_over_the_cap_are_refused():
             yield b"x" * 30
 
     with pytest.raises(httpx.HTTPStatusError, match="413"):
-        asyncio.run(post(chunks())).raise_for_status()
+        run_async(post(chunks())).raise_for_status()
 
     async def post_form() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
             headers = {"content-type": "application/x-www-form-urlencoded"}
             return await client.post("/form", content=chunks(), headers=headers)
 
-    over = asyncio.run(post_form())  # the route swallowed the read error: still 413, not its 400
+    over = run_async(post_form())  # the route swallowed the read error: still 413, not its 400
     assert over.status_code == 413 and over.json()["code"] == "BadRequestImageSizeBytes"
 
 
@@ -188,7 +188,7 @@ def test_over_the_rate_limit_answers_429_with_retry_after(store, tmp_path):
         async with httpx.AsyncClient(transport=transport, base_url="http://test/customvision/v3.3/training") as client:
             return [await client.get("/domains", headers={"Training-Key": keys.training_key}) for _ in range(n)]
 
-    first, second = asyncio.run(get_domains(2))
+    first, second = run_async(get_domains(2))
     assert first.status_code == 200
     assert second.status_code == 429 and second.json()["code"] == "TooManyRequests"
     assert int(second.headers["Retry-After"]) >= 1
@@ -221,7 +221,7 @@ def _gather(batcher: PredictionBatcher, payloads: list[bytes]) -> list:
         target = Target("project", publish_name="live")
         return await asyncio.gather(*(batcher.predict(target, p) for p in payloads), return_exceptions=True)
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_requests_that_arrive_together_run_as_one_batch(store, tmp_path):
