@@ -30,6 +30,7 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
+from sightline.learn.decisions import Reason
 from sightline.vocabulary import Vocabulary, prompts_for
 
 FORMAT = "sightline-classifier"
@@ -48,6 +49,7 @@ class ImagePrediction:
     uncertain: bool = False
     unknown_score: float = 0.0
     unknown: bool = False
+    reasons: list[Reason] = field(default_factory=list)  # why it is uncertain, with the numbers
     error: ImageError | None = None
 
     @property
@@ -64,9 +66,16 @@ class ImagePrediction:
         return {
             "index": self.index,
             "tags": [
-                {"tag": t.tag, "probability": t.probability, "above_threshold": t.above_threshold} for t in self.tags
+                {
+                    "tag": t.tag,
+                    "probability": t.probability,
+                    "above_threshold": t.above_threshold,
+                    "threshold": t.threshold,
+                }
+                for t in self.tags
             ],
             "uncertain": self.uncertain,
+            "reasons": [r.to_dict() for r in self.reasons],
             "unknown_score": self.unknown_score,
             "unknown": self.unknown,
         }
@@ -134,6 +143,11 @@ class Classifier:
     @property
     def classes_(self) -> list[str]:
         return list(self._model.classes)
+
+    @property
+    def reported_classes_(self) -> list[str]:
+        """The tags a prediction reports (Multilabel adds the negative tag): the order of `thresholds`."""
+        return list(self._model.reported_classes)
 
     @property
     def _model(self) -> TrainedModel:
@@ -233,12 +247,16 @@ class Classifier:
             out[embedded.ok_indices] = self._model.predict_proba(l2_normalize(embedded.vectors))
         return out
 
-    def predict(self, images: Sequence[ImageSource]) -> list[ImagePrediction]:
-        """Per image: tags with calibrated probability and `above_threshold`, `uncertain`, `unknown`."""
+    def predict(
+        self, images: Sequence[ImageSource], *, thresholds: float | Sequence[float] | None = None
+    ) -> list[ImagePrediction]:
+        """Per image: tags with calibrated probability and `above_threshold`, `uncertain` and its reasons,
+        `unknown`. `thresholds`: one value or one per tag of `reported_classes_`, in place of the trained ones."""
         embedded = self.embed(images)
         results = [ImagePrediction(index=f.index, error=f.error) for f in embedded.failures]
         if embedded.ok_indices:
-            decisions = self._model.decide(l2_normalize(embedded.vectors))
+            limits = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+            decisions = self._model.decide(l2_normalize(embedded.vectors), limits)
             for index, decision in zip(embedded.ok_indices, decisions, strict=True):
                 results.append(
                     ImagePrediction(
@@ -247,6 +265,7 @@ class Classifier:
                         uncertain=decision.uncertain,
                         unknown_score=decision.unknown_score,
                         unknown=decision.unknown,
+                        reasons=decision.reasons,
                     )
                 )
         return sorted(results, key=lambda r: r.index)

@@ -167,6 +167,7 @@ app.command()(commands.training.publish)
 app.command()(commands.training.unpublish)
 app.command()(commands.predict.predict)
 app.command()(commands.predict.test)
+app.command("thresholds")(commands.thresholds.thresholds_command)
 app.command()(commands.report.report)
 app.command()(commands.training.worker)
 

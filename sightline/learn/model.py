@@ -3,13 +3,13 @@ state as plain arrays + JSON (no pickle: a saved model file must never execute c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sightline.errors import ModelFileError
 from sightline.learn.calibration import PlattScaler, TemperatureScaler
-from sightline.learn.decisions import TagDecision, decide
+from sightline.learn.decisions import Reason, TagDecision, decide
 from sightline.learn.evaluation import EvaluationReport
 from sightline.learn.heads import LinearHead
 from sightline.learn.novelty import NoveltyScorer
@@ -50,6 +50,7 @@ class Prediction:
     uncertain: bool  # the answer could flip, or the image is unknown: ask a person
     unknown_score: float  # 0..1, how unlike the training images this image is
     unknown: bool  # unknown_score >= the model's unknown_threshold: probably none of the known tags
+    reasons: list[Reason] = field(default_factory=list)  # why it is uncertain (empty when it is not)
 
 
 @dataclass(eq=False)
@@ -91,27 +92,33 @@ class TrainedModel:
         """(n,) novelty in [0, 1] (see `NoveltyScorer`)."""
         return self.novelty.score(X)
 
-    def decide(self, X: np.ndarray) -> list[Prediction]:
-        """Thresholded, sorted tags with the uncertain and unknown flags, one `Prediction` per image."""
+    def decide(self, X: np.ndarray, thresholds: float | np.ndarray | None = None) -> list[Prediction]:
+        """Thresholded, sorted tags with the uncertain and unknown flags and their reasons, one per image.
+
+        ``thresholds``: one value or one per reported tag, in place of ``tag_thresholds`` (a project's
+        thresholds can change after training without retraining).
+        """
         probs = self.reported_proba(X)
         unknown = self.unknown_scores(X)
+        limits = self.tag_thresholds if thresholds is None else thresholds
         predictions = []
         for row, score in zip(probs, unknown, strict=True):
             decision = decide(
                 row,
                 self.reported_classes,
                 multilabel=self.multilabel,
-                threshold=self.tag_thresholds,
+                threshold=limits,
                 uncertainty_margin=self.uncertainty_margin,
+                unknown_score=float(score),
+                unknown_threshold=self.unknown_threshold,
             )
-            is_unknown = bool(score >= self.unknown_threshold)
             predictions.append(
                 Prediction(
                     tags=decision.tags,
-                    # an image unlike anything trained on is never an answer to pass on unchecked
-                    uncertain=decision.uncertain or is_unknown,
+                    uncertain=decision.uncertain,
                     unknown_score=float(score),
-                    unknown=is_unknown,
+                    unknown=bool(score >= self.unknown_threshold),
+                    reasons=decision.reasons,
                 )
             )
         return predictions
