@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import sightline
-from sightline.api import analysis, files, prediction, training
+from sightline.api import analysis, files, prediction, thresholds, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -97,6 +97,7 @@ def create_app(
     for version in TRAINING_VERSIONS:  # one copy in the OpenAPI document is enough
         prefix = f"/customvision/{version}/training"
         app.include_router(training.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
+        app.include_router(thresholds.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
         # after the training routes, whose fixed paths (images/tagged/count ...) must match first
         app.include_router(files.router, prefix=prefix, include_in_schema=version == TRAINING_VERSIONS[0])
     for version in PREDICTION_VERSIONS:

@@ -15,6 +15,7 @@ from sightline.service import (
     settings,
     snapshot,
     tags,
+    thresholds,
     training,
 )
 from sightline.service.worker import Worker, start_background_worker
@@ -35,5 +36,6 @@ __all__ = [
     "snapshot",
     "start_background_worker",
     "tags",
+    "thresholds",
     "training",
 ]
