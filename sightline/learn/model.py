@@ -12,7 +12,7 @@ from sightline.learn.calibration import PlattScaler, TemperatureScaler
 from sightline.learn.decisions import Reason, TagDecision, decide
 from sightline.learn.evaluation import EvaluationReport
 from sightline.learn.heads import LinearHead
-from sightline.learn.novelty import NoveltyScorer
+from sightline.learn.novelty import NoveltyScorer, spread_stats
 
 FORMAT = "sightline.learn.trained-model/1"
 DEFAULT_UNKNOWN_THRESHOLD = 0.99
@@ -133,6 +133,11 @@ class TrainedModel:
             "tag_thresholds": np.asarray(self.tag_thresholds, dtype=np.float64),
             "novelty_embeddings": self.novelty.embeddings_.astype(np.float16),  # lossless, see NoveltyScorer
             "novelty_reference_distances": self.novelty.reference_distances_,
+            "novelty_group_sums": self.novelty.group_sums_,
+            "novelty_group_counts": self.novelty.group_counts_,
+            "novelty_stats": np.concatenate(
+                [self.novelty.knn_stats_, self.novelty.mean_stats_, self.novelty.combined_stats_]
+            ),
         }
         meta = {
             "format": FORMAT,
@@ -187,6 +192,16 @@ class TrainedModel:
         novelty = NoveltyScorer(k=int(meta["novelty_k"]))
         novelty.embeddings_ = np.asarray(arrays["novelty_embeddings"]).astype(np.float32)
         novelty.reference_distances_ = np.asarray(arrays["novelty_reference_distances"], dtype=np.float64)
+        if "novelty_stats" in arrays:
+            stats = np.asarray(arrays["novelty_stats"], dtype=np.float64).reshape(3, 2)
+            novelty.knn_stats_, novelty.mean_stats_, novelty.combined_stats_ = stats
+            novelty.group_sums_ = np.asarray(arrays["novelty_group_sums"], dtype=np.float64)
+            novelty.group_counts_ = np.asarray(arrays["novelty_group_counts"], dtype=np.float64)
+        else:  # saved before the tag-mean evidence: the k-NN evidence alone, fitted on its stored reference
+            novelty.knn_stats_ = spread_stats(np.log(np.maximum(novelty.reference_distances_, 1e-9)))
+            novelty.mean_stats_ = novelty.combined_stats_ = np.array([0.0, 1.0])
+            novelty.group_sums_ = np.zeros((0, coef.shape[1]))
+            novelty.group_counts_ = np.zeros(0)
         classes = [str(c) for c in meta["classes"]]
         if coef.shape[0] != len(classes) or novelty.embeddings_.shape[1] != coef.shape[1]:
             raise ValueError("array shapes do not match the classes and embedding size")
