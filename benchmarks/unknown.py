@@ -7,7 +7,8 @@ noise textures (20) and lens-cap shots (5). Targets (issue 13): >= 95% of unrela
 in-domain flagged, <= 2% of unrelated returned above_threshold without a flag.
 
 Scorers compared on the same draws (each flags at its own 0.99):
-* `sightline`: the shipped `NoveltyScorer` (= `gauss-combined`, below).
+* `sightline`: the shipped `NoveltyScorer`: the larger of the two standardised log distances below,
+  standardised again against the training images' own and fitted the same way.
 * `conformal-rank-knn5 (before)`: what shipped before issue 13: the rank of the mean cosine distance to the
   5 nearest training images among the training images' leave-one-out distances.
 * `gauss-knn5`, `gauss-class-mean`: that distance, or the distance to the nearest class mean, with its
