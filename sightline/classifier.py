@@ -31,6 +31,7 @@ from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, Not
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
 from sightline.learn.crossval import cross_duplicates
+from sightline.learn.decisions import Reason
 from sightline.learn.evaluation import held_out_report
 from sightline.learn.heads import logits_to_proba
 from sightline.learn.model import reported_columns
@@ -52,6 +53,7 @@ class ImagePrediction:
     uncertain: bool = False
     unknown_score: float = 0.0
     unknown: bool = False
+    reasons: list[Reason] = field(default_factory=list)  # why it is uncertain, with the numbers
     error: ImageError | None = None
 
     @property
@@ -68,9 +70,16 @@ class ImagePrediction:
         return {
             "index": self.index,
             "tags": [
-                {"tag": t.tag, "probability": t.probability, "above_threshold": t.above_threshold} for t in self.tags
+                {
+                    "tag": t.tag,
+                    "probability": t.probability,
+                    "above_threshold": t.above_threshold,
+                    "threshold": t.threshold,
+                }
+                for t in self.tags
             ],
             "uncertain": self.uncertain,
+            "reasons": [r.to_dict() for r in self.reasons],
             "unknown_score": self.unknown_score,
             "unknown": self.unknown,
         }
@@ -147,6 +156,11 @@ class Classifier:
     @property
     def classes_(self) -> list[str]:
         return list(self._model.classes)
+
+    @property
+    def reported_classes_(self) -> list[str]:
+        """The tags a prediction reports (Multilabel adds the negative tag): the order of `thresholds`."""
+        return list(self._model.reported_classes)
 
     @property
     def _model(self) -> TrainedModel:
@@ -318,33 +332,41 @@ class Classifier:
             out[embedded.ok_indices] = self._model.predict_proba(l2_normalize(embedded.vectors))
         return out
 
-    def predict(self, images: Sequence[ImageSource]) -> list[ImagePrediction]:
-        """Per image: tags with calibrated probability and `above_threshold`, `uncertain`, `unknown`."""
+    def predict(
+        self, images: Sequence[ImageSource], *, thresholds: float | Sequence[float] | None = None
+    ) -> list[ImagePrediction]:
+        """Per image: tags with calibrated probability and `above_threshold`, `uncertain` and its reasons,
+        `unknown`. `thresholds`: one value or one per tag of `reported_classes_`, in place of the trained ones."""
         embedded = self.embed(images)
         results = [ImagePrediction(index=f.index, error=f.error) for f in embedded.failures]
         if embedded.ok_indices:
-            decisions = self._model.decide(l2_normalize(embedded.vectors))
-            for index, decision in zip(embedded.ok_indices, decisions, strict=True):
-                results.append(
-                    ImagePrediction(
-                        index=index,
-                        tags=decision.tags,
-                        uncertain=decision.uncertain,
-                        unknown_score=decision.unknown_score,
-                        unknown=decision.unknown,
-                    )
-                )
+            results += self._decide(embedded.ok_indices, embedded.vectors, thresholds)
         return sorted(results, key=lambda r: r.index)
 
-    def predict_pixels(self, pixels: np.ndarray) -> list[ImagePrediction]:
+    def predict_pixels(
+        self, pixels: np.ndarray, *, thresholds: float | Sequence[float] | None = None
+    ) -> list[ImagePrediction]:
         """`predict` for images already decoded and preprocessed (`backbone.preprocess`): what batch
         pipelines call, so decoding can run elsewhere (threads, Ray tasks) and overlap with the model."""
-        decisions = self._model.decide(l2_normalize(self.backbone.embed_pixels(pixels))) if len(pixels) else []
+        if not len(pixels):
+            return []
+        return self._decide(range(len(pixels)), self.backbone.embed_pixels(pixels), thresholds)
+
+    def _decide(
+        self, indices: Sequence[int], vectors: np.ndarray, thresholds: float | Sequence[float] | None
+    ) -> list[ImagePrediction]:
+        limits = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        decisions = self._model.decide(l2_normalize(vectors), limits)
         return [
             ImagePrediction(
-                index=i, tags=d.tags, uncertain=d.uncertain, unknown_score=d.unknown_score, unknown=d.unknown
+                index=index,
+                tags=d.tags,
+                uncertain=d.uncertain,
+                unknown_score=d.unknown_score,
+                unknown=d.unknown,
+                reasons=d.reasons,
             )
-            for i, d in enumerate(decisions)
+            for index, d in zip(indices, decisions, strict=True)
         ]
 
     # -- persistence (zip of JSON + npz: no pickle, so loading a model file cannot run code)

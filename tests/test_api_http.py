@@ -99,7 +99,7 @@ def test_a_prediction_key_cannot_train_but_a_training_key_can_predict(server: Ru
             body = response.json()
             assert set(body) >= {"id", "project", "iteration", "created", "predictions", "threshold", "uncertain"}
             assert body["created"].endswith("Z") and body["predictions"][0]["tagName"] == "square"
-            assert set(body["predictions"][0]) == {"probability", "tagId", "tagName", "aboveThreshold"}
+            assert set(body["predictions"][0]) == {"probability", "tagId", "tagName", "aboveThreshold", "threshold"}
 
 
 def test_the_training_api_answers_under_both_versions(server: RunningServer):

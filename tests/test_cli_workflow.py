@@ -306,14 +306,21 @@ def test_prediction_block_explains_the_flags_in_words(capsys):
             {"tag_id": "b", "tag_name": "[square]", "probability": 0.44, "above_threshold": False},
         ],
         uncertain=True, unknown_score=0.995, unknown=True, stored=False,
+        reasons=[
+            {"code": "unknown", "unknown_score": 0.995, "unknown_threshold": 0.99},
+            {"code": "below_threshold", "tag": "circle", "probability": 0.46, "threshold": 0.5},
+            {"code": "close_runner_up", "tag": "circle", "probability": 0.46, "runner_up": "[square]",
+             "runner_up_probability": 0.44, "margin": 0.1},
+        ],
     )  # fmt: skip
     print_prediction(Path("odd.jpg"), view)
     print_prediction(Path("junk.jpg"), NotAnImageError("'junk.jpg' is not an image"))
     out = capsys.readouterr().out
     assert "circle" in out and "46.0%" in out and "[square]" in out  # tag names are text, not Rich markup
-    assert "no tag reaches the threshold 0.5" in out
-    assert "UNCERTAIN" in out and "a person should check" in out
-    assert "UNKNOWN" in out and "unlike every training image" in out and "0.99" in out
+    assert "no tag reaches its threshold" in out and "(threshold 0.5)" in out
+    assert "UNCERTAIN (below_threshold)" in out and "circle, has 0.46, under its threshold 0.50" in out
+    assert "UNCERTAIN (close_runner_up)" in out and "[square] (0.44)" in out
+    assert "UNKNOWN (unknown)" in out and "unlike the training images (unknown score 0.99" in out
     assert "stored as prediction" not in out
     assert "junk.jpg" in out and "error: 'junk.jpg' is not an image" in out
 

@@ -137,7 +137,9 @@ def test_multiclass_decide_sorts_tags_and_flags_unknown_images(multiclass_model)
     known, unknown = predictions
     assert [t.probability for t in known.tags] == sorted((t.probability for t in known.tags), reverse=True)
     assert known.tags[0].above_threshold and not known.uncertain and not known.unknown
-    assert unknown.unknown_score == 1.0 and unknown.unknown
+    assert unknown.unknown_score > 0.999 and unknown.unknown
+    assert unknown.uncertain and unknown.reasons[0].code == "unknown"
+    assert not any(t.above_threshold for t in unknown.tags)  # however confident the head is
 
 
 def test_multiclass_negative_class_is_an_ordinary_class_with_a_zero_prior():

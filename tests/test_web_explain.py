@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+
+from sightline.learn.decisions import decide
 from sightline.reporting.performance import confusion_cell, mistakes
 from sightline.service.views import PredictionView
 from sightline.web.flags import explain
@@ -31,37 +34,55 @@ def test_a_confusion_cell_lists_its_images_most_confident_first() -> None:
     assert [m.image_key for m in mistakes(REPORT, 2)] == ["b" * 64, "a" * 64]
 
 
-def _prediction(probabilities: dict[str, float], *, threshold=0.5, uncertain=False, unknown=False) -> PredictionView:
-    ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+def _prediction(probabilities: dict[str, float], *, multilabel=False, threshold=0.5, unknown=False) -> PredictionView:
+    """A prediction as the service builds it: decided (and its reasons recorded) by `learn.decisions.decide`."""
+    decision = decide(
+        np.array(list(probabilities.values())),
+        list(probabilities),
+        multilabel=multilabel,
+        threshold=threshold,
+        unknown_score=0.995 if unknown else 0.2,
+        unknown_threshold=0.99,
+    )
     return PredictionView(
         id="p",
         project_id="x",
         iteration_id="i",
         created=datetime.now(UTC),
         predictions=[
-            {"tag_id": name, "tag_name": name, "probability": p, "above_threshold": p >= threshold}
-            for name, p in ranked
+            {"tag_id": t.tag, "tag_name": t.tag, "probability": t.probability, "above_threshold": t.above_threshold}
+            for t in decision.tags
         ],
         threshold=threshold,
-        uncertain=uncertain,
+        uncertain=decision.uncertain,
         unknown_score=0.995 if unknown else 0.2,
         unknown=unknown,
+        reasons=[r.to_dict() for r in decision.reasons],
     )
 
 
 def test_flags_say_why_in_plain_words() -> None:
     assert explain(_prediction({"cat": 0.9, "dog": 0.1}), multilabel=False) == []
 
-    (close,) = explain(_prediction({"cat": 0.52, "dog": 0.48}, uncertain=True), multilabel=False)
-    assert close.kind == "uncertain"
-    assert close.text == "Uncertain: the top two tags are close (0.52 vs 0.48); a person should check."
+    (close,) = explain(_prediction({"cat": 0.54, "dog": 0.46}), multilabel=False)
+    assert close.kind == "close_runner_up"
+    assert close.text.startswith("Close runner-up: cat (0.54) and dog (0.46) are within 0.10 of each other")
 
-    (low,) = explain(_prediction({"cat": 0.4, "dog": 0.35, "owl": 0.25}, uncertain=True), multilabel=False)
-    assert "no tag reaches the threshold; the best is cat at 0.40 (threshold 0.50)" in low.text
+    low, coin = explain(_prediction({"cat": 0.4, "dog": 0.35, "owl": 0.25}), multilabel=False)
+    assert low.kind == "below_threshold" and coin.kind == "close_runner_up"
+    assert "the best tag, cat, has 0.40, under its threshold 0.50" in low.text
 
-    (edge,) = explain(_prediction({"cat": 0.9, "dog": 0.47}, uncertain=True), multilabel=True)
-    assert edge.text.startswith("Uncertain: dog is close to the threshold (0.47 vs 0.50)")
+    (edge,) = explain(_prediction({"cat": 0.9, "dog": 0.47}, multilabel=True), multilabel=True)
+    assert edge.kind == "near_threshold" and edge.text.startswith(
+        "Near the threshold: dog has 0.47 against its threshold 0.50"
+    )
 
-    none_above, unknown = explain(_prediction({"cat": 0.2, "dog": 0.1}, unknown=True), multilabel=True)
-    assert none_above.kind == "none-above" and "No tag reaches the threshold 0.50" in none_above.text
-    assert unknown.kind == "unknown" and "unlike the training images (unknown score 0.99" in unknown.text
+    (none_above,) = explain(_prediction({"cat": 0.2, "dog": 0.1}, multilabel=True), multilabel=True)
+    assert none_above.kind == "none-above"
+
+
+def test_an_unknown_image_is_explained_as_unknown_not_as_close_tags() -> None:
+    """The web once said "the top two tags are close (0.74 vs 0.20)" for an unknown image."""
+    flags = explain(_prediction({"dress": 0.74, "shirt": 0.20, "hat": 0.06}, unknown=True), multilabel=False)
+    assert [f.kind for f in flags] == ["unknown"]
+    assert "unlike the training images (unknown score 0.99" in flags[0].text and "close" not in flags[0].text

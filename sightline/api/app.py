@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import sightline
-from sightline.api import analysis, detection, files, operations, prediction, training
+from sightline.api import analysis, detection, files, operations, prediction, thresholds, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -124,6 +124,7 @@ def create_app(
     for version in TRAINING_VERSIONS:  # each version served is documented in /openapi.json
         prefix = f"/customvision/{version}/training"
         app.include_router(training.router, prefix=prefix)
+        app.include_router(thresholds.router, prefix=prefix)
         app.include_router(detection.training_router, prefix=prefix)
         # after the training routes, whose fixed paths (images/tagged/count ...) must match first
         app.include_router(files.router, prefix=prefix)

@@ -488,7 +488,8 @@ class Prediction(CamelModel):
     probability: float
     tag_id: str | None
     tag_name: str
-    above_threshold: bool  # Sightline: probability >= the project's threshold
+    above_threshold: bool  # Sightline: probability >= this tag's threshold, and the image is not unknown
+    threshold: float  # Sightline: the threshold this tag was held to (its own, else the project's)
 
 
 class ImagePrediction(CamelModel):
@@ -498,8 +499,13 @@ class ImagePrediction(CamelModel):
     created: datetime
     predictions: list[Prediction]
     # Sightline's additions (Azure's SDKs ignore unknown fields):
-    threshold: float
-    uncertain: bool  # a person should look: the top tags are close, or none is confident
+    threshold: float  # the project's one threshold; each prediction carries its tag's own
+    uncertain: bool  # a person should look: `reasons` says why
+    # Why it is uncertain: {"code", and its numbers} (see `sightline.learn.decisions.Reason`): `unknown`
+    # (unknownScore >= unknownThreshold), `below_threshold` (the top tag's probability < its threshold),
+    # `close_runner_up` (top minus runnerUpProbability < margin), `near_threshold` (Multilabel: a tag within
+    # margin of its threshold). Keys are camelCase; those a code does not use are left out.
+    reasons: list[dict[str, str | float]]
     unknown_score: float  # 0..1, how unlike the training images this image is
     unknown: bool
 
@@ -517,11 +523,13 @@ class ImagePrediction(CamelModel):
                     tag_id=p.get("tag_id"),
                     tag_name=p["tag_name"],
                     above_threshold=bool(p.get("above_threshold", p["probability"] >= view.threshold)),
+                    threshold=float(p.get("threshold", view.threshold)),
                 )
                 for p in ranked
             ],
             threshold=view.threshold,
             uncertain=view.uncertain,
+            reasons=[{to_camel(k): v for k, v in r.items()} for r in view.reasons],
             unknown_score=view.unknown_score,
             unknown=view.unknown,
         )

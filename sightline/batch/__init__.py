@@ -87,11 +87,9 @@ def _rows(published, paths: list[str], *, ray: bool | str, batch_size: int, limi
     if ray:
         from sightline.batch.on_ray import run_ray
 
-        model_spec = BatchModel(published.artifact, published.domain, published.threshold).spec
+        model_spec = BatchModel(published).spec
         yield from run_ray(
-            published.artifact,
-            published.domain,
-            published.threshold,
+            published,
             model_spec,
             paths,
             address=ray if isinstance(ray, str) else None,
@@ -101,5 +99,5 @@ def _rows(published, paths: list[str], *, ray: bool | str, batch_size: int, limi
         return
     from sightline.backbones.runtime import shared_pool
 
-    model = BatchModel(published.artifact, published.domain, published.threshold)
+    model = BatchModel(published)
     yield from run_local(model, paths, submit=shared_pool().submit, batch_size=batch_size, limits=limits)

@@ -11,7 +11,7 @@ waiting for input. Rows come back to the driver, which writes them (and so can r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from sightline.batch.pipeline import BatchModel, Row, decode, error_row
 from sightline.config import ImageLimits
 from sightline.errors import ImageError, SightlineError
 from sightline.imaging import PreprocessSpec
+
+if TYPE_CHECKING:
+    from sightline.service.predictions import PublishedModel
 
 
 def _decode_block(batch: dict[str, np.ndarray], spec: PreprocessSpec, limits: ImageLimits) -> dict[str, np.ndarray]:
@@ -44,8 +47,8 @@ class _Failed(ImageError):
 class Predictor:
     """A Ray actor: loads the model once, then turns decoded blocks into rows (JSON-ready dicts)."""
 
-    def __init__(self, artifact: bytes, domain: str | None, threshold: float) -> None:
-        self.model = BatchModel(artifact, domain, threshold)
+    def __init__(self, published: PublishedModel) -> None:
+        self.model = BatchModel(published)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         paths = [str(p) for p in batch["path"]]
@@ -64,9 +67,7 @@ class Predictor:
 
 
 def run_ray(
-    artifact: bytes,
-    domain: str | None,
-    threshold: float,
+    published: PublishedModel,
     spec: PreprocessSpec,
     paths: Sequence[str],
     *,
@@ -91,7 +92,7 @@ def run_ray(
     ds = ds.map_batches(_decode_block, fn_kwargs={"spec": spec, "limits": limits}, batch_size=batch_size)
     ds = ds.map_batches(
         Predictor,
-        fn_constructor_kwargs={"artifact": artifact, "domain": domain, "threshold": threshold},
+        fn_constructor_kwargs={"published": published},
         batch_size=batch_size,
         concurrency=actors,
         num_cpus=actor_cpus,

@@ -21,13 +21,35 @@ FORMATS = (".jsonl", ".parquet")
 def _parquet_schema():
     import pyarrow as pa
 
-    tag = pa.struct([("tag", pa.string()), ("probability", pa.float64()), ("above_threshold", pa.bool_())])
+    tag = pa.struct(
+        [
+            ("tag", pa.string()),
+            ("probability", pa.float64()),
+            ("above_threshold", pa.bool_()),
+            ("threshold", pa.float64()),
+        ]
+    )
+    number, text = pa.float64(), pa.string()
+    reason = pa.struct(  # learn.decisions.Reason: a code and the numbers behind it
+        [
+            ("code", text),
+            ("tag", text),
+            ("probability", number),
+            ("threshold", number),
+            ("runner_up", text),
+            ("runner_up_probability", number),
+            ("margin", number),
+            ("unknown_score", number),
+            ("unknown_threshold", number),
+        ]
+    )
     error = pa.struct([("reason", pa.string()), ("message", pa.string())])
     return pa.schema(
         [
             ("path", pa.string()),
             ("tags", pa.list_(tag)),
             ("uncertain", pa.bool_()),
+            ("reasons", pa.list_(reason)),
             ("unknown_score", pa.float64()),
             ("unknown", pa.bool_()),
             ("error", error),

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sightline.config import ImageLimits
 from sightline.errors import ImageError
 from sightline.imaging import PreprocessSpec, decode_for_model, read_bytes
+
+if TYPE_CHECKING:
+    from sightline.service.predictions import PublishedModel
 
 Row = dict[str, Any]
 
@@ -33,6 +36,7 @@ def error_row(path: str, error: ImageError) -> Row:
         "path": path,
         "tags": None,
         "uncertain": None,
+        "reasons": None,
         "unknown_score": None,
         "unknown": None,
         "error": {"reason": error.reason, "message": str(error)},
@@ -58,20 +62,21 @@ def prepare(path: str, spec: PreprocessSpec, limits: ImageLimits) -> Prepared:
 
 
 class BatchModel:
-    """A published model, loaded once: pixels in, result rows out (threshold as the project sets it)."""
+    """A published model, loaded once: pixels in, result rows out (each tag held to its threshold, as
+    the prediction API holds it: the iteration's per-tag threshold, else the project's)."""
 
-    def __init__(self, artifact: bytes, domain: str | None, threshold: float) -> None:
+    def __init__(self, published: PublishedModel) -> None:
         from sightline.classifier import Classifier
 
-        self.classifier = Classifier.from_bytes(artifact, backbone=domain, cache=None)
-        self.threshold = threshold
+        self.classifier = Classifier.from_bytes(published.artifact, backbone=published.domain, cache=None)
+        self.thresholds = published.thresholds_for(self.classifier.reported_classes_)
 
     @property
     def spec(self) -> PreprocessSpec:
         return self.classifier.backbone.preprocess
 
     def rows(self, paths: Sequence[str], pixels: np.ndarray) -> list[Row]:
-        results = self.classifier.predict_pixels(pixels)
+        results = self.classifier.predict_pixels(pixels, thresholds=self.thresholds)
         return [
             {
                 "path": path,
@@ -79,11 +84,13 @@ class BatchModel:
                     {
                         "tag": t.tag,
                         "probability": float(t.probability),
-                        "above_threshold": t.probability >= self.threshold,
+                        "above_threshold": bool(t.above_threshold),
+                        "threshold": float(t.threshold),
                     }
                     for t in result.tags
                 ],
                 "uncertain": result.uncertain,
+                "reasons": [r.to_dict() for r in result.reasons],
                 "unknown_score": result.unknown_score,
                 "unknown": result.unknown,
                 "error": None,

@@ -2,10 +2,32 @@
 
 projects, tags, images: the training data. training: train, iterations, publish, unpublish, worker.
 predict: predict and test; batch: predict-batch. evaluate: scoring on outside labelled images.
-maintenance: gc. report: the HTML evaluation report. render, context, performance and figures are
-what the commands share.
+thresholds: the thresholds predictions use. maintenance: gc. report: the HTML evaluation report.
+render, context, performance and figures are what the commands share.
 """
 
-from sightline.commands import batch, evaluate, images, maintenance, predict, projects, report, tags, training
+from sightline.commands import (
+    batch,
+    evaluate,
+    images,
+    maintenance,
+    predict,
+    projects,
+    report,
+    tags,
+    thresholds,
+    training,
+)
 
-__all__ = ["batch", "evaluate", "images", "maintenance", "predict", "projects", "report", "tags", "training"]
+__all__ = [
+    "batch",
+    "evaluate",
+    "images",
+    "maintenance",
+    "predict",
+    "projects",
+    "report",
+    "tags",
+    "thresholds",
+    "training",
+]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +20,7 @@ from sightline.commands.context import AsJson, ProjectArg, open_workspace
 from sightline.commands.render import console, fail, print_json
 from sightline.errors import ImageError
 from sightline.imaging import read_bytes
+from sightline.reporting.reasons import describe_reason
 from sightline.service import Workspace, iterations, predictions
 from sightline.service.views import PredictionView
 
@@ -28,7 +30,10 @@ _TOP = 5
 ImageFiles = Annotated[list[Path], typer.Argument(help="Image files.", show_default=False)]
 IterationOption = Annotated[str | None, typer.Option("--iteration", "-i", help="Iteration id or name.")]
 ThresholdOption = Annotated[
-    float | None, typer.Option(min=0.0, max=1.0, help="Probability from which a tag counts (default: the project's).")
+    float | None,
+    typer.Option(
+        min=0.0, max=1.0, help="Probability from which a tag counts (default: each tag's own, else the project's)."
+    ),
 ]
 StoreOption = Annotated[bool, typer.Option("--store/--no-store", help="Keep the images and results for review.")]
 
@@ -126,28 +131,21 @@ def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
         passed = prediction["above_threshold"]
         filled = round(probability * _BAR_WIDTH)
         bar = Text("█" * filled, style="green" if passed else "grey50") + Text("░" * (_BAR_WIDTH - filled), "grey23")
-        table.add_row(Text(prediction["tag_name"]), bar, f"{probability:6.1%}", "✓" if passed else "")
+        limit = prediction.get("threshold", result.threshold)
+        table.add_row(
+            Text(prediction["tag_name"]), bar, f"{probability:6.1%}", "✓" if passed else "", f"(threshold {limit:g})"
+        )
     console.print(table)
     hidden = len(result.predictions) - _TOP
     if hidden > 0:
         console.print(f"  ... {hidden} more tags below {result.predictions[_TOP - 1]['probability']:.1%}")
     if not any(p["above_threshold"] for p in result.predictions):
-        console.print(f"  no tag reaches the threshold {result.threshold:g}")
-    if result.uncertain:
-        console.print(
-            "  [yellow]UNCERTAIN[/yellow]: the top tags are close to each other or to the threshold; "
-            "a person should check this image."
-        )
-    if result.unknown:
-        console.print(
-            f"  [red]UNKNOWN[/red]: this image looks unlike every training image "
-            f"(unknown score {result.unknown_score:.2f}); the tags above may mean nothing."
-        )
-    else:
-        console.print(
-            f"  unknown score {result.unknown_score:.2f} (how unlike the training images it is; flagged from 0.99)",
-            style="dim",
-        )
+        console.print("  no tag reaches its threshold")
+    for reason in result.reasons:
+        label = "[red]UNKNOWN[/red]" if reason.get("code") == "unknown" else "[yellow]UNCERTAIN[/yellow]"
+        console.print(f"  {label} ({reason.get('code')}): {escape(describe_reason(reason))}", highlight=False)
+    if not result.unknown:
+        console.print(f"  unknown score {result.unknown_score:.2f} (how unlike the training images it is)", style="dim")
     if result.stored:
         console.print(f"  stored as prediction {result.id} for review", style="dim")
 

@@ -3,16 +3,16 @@ state as plain arrays + JSON (no pickle: a saved model file must never execute c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sightline.errors import ModelFileError
 from sightline.learn.calibration import PlattScaler, TemperatureScaler
-from sightline.learn.decisions import TagDecision, decide
+from sightline.learn.decisions import Reason, TagDecision, decide
 from sightline.learn.evaluation import EvaluationReport
 from sightline.learn.heads import LinearHead
-from sightline.learn.novelty import NoveltyScorer
+from sightline.learn.novelty import NoveltyScorer, spread_stats
 
 FORMAT = "sightline.learn.trained-model/1"
 DEFAULT_UNKNOWN_THRESHOLD = 0.99
@@ -50,6 +50,7 @@ class Prediction:
     uncertain: bool  # the answer could flip, or the image is unknown: ask a person
     unknown_score: float  # 0..1, how unlike the training images this image is
     unknown: bool  # unknown_score >= the model's unknown_threshold: probably none of the known tags
+    reasons: list[Reason] = field(default_factory=list)  # why it is uncertain (empty when it is not)
 
 
 @dataclass(eq=False)
@@ -91,27 +92,33 @@ class TrainedModel:
         """(n,) novelty in [0, 1] (see `NoveltyScorer`)."""
         return self.novelty.score(X)
 
-    def decide(self, X: np.ndarray) -> list[Prediction]:
-        """Thresholded, sorted tags with the uncertain and unknown flags, one `Prediction` per image."""
+    def decide(self, X: np.ndarray, thresholds: float | np.ndarray | None = None) -> list[Prediction]:
+        """Thresholded, sorted tags with the uncertain and unknown flags and their reasons, one per image.
+
+        ``thresholds``: one value or one per reported tag, in place of ``tag_thresholds`` (a project's
+        thresholds can change after training without retraining).
+        """
         probs = self.reported_proba(X)
         unknown = self.unknown_scores(X)
+        limits = self.tag_thresholds if thresholds is None else thresholds
         predictions = []
         for row, score in zip(probs, unknown, strict=True):
             decision = decide(
                 row,
                 self.reported_classes,
                 multilabel=self.multilabel,
-                threshold=self.tag_thresholds,
+                threshold=limits,
                 uncertainty_margin=self.uncertainty_margin,
+                unknown_score=float(score),
+                unknown_threshold=self.unknown_threshold,
             )
-            is_unknown = bool(score >= self.unknown_threshold)
             predictions.append(
                 Prediction(
                     tags=decision.tags,
-                    # an image unlike anything trained on is never an answer to pass on unchecked
-                    uncertain=decision.uncertain or is_unknown,
+                    uncertain=decision.uncertain,
                     unknown_score=float(score),
-                    unknown=is_unknown,
+                    unknown=bool(score >= self.unknown_threshold),
+                    reasons=decision.reasons,
                 )
             )
         return predictions
@@ -126,6 +133,11 @@ class TrainedModel:
             "tag_thresholds": np.asarray(self.tag_thresholds, dtype=np.float64),
             "novelty_embeddings": self.novelty.embeddings_.astype(np.float16),  # lossless, see NoveltyScorer
             "novelty_reference_distances": self.novelty.reference_distances_,
+            "novelty_group_sums": self.novelty.group_sums_,
+            "novelty_group_counts": self.novelty.group_counts_,
+            "novelty_stats": np.concatenate(
+                [self.novelty.knn_stats_, self.novelty.mean_stats_, self.novelty.combined_stats_]
+            ),
         }
         meta = {
             "format": FORMAT,
@@ -180,6 +192,16 @@ class TrainedModel:
         novelty = NoveltyScorer(k=int(meta["novelty_k"]))
         novelty.embeddings_ = np.asarray(arrays["novelty_embeddings"]).astype(np.float32)
         novelty.reference_distances_ = np.asarray(arrays["novelty_reference_distances"], dtype=np.float64)
+        if "novelty_stats" in arrays:
+            stats = np.asarray(arrays["novelty_stats"], dtype=np.float64).reshape(3, 2)
+            novelty.knn_stats_, novelty.mean_stats_, novelty.combined_stats_ = stats
+            novelty.group_sums_ = np.asarray(arrays["novelty_group_sums"], dtype=np.float64)
+            novelty.group_counts_ = np.asarray(arrays["novelty_group_counts"], dtype=np.float64)
+        else:  # saved before the tag-mean evidence: the k-NN evidence alone, fitted on its stored reference
+            novelty.knn_stats_ = spread_stats(np.log(np.maximum(novelty.reference_distances_, 1e-9)))
+            novelty.mean_stats_ = novelty.combined_stats_ = np.array([0.0, 1.0])
+            novelty.group_sums_ = np.zeros((0, coef.shape[1]))
+            novelty.group_counts_ = np.zeros(0)
         classes = [str(c) for c in meta["classes"]]
         if coef.shape[0] != len(classes) or novelty.embeddings_.shape[1] != coef.shape[1]:
             raise ValueError("array shapes do not match the classes and embedding size")

@@ -1,32 +1,50 @@
-"""How unlike the training images an image is: a conformal-style "unknown" score in [0, 1].
+"""How unlike the training images an image is: an "unknown" score in [0, 1] whose 0.99 means 1 in 100.
 
-A classifier always answers with one of its tags, even for a photo of something it never saw.
-The novelty score asks a different question: is this image's distance to its k nearest training
-images unusual compared with how far training images are from *each other* (leave-one-out)?
-The score is the fraction of training images that sit closer to their own neighbours, i.e.
-1 - conformal p-value: uniform (about 0.5 on average) for images like the training set, near 1.0
-for an unrelated photo. Being rank-based, it needs no tuning per backbone.
+A classifier always answers with one of its tags, even for a photo of something it never saw. The
+novelty score asks a different question, from two pieces of evidence measured to separate unrelated
+photos (benchmarks/unknown.py, AUROC 0.99 on clothing at 5-15 images per tag):
+
+* the mean cosine distance to the k nearest training images;
+* the cosine distance to the nearest tag mean (the mean of the images of each tag).
+
+Each is compared with the training images' own, leave-one-out (a training image against the others,
+as a new image meets them all): on a log scale, standardised by the leave-one-out mean and spread.
+The larger of the two standard scores (either evidence suffices: their mean let a random-weight
+backbone's stripes pass as known, and it flagged fewer unrelated photos at 5 shots, 0.85 vs 0.87) is
+standardised once more against the training images', and the score is the normal CDF of the result.
+
+For images like the training set the score is then about uniform, so flagging from 0.99 flags about
+1% of them, also at 50 training images: a conformal rank over n reference points cannot exceed
+n/(n+1) (0.98 at n = 50), so a rank cannot honour 0.99 with few images, while a fitted tail can.
+Measured on clothing (5 and 15 images per tag, 3 draws) it flagged 0.3-3.8% of in-domain test photos
+(mean 1.4% at 5 shots, 0.3% at 15); see the benchmark for what it catches.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 # Rows of queries per block of the similarity matrix: bounds memory to about 64 MB per block for
 # 50k training images.
 _BLOCK_ELEMENTS = 16_000_000
+#: The smallest spread a standardisation uses (identical training images have none).
+_MIN_SPREAD = 1e-3
 
 
 class NoveltyScorer(BaseEstimator):
-    """k-NN cosine distance to the training embeddings, ranked against the training set's own.
+    """k-NN and tag-mean cosine distances, standardised against the training images' leave-one-out ones.
 
     Embeddings are expected L2-normalised. The training embeddings are rounded to float16 precision
-    (so a saved model can store them at half the size, losslessly; far more precision than a rank
-    needs) and kept as float32 for fast matrix products. The reference distribution uses at most
-    ``max_reference`` training images (a random sample, as in split conformal prediction): a score
-    needs a few thousand references, and leave-one-out over 50k images would cost 50k x 50k products.
+    (so a saved model can store them at half the size, losslessly; far more precision than a distance
+    needs) and kept as float32 for fast matrix products. The reference uses at most ``max_reference``
+    training images (a random sample, as in split conformal prediction): leave-one-out over 50k images
+    would cost 50k x 50k products.
+
+    ``fit(X, groups)``: ``groups`` is an (n, G) 0/1 membership (an image's tags; Multiclass: one-hot),
+    for the tag-mean evidence; without it only the k-NN evidence is used.
     """
 
     def __init__(self, k: int = 5, max_reference: int = 5000, random_state: int = 0):
@@ -34,7 +52,7 @@ class NoveltyScorer(BaseEstimator):
         self.max_reference = max_reference
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y=None) -> NoveltyScorer:
+    def fit(self, X: np.ndarray, groups: np.ndarray | None = None) -> NoveltyScorer:
         X = np.asarray(X, dtype=np.float32)
         if len(X) < 2:
             raise ValueError("NoveltyScorer needs at least 2 training embeddings")
@@ -42,16 +60,53 @@ class NoveltyScorer(BaseEstimator):
         reference = np.arange(len(X))
         if len(X) > self.max_reference:
             reference = np.sort(np.random.default_rng(self.random_state).choice(len(X), self.max_reference, False))
-        distances = self._knn_distance(self.embeddings_[reference], exclude=reference)
-        self.reference_distances_ = np.sort(distances)
+        self.reference_distances_ = np.sort(self._knn_distance(self.embeddings_[reference], exclude=reference))
+        self.knn_stats_ = spread_stats(np.log(self.reference_distances_))
+        if groups is None:
+            self.group_sums_ = np.zeros((0, X.shape[1]))
+            self.group_counts_ = np.zeros(0)
+            self.mean_stats_ = np.array([0.0, 1.0])
+            self.combined_stats_ = np.array([0.0, 1.0])
+            return self
+        groups = np.asarray(groups, dtype=np.float64)
+        keep = groups.sum(axis=0) > 0
+        self.group_sums_ = groups[:, keep].T @ self.embeddings_.astype(np.float64)
+        self.group_counts_ = groups[:, keep].sum(axis=0)
+        ref = self.embeddings_[reference]
+        knn_z = (np.log(self._knn_distance(ref, exclude=reference)) - self.knn_stats_[0]) / self.knn_stats_[1]
+        mean_log = np.log(self._mean_distance(ref, leave_out=groups[reference][:, keep]))
+        finite = np.isfinite(mean_log)
+        self.mean_stats_ = spread_stats(mean_log[finite])
+        combined = np.maximum(knn_z[finite], (mean_log[finite] - self.mean_stats_[0]) / self.mean_stats_[1])
+        self.combined_stats_ = spread_stats(combined)
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """(n,) novelty in [0, 1]: fraction of training images whose leave-one-out distance is smaller."""
+        """(n,) novelty in [0, 1]: about uniform for images like the training images, near 1 for others."""
         check_is_fitted(self)
-        distance = self._knn_distance(np.asarray(X, dtype=np.float32))
-        ranks = np.searchsorted(self.reference_distances_, distance, side="left")
-        return ranks / len(self.reference_distances_)
+        X = np.asarray(X, dtype=np.float32)
+        z = (np.log(self._knn_distance(X)) - self.knn_stats_[0]) / self.knn_stats_[1]
+        if len(self.group_counts_):
+            mean_z = (np.log(self._mean_distance(X)) - self.mean_stats_[0]) / self.mean_stats_[1]
+            z = (np.maximum(z, mean_z) - self.combined_stats_[0]) / self.combined_stats_[1]
+        return ndtr(z)
+
+    def _mean_distance(self, queries: np.ndarray, leave_out: np.ndarray | None = None) -> np.ndarray:
+        """Cosine distance to the nearest tag mean; ``leave_out[i]`` removes query i from its own tags' means
+        (leave-one-out for training images). A tag left empty counts as infinitely far."""
+        sums = self.group_sums_
+        queries = queries.astype(np.float64)
+        dots = queries @ sums.T  # (n, G): the cosine to a mean is the cosine to the sum
+        squared = np.broadcast_to(np.sum(sums * sums, axis=1), dots.shape)
+        counts = np.broadcast_to(self.group_counts_, dots.shape)
+        if leave_out is not None:  # the sum without x: S - x, so x.(S - x) and |S - x|^2 = |S|^2 - 2 x.S + |x|^2
+            self_dots = np.sum(queries * queries, axis=1)[:, None]
+            squared = squared - leave_out * (2 * dots - self_dots)
+            dots = dots - leave_out * self_dots
+            counts = counts - leave_out
+        norms = np.sqrt(np.maximum(squared, 0.0))
+        cosine = np.where((counts > 0) & (norms > 1e-9), dots / np.maximum(norms, 1e-12), -np.inf)
+        return np.maximum(1.0 - cosine.max(axis=1), 1e-9)
 
     def _knn_distance(self, queries: np.ndarray, *, exclude: np.ndarray | None = None) -> np.ndarray:
         """Mean cosine distance of each query to its k nearest training embeddings, leaving out
@@ -66,4 +121,11 @@ class NoveltyScorer(BaseEstimator):
                 similarity[np.arange(len(similarity)), exclude[start : start + block]] = -np.inf
             nearest = -np.partition(-similarity, k - 1, axis=1)[:, :k]
             out[start : start + block] = 1.0 - nearest.mean(axis=1)
-        return out
+        return np.maximum(out, 1e-9)  # a log needs it positive; duplicates of a training image sit at 0
+
+
+def spread_stats(values: np.ndarray) -> np.ndarray:
+    """[mean, spread] for a standardisation (spread at least _MIN_SPREAD)."""
+    if len(values) < 2:
+        return np.array([float(values.mean()) if len(values) else 0.0, 1.0])
+    return np.array([float(values.mean()), max(float(values.std(ddof=1)), _MIN_SPREAD)])

@@ -111,7 +111,7 @@ def train_model(
         _, targets, weights = head._validate_training_data(X, Y)
         head._fit_projected(data, targets, weights, coef_init=cv.coef_mean, intercept_init=cv.intercept_mean)
     with timer.phase("novelty"):
-        novelty = NoveltyScorer().fit(X)
+        novelty = NoveltyScorer().fit(X, _groups(Y, len(classes), multilabel=multilabel))
     with timer.phase("evaluation"):
         raw_probs = expit(cv.logits) if multilabel else softmax(cv.logits, axis=1)
         report = build_report(
@@ -183,6 +183,14 @@ def _check_inputs(X, Y, classes: list[str], *, multilabel: bool, negative_class:
     if len(Y) != len(X) or not in_range:
         raise InvalidLabelsError(f"Multiclass labels must be {len(X)} tag indices in [0, {len(classes)}).")
     return X, Y.astype(np.intp)
+
+
+def _groups(Y: np.ndarray, n_classes: int, *, multilabel: bool) -> np.ndarray:
+    """Each image's groups for the novelty scorer's tag means: its tags, and for Multilabel images
+    without any tag a group of their own."""
+    if not multilabel:
+        return np.eye(n_classes, dtype=np.int8)[Y]
+    return np.column_stack([Y, ~Y.any(axis=1)]).astype(np.int8)
 
 
 def _image_counts(truth: np.ndarray, n_tags: int, *, multilabel: bool) -> list[int]:

@@ -18,6 +18,7 @@ from sightline.service import (
     settings,
     snapshot,
     tags,
+    thresholds,
     training,
 )
 from sightline.service.worker import Worker, start_background_worker
@@ -41,5 +42,6 @@ __all__ = [
     "snapshot",
     "start_background_worker",
     "tags",
+    "thresholds",
     "training",
 ]

@@ -25,7 +25,7 @@ from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
 
-def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_id: str | None):
+def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_id: str | None) -> _Target:
     with ws.session() as session:
         project = find_project_row(session, project_id)
         if publish_name is not None:
@@ -43,7 +43,26 @@ def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_
                 f"{iteration.name} is {iteration.status}, not a trained model", "BadRequestIterationIsNotTrained"
             )
         tag_ids = {t.name: t.id for t in session.scalars(select(Tag).where(Tag.project_id == project.id))}
-        return project.id, project.threshold, iteration.id, iteration.artifact_key, iteration.domain, tag_ids
+        return _Target(
+            project.id,
+            project.threshold,
+            dict(iteration.tag_thresholds or {}),
+            iteration.id,
+            iteration.artifact_key,
+            iteration.domain,
+            tag_ids,
+        )
+
+
+@dataclass(frozen=True)
+class _Target:
+    project_id: str
+    threshold: float  # the project's one threshold
+    tag_thresholds: dict[str, float]  # the iteration's per-tag thresholds (tags without one use `threshold`)
+    iteration_id: str
+    artifact_key: str
+    domain: str
+    tag_ids: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -52,15 +71,27 @@ class PublishedModel:
 
     project_id: str
     iteration_id: str
-    threshold: float
+    threshold: float  # the project's one threshold
     artifact: bytes  # `Classifier.to_bytes()` output
     domain: str | None  # the backbone spec the iteration trained on
+    tag_thresholds: dict[str, float]  # the iteration's per-tag thresholds (tags without one use `threshold`)
+
+    def thresholds_for(self, tags: Sequence[str]) -> list[float]:
+        """One threshold per tag, in `tags`' order: the tag's own, else the project's."""
+        return [self.tag_thresholds.get(tag, self.threshold) for tag in tags]
 
 
 def published_model(ws: Workspace, project_id: str, publish_name: str) -> PublishedModel:
     """The model published as `publish_name`: NotFoundError when nothing is, as `predict` says."""
-    project_id, threshold, iteration_id, artifact_key, domain, _ = _target(ws, project_id, publish_name, None)
-    return PublishedModel(project_id, iteration_id, threshold, ws.blobs.get(artifact_key), domain)
+    target = _target(ws, project_id, publish_name, None)
+    return PublishedModel(
+        target.project_id,
+        target.iteration_id,
+        target.threshold,
+        ws.blobs.get(target.artifact_key),
+        target.domain,
+        target.tag_thresholds,
+    )
 
 
 def predict(
@@ -73,13 +104,17 @@ def predict(
     store: bool = True,
     threshold: float | None = None,
 ) -> list[PredictionView | ImageError]:
-    """Classify images with a publish name (or an iteration, default the latest). Bad images come back as errors."""
-    project_id, project_threshold, iteration_id, artifact_key, domain, tag_ids = _target(
-        ws, project_id, publish_name, iteration_id
-    )
-    threshold = project_threshold if threshold is None else threshold
-    model = trained_model(ws, artifact_key, domain)
-    results = model.predict(list(images))
+    """Classify images with a publish name (or an iteration, default the latest). Bad images come back as errors.
+
+    Each tag is held to the iteration's per-tag threshold, else the project's; `threshold` overrides both.
+    """
+    target = _target(ws, project_id, publish_name, iteration_id)
+    default = target.threshold if threshold is None else threshold
+    model = trained_model(ws, target.artifact_key, target.domain)
+    limits = [
+        default if threshold is not None else target.tag_thresholds.get(tag, default) for tag in model.reported_classes_
+    ]
+    results = model.predict(list(images), thresholds=limits)
     out: list[PredictionView | ImageError] = []
     for data, result in zip(images, results, strict=True):
         if result.error is not None:
@@ -87,23 +122,25 @@ def predict(
             continue
         predictions = [
             {
-                "tag_id": tag_ids.get(t.tag),
+                "tag_id": target.tag_ids.get(t.tag),
                 "tag_name": t.tag,
                 "probability": float(t.probability),
-                "above_threshold": bool(t.probability >= threshold),
+                "above_threshold": bool(t.above_threshold),
+                "threshold": float(t.threshold),
             }
             for t in result.tags
         ]
         view = PredictionView(
             id=new_id(),
-            project_id=project_id,
-            iteration_id=iteration_id,
+            project_id=target.project_id,
+            iteration_id=target.iteration_id,
             created=utcnow(),
             predictions=predictions,
-            threshold=threshold,
+            threshold=default,
             uncertain=result.uncertain,
             unknown_score=result.unknown_score,
             unknown=result.unknown,
+            reasons=[r.to_dict() for r in result.reasons],
             stored=store,
         )
         if store:
@@ -126,11 +163,17 @@ def _store(ws: Workspace, view: PredictionView, data: bytes) -> None:
                 results=view.predictions,
                 uncertain=view.uncertain,
                 unknown_score=view.unknown_score,
+                reasons=view.reasons,
             )
         )
 
 
 def prediction_view(row: Prediction, threshold: float, unknown_threshold: float = 0.99) -> PredictionView:
+    """A stored prediction; `unknown` comes from its reasons (rows stored before reasons: from the score)."""
+    if row.reasons is not None:
+        unknown = any(r.get("code") == "unknown" for r in row.reasons)
+    else:
+        unknown = (row.unknown_score or 0.0) >= unknown_threshold
     return PredictionView(
         id=row.id,
         project_id=row.project_id,
@@ -140,7 +183,8 @@ def prediction_view(row: Prediction, threshold: float, unknown_threshold: float 
         threshold=threshold,
         uncertain=row.uncertain,
         unknown_score=row.unknown_score or 0.0,
-        unknown=(row.unknown_score or 0.0) >= unknown_threshold,
+        unknown=unknown,
+        reasons=list(row.reasons or []),
         stored=True,
         reviewed=row.reviewed,
     )

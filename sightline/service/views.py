@@ -116,11 +116,12 @@ class PredictionView:
     project_id: str
     iteration_id: str | None
     created: datetime
-    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability, above_threshold}]
-    threshold: float
+    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability, above_threshold, threshold}]
+    threshold: float  # the project's one threshold (each tag's own is in `predictions`)
     uncertain: bool
     unknown_score: float
     unknown: bool
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # why uncertain: `sightline.learn.decisions.Reason`
     stored: bool = False
     reviewed: bool = False
 

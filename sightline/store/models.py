@@ -275,6 +275,8 @@ class Iteration(Base):
     training_fingerprint: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH))
     # What TrainProject asked for (selectedTags, trainingType, reservedBudgetInHours, notificationEmailAddress).
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Per-tag thresholds {tag name: threshold} set for this iteration (None: the project's one threshold).
+    tag_thresholds: Mapped[dict[str, float] | None] = mapped_column(JSON)
 
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -302,6 +304,8 @@ class Prediction(Base):
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     uncertain: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     unknown_score: Mapped[float | None] = mapped_column(Float)
+    # Why it is uncertain: [{code, tag, probability, threshold, ...}] (see sightline.learn.decisions.Reason).
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     reviewed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from sightline.api.context import WS
+from sightline.errors import InvalidRequestError
 from sightline.reporting import figures
 from sightline.reporting import performance as reporting
-from sightline.service import Workspace, iterations, performance, projects
+from sightline.service import Workspace, iterations, performance, projects, thresholds
 from sightline.service.views import IterationView
-from sightline.web.render import page
+from sightline.web.render import page, redirect
 
 router = APIRouter()
 
@@ -76,6 +77,7 @@ async def performance_page(
                 tag_rows=reporting.tag_rows(report),
                 charts=await run_in_threadpool(_charts, report),  # matplotlib: keep it off the event loop
                 mistakes=_gallery(ws, project.id, outcomes),
+                thresholds=thresholds.get_thresholds(ws, project.id, view.id) if view.status == "Completed" else None,
             )
     return page(request, "performance.html", **context)
 
@@ -122,3 +124,38 @@ def confusion_cell(
         predicted=predicted,
         images=_gallery(ws, project.id, outcomes),
     )
+
+
+@router.post("/projects/{project_id}/iterations/{iteration_id}/thresholds")
+async def set_thresholds(request: Request, ws: WS, project_id: str, iteration_id: str) -> RedirectResponse:
+    """The thresholds form: the project's threshold and each tag's (`tag:NAME` fields), or the suggested ones
+    in one step (`apply` = best-f1, precision with `target_precision`, or project)."""
+    form = await request.form()
+    apply = str(form.get("apply") or "save")
+    view = thresholds.get_thresholds(ws, project_id, iteration_id)
+    if apply == "best-f1":
+        done = thresholds.set_thresholds(ws, project_id, iteration_id, suggested="best-f1")
+    elif apply == "precision":
+        target = _number(form.get("target_precision"), "target precision")
+        done = thresholds.set_thresholds(ws, project_id, iteration_id, suggested="precision", target_precision=target)
+    elif apply == "project":
+        done = thresholds.set_thresholds(ws, project_id, iteration_id, clear=True)
+    else:
+        project_threshold = _number(form.get("threshold"), "threshold")
+        per_tag = {}
+        for name, current in view.tags.items():
+            value = _number(form.get(f"tag:{name}"), f"the threshold of {name!r}")
+            if name in view.per_tag or abs(value - current) > 1e-9:
+                per_tag[name] = value
+        done = thresholds.set_thresholds(ws, project_id, iteration_id, threshold=project_threshold, tags=per_tag)
+    return redirect(
+        f"/projects/{project_id}/performance?iteration={iteration_id}",
+        notice=f"Thresholds of {done.iteration_name} saved: the next predictions use them.",
+    )
+
+
+def _number(value: object, what: str) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise InvalidRequestError(f"{what} must be a number between 0 and 1, not {value!r}") from None

@@ -1,7 +1,7 @@
 """Iteration names unique per project, and at most one queued or running iteration per project.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02
 
 Concurrent `train` requests on PostgreSQL could queue several iterations with the same name; these
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
