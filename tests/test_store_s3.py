@@ -64,7 +64,8 @@ def test_upload_train_publish_predict_export_and_delete_on_s3(s3_ws: Workspace):
     iterations.unpublish_iteration(ws, project.id, done.id)
     projects.delete_project(ws, project.id)
     assert projects.list_projects(ws) == []
-    assert keys <= _objects(ws)  # blobs are shared between projects: deleting one keeps them
+    gone = keys | {f"{key}.thumb" for key in keys}
+    assert not gone & _objects(ws)  # no other project refers to them: deleted photos are gone from the bucket
 
 
 def test_a_missing_bucket_is_a_start_up_error(s3_env):
