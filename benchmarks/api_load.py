@@ -331,7 +331,7 @@ def main() -> None:
         "--train-images", type=int, default=200, help="images per tag of the project trained in the background"
     )
     args = parser.parse_args()
-    sections = []
+    sections: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as folder:
         os.environ["SIGHTLINE_HOME"] = folder  # the servers open this workspace too
         os.environ.pop("SIGHTLINE_DATABASE_URL", None)
@@ -339,15 +339,17 @@ def main() -> None:
         project_id, key = trained_workspace(args.backbone)
         path = f"/customvision/v3.0/prediction/{project_id}/classify/iterations/live/image/nostore"
         if "batching" in args.scenarios:
-            sections.append(batching_scenario(args, path, key))
+            sections["api_load"] = batching_scenario(args, path, key)
         if "training" in args.scenarios:
-            sections.append(training_scenario(args, path, key))
-    body = (
+            sections["api_load_training"] = training_scenario(args, path, key)
+    setting = (
         f"Backbone `{args.backbone}`; {args.requests} requests per run, 224x224 JPEGs, each distinct (no "
         "embedding-cache hits); route `/classify/iterations/live/image/nostore` of a published Multiclass "
-        "project.\n\n" + "\n\n".join(sections)
+        "project.\n\n"
     )
-    write_result("api_load", "Prediction API under load", body)
+    titles = {"api_load": "Prediction API under load", "api_load_training": "Prediction API under load, training"}
+    for name, section in sections.items():  # one result file per scenario: each keeps its latest run
+        write_result(name, titles[name], setting + section)
 
 
 if __name__ == "__main__":
