@@ -438,32 +438,29 @@ class IterationPerformance(CamelModel):
         cls, report: dict[str, Any], tag_ids: dict[str, str], held_out: dict[str, Any] | None = None
     ) -> IterationPerformance:
         return cls(
-            per_tag_performance=_per_tag(report, tag_ids),
-            precision=report.get("precision") or 0.0,
-            precision_std_deviation=report.get("precision_std") or 0.0,
-            recall=report.get("recall") or 0.0,
-            recall_std_deviation=report.get("recall_std") or 0.0,
-            average_precision=report.get("mean_average_precision") or 0.0,
+            **_figures(report, tag_ids),
             image_count=report.get("n_images"),
             independent_group_count=report.get("n_groups"),
             grouped_image_count=report.get("n_grouped_images"),
             fold_count=report.get("n_folds"),
-            accuracy=report.get("accuracy"),
-            accuracy_std_deviation=report.get("accuracy_std"),
             held_out=None
             if not held_out or not held_out.get("n_images")
-            else HeldOutPerformance(
-                image_count=held_out["n_images"],
-                per_tag_performance=_per_tag(held_out, tag_ids),
-                precision=held_out.get("precision") or 0.0,
-                precision_std_deviation=held_out.get("precision_std") or 0.0,
-                recall=held_out.get("recall") or 0.0,
-                recall_std_deviation=held_out.get("recall_std") or 0.0,
-                average_precision=held_out.get("mean_average_precision") or 0.0,
-                accuracy=held_out.get("accuracy"),
-                accuracy_std_deviation=held_out.get("accuracy_std"),
-            ),
+            else HeldOutPerformance(image_count=held_out["n_images"], **_figures(held_out, tag_ids)),
         )
+
+
+def _figures(report: dict[str, Any], tag_ids: dict[str, str]) -> dict[str, Any]:
+    """The figures cross-validated and held-out performance share, in Azure's names (undefined: 0.0 as Azure)."""
+    return {
+        "per_tag_performance": _per_tag(report, tag_ids),
+        "precision": report.get("precision") or 0.0,
+        "precision_std_deviation": report.get("precision_std") or 0.0,
+        "recall": report.get("recall") or 0.0,
+        "recall_std_deviation": report.get("recall_std") or 0.0,
+        "average_precision": report.get("mean_average_precision") or 0.0,
+        "accuracy": report.get("accuracy"),
+        "accuracy_std_deviation": report.get("accuracy_std"),
+    }
 
 
 def _per_tag(report: dict[str, Any], tag_ids: dict[str, str]) -> list[TagPerformance]:
