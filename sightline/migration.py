@@ -160,6 +160,18 @@ def _baseline(src: CustomVisionSource, source_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def check_source(endpoint: str, training_key: str, projects_wanted: Sequence[str] | None = None) -> list[str]:
+    """The names of the projects `migrate` would copy; raises at once for a wrong endpoint, key or name.
+
+    For callers that run `migrate` in the background (the web form) and must say what is wrong now.
+    """
+    src = CustomVisionSource(endpoint, training_key, timeout=20.0)
+    try:
+        return [p["name"] for p in _chosen(src.projects(), projects_wanted)]
+    finally:
+        src.close()
+
+
 def migrate(
     ws: Workspace,
     endpoint: str,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import io
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 
 import httpx
@@ -286,6 +288,25 @@ def test_exports_are_listed_only_once_made(server: RunningServer, published: dic
     made = api.post(exports, params={"platform": "ONNX"})
     assert made.status_code == 200 and made.json()["status"] == "Done"
     assert [(e["platform"], e["status"]) for e in api.get(exports).json()] == [("ONNX", "Done")]
+
+
+def test_get_artifact_serves_the_stored_export_and_404s_the_rest(
+    server: RunningServer, published: dict, trainer: CustomVisionTrainingClient
+):
+    api = _api(server)
+    project_id, iteration_id = published["project"].id, published["iteration"].id
+    made = api.post(f"/projects/{project_id}/iterations/{iteration_id}/export", params={"platform": "ONNX"}).json()
+    download = httpx.get(made["downloadUri"], timeout=60).content
+    whole = api.get(f"/projects/{project_id}/artifacts", params={"path": f"i-{iteration_id}/ONNX"})
+    assert whole.status_code == 200 and whole.content == download
+    with zipfile.ZipFile(io.BytesIO(download)) as archive:
+        labels = archive.read("labels.txt")
+    via_sdk = b"".join(trainer.get_artifact(project_id, f"i-{iteration_id}/ONNX/labels.txt"))
+    assert via_sdk == labels
+    for path in (f"i-{iteration_id}/CoreML", f"i-{iteration_id}/ONNX/secrets.txt", "i-nope/ONNX", "../etc/passwd"):
+        missing = api.get(f"/projects/{project_id}/artifacts", params={"path": path})
+        assert missing.status_code == 404 and missing.json()["code"].startswith("NotFound"), (path, missing.text)
+        assert "artifact" in missing.json()["message"] or "iteration" in missing.json()["message"]
 
 
 def test_tag_assignments_over_the_limit_are_listed_as_exceeded_and_conflicts_are_400(server: RunningServer):

@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from api_server import RunningServer, sightline_server
 
 from sightline import migration
 from sightline.errors import NotFoundError
-from sightline.service import Workspace, images, projects, tags
+from sightline.service import Worker, Workspace, images, iterations, projects, tags, training
 from sightline.service.images import NewImage
 from sightline.store import BlobStore, open_store
 from sightline.synthetic import make_image, to_jpeg
@@ -167,3 +168,60 @@ def test_a_wrong_key_or_endpoint_is_one_clear_line(source: RunningServer, tmp_pa
     nowhere = _cli(tmp_path, "--endpoint", "http://127.0.0.1:9", "--training-key", "k")
     _out, err = nowhere.communicate(timeout=120)
     assert nowhere.returncode == 1 and "cannot reach http://127.0.0.1:9" in err and "Traceback" not in err
+
+
+def _wait_completed(ws: Workspace, project: str, deadline_s: float = 300) -> str:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        (latest,) = iterations.list_iterations(ws, project)[-1:]
+        if latest.status == "Completed":
+            return latest.id
+        assert latest.status in ("Queued", "Training"), latest.error
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_the_azure_baseline_is_kept_and_shown_beside_sightlines_figures(source: RunningServer, tmp_path: Path):
+    ws = source.ws
+    project = projects.create_project(ws, "Trained", domain="tiny")
+    for seed, name in ((70_000, "circle"), (71_000, "square")):
+        tag = tags.create_tag(ws, project.id, name)
+        new = [NewImage(to_jpeg(make_image([name], seed=seed + i)), tags=[tag.id]) for i in range(5)]
+        assert all(r.ok for r in images.add_images(ws, project.id, new))
+    training.start_training(ws, project.id)
+    published = iterations.publish_iteration(ws, project.id, _wait_completed(ws, project.id), "azure-model")
+    figures = httpx.get(
+        f"{source.training_url()}/projects/{project.id}/iterations/{published.id}/performance",
+        headers={"Training-Key": source.training_key},
+    ).json()
+
+    home = tmp_path / "home"
+    run = _cli(home, "--endpoint", source.url, "--training-key", source.training_key, "--project", "Trained",
+               "--backbone", "tiny", "--train")  # fmt: skip
+    _out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    target = _home_ws(home)
+    try:
+        (kept,) = projects.get_project(target, "Trained").settings["azureBaseline"]
+        assert kept["publishName"] == "azure-model"
+        assert (kept["precision"], kept["recall"]) == (figures["precision"], figures["recall"])
+        _wait_after_worker(target)
+    finally:
+        target.close()
+    env = {**os.environ, "SIGHTLINE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    for name in ("SIGHTLINE_DATABASE_URL", "SIGHTLINE_BLOB_URL"):
+        env.pop(name, None)
+    shown = subprocess.run(
+        [sys.executable, "-m", "sightline.cli", "iterations", "show", "Trained"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    line = f'Azure baseline ({published.name}, published as "azure-model"): precision {figures["precision"]:.1%}'
+    assert line in shown.stdout and f"recall {figures['recall']:.1%}" in shown.stdout
+    assert "precision" in shown.stdout.split("Azure baseline")[0]  # Sightline's own figures come first
+
+
+def _wait_after_worker(target: Workspace) -> None:
+    """The migration queued training; run it here (no server holds this workspace)."""
+    assert Worker(target).run_once()
+    assert iterations.list_iterations(target, "Trained")[-1].status == "Completed"

@@ -8,6 +8,7 @@ runs in its thread pool.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -641,6 +642,25 @@ def export_iteration(
     """
     iterations.export_iteration(ws, project_id, iteration_id, platform, flavor)
     return _onnx_export(links, project_id, iteration_id, flavor)
+
+
+@router.get(
+    "/projects/{projectId}/artifacts",
+    response_class=Response,
+    tags=["Iterations"],
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The artifact's bytes."}},
+)
+def get_artifact(ws: WS, project_id: ProjectId, path: Annotated[str, Query()]) -> Response:
+    """An artifact stored for the project, by its relative path (GetArtifact), as bytes.
+
+    Sightline's artifacts are its exports: `i-{iterationId}/ONNX` is the zip that ExportIteration built,
+    `i-{iterationId}/ONNX/model.onnx`, `.../labels.txt` and `.../sightline.json` the files in it. A path
+    that names nothing stored (no export yet, another platform, an unknown file) answers 404 `NotFound`.
+    """
+    name, data = iterations.artifact(ws, project_id, path)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    headers = {"Content-Disposition": f'attachment; filename="{safe}"'}
+    return Response(data, media_type="application/octet-stream", headers=headers)
 
 
 # --- quick test and stored predictions ----------------------------------------------------------

@@ -33,7 +33,7 @@ from sightline.commands.render import (
 )
 from sightline.errors import ConflictError
 from sightline.reporting import performance
-from sightline.service import Worker, Workspace, iterations, training
+from sightline.service import Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
 from sightline.service.views import IterationView
 from sightline.store import IterationStatus
@@ -163,6 +163,7 @@ def show(
     with open_workspace() as ws:
         view, report = performance.iteration_report(ws, project, iteration, threshold=threshold)
         held_out = performance.test_set_report(ws, project, view.id)
+        baseline = performance.azure_baseline(projects.get_project(ws, project).settings)
     if mislabeled:
         issues = performance.label_issues(report)
         if as_json:
@@ -176,11 +177,13 @@ def show(
             console.print(table)
         return
     if as_json:
-        print_json({"iteration": view, "report": report, "test_report": held_out or None})
+        print_json({"iteration": view, "report": report, "test_report": held_out or None, "azure_baseline": baseline})
         return
     print_iteration(view)
     if report:
         print_report(report, held_out)
+    if baseline is not None:
+        console.print(Text(baseline.describe()))
 
 
 def publish(

@@ -218,3 +218,45 @@ def _image_key(image: dict, keys: list[str]) -> str | None:
     """The training image (blob key = sha256) a report entry is about; None when the report cannot say."""
     index = image.get("index")
     return keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None
+
+
+@dataclass(frozen=True)
+class AzureBaseline:
+    """A migrated project's Custom Vision figures (`sightline migrate` keeps them as `azureBaseline`)."""
+
+    iteration: str
+    publish_name: str | None
+    precision: float | None
+    recall: float | None
+    average_precision: float | None
+
+    def describe(self) -> str:
+        """`Azure baseline (Iteration 3, published as "cv"): precision 91.0%, recall 88.0%, AP 93.1%`."""
+        where = self.iteration + (f', published as "{self.publish_name}"' if self.publish_name else "")
+        figures = ", ".join(
+            f"{name} {value:.1%}" if value is not None else f"{name} unknown"
+            for name, value in (("precision", self.precision), ("recall", self.recall), ("AP", self.average_precision))
+        )
+        return f"Azure baseline ({where}): {figures}"
+
+
+def _figure(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def azure_baseline(settings: dict | None) -> AzureBaseline | None:
+    """The Azure iteration a migrated project is compared with: the published one, else the last listed.
+
+    None for a project that was not migrated (or whose source had no completed iteration).
+    """
+    rows = [r for r in (settings or {}).get("azureBaseline") or () if isinstance(r, dict)]
+    if not rows:
+        return None
+    row = next((r for r in rows if r.get("publishName")), rows[-1])
+    return AzureBaseline(
+        iteration=str(row.get("iteration") or "?"),
+        publish_name=row.get("publishName") or None,
+        precision=_figure(row.get("precision")),
+        recall=_figure(row.get("recall")),
+        average_precision=_figure(row.get("averagePrecision")),
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -233,3 +235,35 @@ def unpublish_iteration(ws: Workspace, project_id: str, iteration_id: str) -> It
         iteration.publish_name, iteration.published_at = None, None
         session.flush()
         return iteration_view(iteration)
+
+
+#: GetArtifact's paths: `i-{iterationId}/ONNX` (the export zip) or `i-{iterationId}/ONNX/{file in the zip}`.
+_ARTIFACT_PATH = re.compile(r"i-(?P<iteration>[^/]+)/(?P<platform>[^/]+)(?:/(?P<member>[^/]+))?")
+
+
+def artifact(ws: Workspace, project_id: str, path: str) -> tuple[str, bytes]:
+    """The stored artifact `path` names, as (file name, bytes): GetArtifact's answer.
+
+    Sightline stores one kind of artifact per iteration, its export once ExportIteration (or a download) built
+    it: `i-{iterationId}/ONNX` is the zip, `i-{iterationId}/ONNX/model.onnx` (or `labels.txt`,
+    `sightline.json`) one file of it. Nothing is built here: an artifact not stored is NotFound, as in Azure.
+    """
+    match = _ARTIFACT_PATH.fullmatch(path.strip("/"))
+    missing = NotFoundError(
+        f"no artifact at {path!r}: artifacts are i-{{iterationId}}/ONNX (the exported zip) or "
+        "i-{iterationId}/ONNX/model.onnx, labels.txt, sightline.json, once the iteration is exported"
+    )
+    if not match or match["platform"].upper() != "ONNX":
+        raise missing
+    with ws.session() as session:
+        row = find_iteration_row(session, find_project_row(session, project_id), match["iteration"])
+        export_key = f"{row.artifact_key}.{ONNX_EXPORT_SUFFIX}" if row.artifact_key else None
+    if export_key is None or not ws.blobs.exists(export_key):
+        raise missing
+    data = ws.blobs.get(export_key)
+    if match["member"] is None:
+        return f"sightline-onnx-{match['iteration']}.zip", data
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if match["member"] not in archive.namelist():
+            raise missing
+        return match["member"], archive.read(match["member"])

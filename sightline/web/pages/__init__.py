@@ -2,6 +2,7 @@
 
 from sightline.web.pages import (
     images,
+    migrate,
     performance,
     predictions,
     projects,
@@ -15,6 +16,7 @@ from sightline.web.pages import (
 
 ROUTERS = [
     projects.router,
+    migrate.router,
     images.router,
     tags.router,
     training.router,

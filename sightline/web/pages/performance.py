@@ -60,6 +60,7 @@ async def performance_page(
     project = projects.get_project(ws, project_id)
     completed, chosen = _chosen(ws, project_id, iteration)
     context: dict[str, Any] = {"project": project, "tab": "performance", "completed": completed, "report": None}
+    context["azure_baseline"] = reporting.azure_baseline(project.settings)
     if chosen is not None:
         view, report = performance.iteration_report(ws, project.id, chosen, threshold=threshold)
         held_out = performance.test_set_report(ws, project.id, chosen, threshold=threshold)
