@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,3 +96,22 @@ def test_gc_command(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("removed 1 unreferenced files (12 bytes)")
     assert not blobs.exists(key)
+
+
+def test_a_worker_sweeps_orphans_when_it_starts_and_then_on_its_interval(ws: Workspace, monkeypatch):
+    from sightline.service import worker as worker_module
+    from sightline.service.worker import Worker
+
+    orphan = ws.blobs.put(b"left by a killed upload")
+    os.utime(ws.blobs.path(orphan), (time.time() - 7200,) * 2)
+    sweeps = []
+    monkeypatch.setattr(worker_module, "collect_garbage", lambda w: sweeps.append(collect_garbage(w)) or sweeps[-1])
+    worker = Worker(ws, poll_seconds=0.01, gc_interval_seconds=0.05)
+    stopper = threading.Timer(0.5, worker.stop)  # a few polls, then stop
+    stopper.start()
+    worker.run_forever()
+    assert sweeps[0].removed == 1 and not ws.blobs.exists(orphan)  # the sweep at start removed it
+    assert len(sweeps) >= 2  # and it swept again on its interval
+
+    monkeypatch.setenv("SIGHTLINE_GC_INTERVAL_HOURS", "0")
+    assert Worker(ws).gc_interval_seconds == 0  # 0: never

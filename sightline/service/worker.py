@@ -3,6 +3,8 @@
 The embedded default runs one in a thread of the serving process; `sightline worker` runs the same
 loop as its own process, and any number may share one PostgreSQL. A worker killed mid-training
 stops renewing its lease, so another worker retries the job (or it is failed with the reason).
+Between jobs, a worker also sweeps the blobs no row refers to (what a killed upload left), when it
+starts and then every `SIGHTLINE_GC_INTERVAL_HOURS` (24 by default; 0: never), as `sightline gc` does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import traceback
 import uuid
 
 from sightline import telemetry
+from sightline.config import env_float
 from sightline.errors import SightlineError
+from sightline.service.cleanup import collect_garbage
 from sightline.service.training import TrainingCancelled, run_training_job
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, claim_next_job, finish_job, heartbeat, release_stale
@@ -28,19 +32,42 @@ class Worker:
     """One training worker. `run_once()` does at most one job; `run_forever()` polls until stopped."""
 
     def __init__(
-        self, ws: Workspace, *, lease_seconds: float = 30.0, poll_seconds: float = 1.0, worker_id: str | None = None
+        self,
+        ws: Workspace,
+        *,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        worker_id: str | None = None,
+        gc_interval_seconds: float | None = None,
     ):
         self.ws = ws
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        if gc_interval_seconds is None:
+            gc_interval_seconds = env_float("SIGHTLINE_GC_INTERVAL_HOURS", 24.0) * 3600
+        self.gc_interval_seconds = gc_interval_seconds
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
 
     def run_forever(self) -> None:
         log.info("worker %s waiting for training jobs", self.worker_id)
+        next_sweep = time.monotonic()  # at start: what a kill left behind goes first
         while not self.stop_event.is_set():
+            if self.gc_interval_seconds > 0 and time.monotonic() >= next_sweep:
+                self.sweep()
+                next_sweep = time.monotonic() + self.gc_interval_seconds
             if not self.run_once():
                 self.stop_event.wait(self.poll_seconds)
+
+    def sweep(self) -> None:
+        """Remove unreferenced blobs older than the grace period; a failure is logged, never fatal."""
+        try:
+            report = collect_garbage(self.ws)
+        except Exception:  # a storage hiccup: the next sweep tries again
+            log.warning("sweeping unreferenced blobs failed", exc_info=True)
+            return
+        if report.removed:
+            log.info("removed %d unreferenced blob files (%d bytes)", report.removed, report.removed_bytes)
 
     def stop(self) -> None:
         self.stop_event.set()
