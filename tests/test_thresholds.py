@@ -3,13 +3,13 @@ next prediction's `above_threshold`; every prediction echoes each tag's threshol
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from api_server import run_async
 from shapes_project import shapes_project
 from typer.testing import CliRunner
 
@@ -140,7 +140,7 @@ def test_the_api_reads_and_sets_thresholds_and_predictions_echo_them(trained):
             )
             return shown, changed, bad, predicted
 
-    shown, changed, bad, predicted = asyncio.run(run())
+    shown, changed, bad, predicted = run_async(run())
     assert shown.status_code == 200 and shown.json()["threshold"] == 0.5
     assert changed.status_code == 200
     assert {t["tagName"]: t["own"] for t in changed.json()["tags"]} == {
@@ -174,7 +174,7 @@ def test_the_web_form_sets_per_tag_thresholds(trained):
             )
             return page, posted
 
-    page, posted = asyncio.run(run())
+    page, posted = run_async(run())
     assert page.status_code == 200 and 'id="thresholds-form"' in page.text and f'name="tag:{top}"' in page.text
     assert posted.status_code == 303
     assert thresholds.get_thresholds(ws, project_id).per_tag == {top: 0.999}
