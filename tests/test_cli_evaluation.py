@@ -8,28 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from test_cli_workflow import cli_home, run  # noqa: F401 (cli_home: the autouse fixture, shared)
 
-from sightline.cli import app, main
+from sightline.cli import main
 from sightline.synthetic import make_image, to_jpeg
 
 KINDS = ["circle", "square", "triangle"]
-
-
-@pytest.fixture(autouse=True)
-def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sightline_home: Path) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("SIGHTLINE_HOME", str(home))
-    monkeypatch.setenv("SIGHTLINE_CACHE", str(sightline_home / "cache"))
-    monkeypatch.delenv("SIGHTLINE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SIGHTLINE_BLOB_URL", raising=False)
-    return home
-
-
-def run(*args: str, code: int = 0):
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
 
 
 def _folder(root: Path, per_split: dict[str, int], kinds=KINDS) -> Path:
