@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from sightline.backbones import PACKAGED_DEFAULT, create_backbone, resolve_backbone_name
+from sightline.codes import IterationStatus
 from sightline.commands.context import open_workspace
 from sightline.commands.predict import print_prediction
 from sightline.commands.render import print_report
@@ -74,7 +75,7 @@ def run_demo(console: Console, backbone: str = "default") -> None:
         console.rule("2. train: embed, cross-validate, calibrate")
         done = train_and_watch(ws, training.start_training(ws, project.id))
         console.print(f"{done.name}: {done.status} in {done.training_seconds or 0:.1f} s")
-        if done.status != "Completed":
+        if done.status != IterationStatus.COMPLETED:
             console.print(Text(f"training did not complete: {done.error}", style="red"))
             return
         print_report(iteration_report(ws, project.id, done.id)[1])

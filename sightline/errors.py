@@ -8,11 +8,13 @@ of its own. Anything else escaping the library is a bug.
 
 from __future__ import annotations
 
+from sightline.codes import ErrorCode
+
 
 class SightlineError(Exception):
     """Base class of all deliberate Sightline errors."""
 
-    code: str = "BadRequest"
+    code: str = ErrorCode.BadRequest
 
 
 class ConfigError(SightlineError):
@@ -25,7 +27,7 @@ class ConfigError(SightlineError):
 class ImageError(SightlineError):
     """An input that cannot be used as an image. `reason` is a short machine-readable word."""
 
-    code = "BadRequestImageFormat"
+    code = ErrorCode.BadRequestImageFormat
     reason = "invalid"
 
 
@@ -38,7 +40,7 @@ class ImageNotFoundError(ImageError):
 class ImageUrlError(ImageNotFoundError):
     """An image URL that cannot be fetched: refused address, bad scheme, HTTP error, timeout, redirect loop."""
 
-    code = "BadRequestImageUrl"
+    code = ErrorCode.BadRequestImageUrl
 
 
 class EmptyImageError(ImageError):
@@ -60,19 +62,19 @@ class CorruptImageError(ImageError):
 class ImageTooLargeError(ImageError):
     """The file is larger than the configured byte limit."""
 
-    code = "BadRequestImageSizeBytes"
+    code = ErrorCode.BadRequestImageSizeBytes
     reason = "too_large"
 
 
 class DecompressionBombError(ImageError):
     """The decoded image would have more pixels than the configured limit."""
 
-    code = "BadRequestImageDimensions"
+    code = ErrorCode.BadRequestImageDimensions
     reason = "too_many_pixels"
 
 
 class ImageTooSmallError(ImageError):
-    code = "BadRequestImageDimensions"
+    code = ErrorCode.BadRequestImageDimensions
     reason = "too_small"
 
 
@@ -82,7 +84,7 @@ class ImageTooSmallError(ImageError):
 class ModelError(SightlineError):
     """A backbone that cannot be created or run."""
 
-    code = "BadRequestDomainNotFound"
+    code = ErrorCode.BadRequestDomainNotFound
 
 
 class UnknownBackboneError(ModelError):
@@ -100,20 +102,20 @@ class ModelConfigError(ModelError):
 class ExportError(ModelError):
     """A trained model that cannot be written as an ONNX graph (its backbone has none, or `onnx` is missing)."""
 
-    code = "BadRequestExportValidationFailed"
+    code = ErrorCode.BadRequestExportValidationFailed
 
 
 # --- training and prediction --------------------------------------------------------------------
 
 
 class TrainingError(SightlineError):
-    code = "BadRequestTrainingValidationFailed"
+    code = ErrorCode.BadRequestTrainingValidationFailed
 
 
 class NotEnoughImagesError(TrainingError):
     """Some tags have fewer images than training needs. `short_tags` maps tag -> image count."""
 
-    code = "BadRequestNotEnoughImagesPerTag"
+    code = ErrorCode.BadRequestNotEnoughImagesPerTag
 
     def __init__(self, message: str, short_tags: dict[str, int]):
         super().__init__(message)
@@ -121,17 +123,17 @@ class NotEnoughImagesError(TrainingError):
 
 
 class InvalidLabelsError(TrainingError):
-    code = "BadRequestImageTags"
+    code = ErrorCode.BadRequestImageTags
 
 
 class NotTrainedError(SightlineError):
-    code = "BadRequestIterationIsNotTrained"
+    code = ErrorCode.BadRequestIterationIsNotTrained
 
 
 class ModelFileError(SightlineError):
     """A saved classifier file that is missing, damaged or from an incompatible version."""
 
-    code = "BadRequestInvalid"
+    code = ErrorCode.BadRequestInvalid
 
 
 # --- storage ------------------------------------------------------------------------------------
@@ -140,13 +142,13 @@ class ModelFileError(SightlineError):
 class StoreError(SightlineError):
     """The database cannot be used: unreachable, an unsupported URL, or a schema from a newer Sightline."""
 
-    code = "ServiceUnavailable"
+    code = ErrorCode.ServiceUnavailable
 
 
 class StorageFullError(StoreError):
     """The disk (or quota) holding the database or the blobs is full: nothing of the operation was kept."""
 
-    code = "InsufficientStorage"
+    code = ErrorCode.InsufficientStorage
 
 
 class BlobStoreError(StoreError):
@@ -159,7 +161,7 @@ class BlobStoreError(StoreError):
 class VocabularyError(SightlineError):
     """A tag vocabulary (file or list of names) that is malformed: the message names the line and the fault."""
 
-    code = "BadRequest"
+    code = ErrorCode.BadRequest
 
 
 # --- the service layer (projects, tags, images, iterations) ----------------------------------------
@@ -177,22 +179,22 @@ class ServiceError(SightlineError):
 class NotFoundError(ServiceError):
     """No such project, tag, image, iteration or publish name (HTTP 404)."""
 
-    code = "NotFound"
+    code = ErrorCode.NotFound
 
 
 class ConflictError(ServiceError):
     """The request clashes with the current state, e.g. deleting a published iteration (HTTP 409)."""
 
-    code = "Conflict"
+    code = ErrorCode.Conflict
 
 
 class InvalidRequestError(ServiceError):
     """A request whose values are wrong: an empty name, a bad classification type (HTTP 400)."""
 
-    code = "BadRequest"
+    code = ErrorCode.BadRequest
 
 
 class LimitExceededError(ServiceError):
     """A configured limit (tags per project, images per project, tags per image) would be exceeded."""
 
-    code = "BadRequestExceededQuota"
+    code = ErrorCode.BadRequestExceededQuota

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from sightline.codes import ErrorCode, ImageStatus, IterationStatus
 from sightline.errors import InvalidRequestError, NotFoundError, SightlineError
 from sightline.service import Workspace, images, projects, tags, training
 from sightline.service.images import NewImage
@@ -33,7 +34,7 @@ API = "customvision/v3.3/training"
 class MigrationSourceError(SightlineError):
     """The source cannot be read: a wrong endpoint or key, or it is not a Custom Vision Training API."""
 
-    code = "BadRequestMigrationSource"
+    code = ErrorCode.BadRequestMigrationSource
 
 
 @dataclass
@@ -110,7 +111,7 @@ def _chosen(source_projects: list[dict[str, Any]], wanted: Sequence[str] | None)
     for ref in wanted:
         match = [p for p in source_projects if ref in (p["id"], p["name"])]
         if not match:
-            raise NotFoundError(f"no project {ref!r} at the source", "NotFoundProject")
+            raise NotFoundError(f"no project {ref!r} at the source", ErrorCode.NotFoundProject)
         chosen.append(match[0])
     return chosen
 
@@ -145,7 +146,7 @@ def _baseline(src: CustomVisionSource, source_id: str) -> list[dict[str, Any]]:
     """Each completed source iteration's precision, recall and AP (at the source's default threshold)."""
     rows = []
     for iteration in src.get(f"/projects/{source_id}/iterations"):
-        if iteration.get("status") != "Completed":
+        if iteration.get("status") != IterationStatus.COMPLETED:
             continue
         figures = src.get(f"/projects/{source_id}/iterations/{iteration['id']}/performance")
         rows.append(
@@ -235,9 +236,9 @@ def _copy_image(
     except SightlineError as error:
         report.errors.append((image["id"], str(error)))
         return
-    if result.status == "OK":
+    if result.status == ImageStatus.OK:
         report.copied += 1
-    elif result.status == "OKDuplicate":
+    elif result.status == ImageStatus.OKDuplicate:
         report.already += 1  # the same bytes were here already (under another name)
     else:
         report.errors.append((image["id"], result.message or result.status))

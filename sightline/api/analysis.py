@@ -25,6 +25,7 @@ from sightline.api.errors import ApiError, describe_errors
 from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.api.keys import require_subscription_key
 from sightline.api.models import CamelModel, ImageUrl
+from sightline.codes import ErrorCode
 from sightline.service.analysis import analyze_image
 
 if TYPE_CHECKING:
@@ -73,11 +74,15 @@ class ImageAnalysisResult(CamelModel):
 
 def _check_options(api_version: str, features: str, language: str) -> None:
     if api_version not in API_VERSIONS:
-        raise ApiError(400, "InvalidApiVersion", f"api-version {api_version!r} is not served; use {API_VERSIONS}")
+        raise ApiError(
+            400, ErrorCode.InvalidApiVersion, f"api-version {api_version!r} is not served; use {API_VERSIONS}"
+        )
     asked = [f.strip() for f in features.split(",") if f.strip()]
     unknown = [f for f in asked if f not in KNOWN_FEATURES]
     if unknown or not asked:
-        raise ApiError(400, "InvalidParameter", f"unknown feature(s) {unknown or asked}: supported is only 'tags'")
+        raise ApiError(
+            400, ErrorCode.InvalidParameter, f"unknown feature(s) {unknown or asked}: supported is only 'tags'"
+        )
     unsupported = [f for f in asked if f not in SUPPORTED_FEATURES]
     if unsupported:
         raise ApiError(
@@ -93,7 +98,9 @@ async def _image(request: Request, policy: FetchPolicy) -> bytes:
             url = ImageUrl.model_validate_json(await request.body()).url
         except ValidationError as error:
             raise ApiError(
-                400, "InvalidRequest", f'the JSON body must be {{"url": "..."}}: {describe_errors(error.errors())}'
+                400,
+                ErrorCode.InvalidRequest,
+                f'the JSON body must be {{"url": "..."}}: {describe_errors(error.errors())}',
             ) from None
         return await fetch_image(url, policy)
     return await one_image_from_body(request)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError, error_response
+from sightline.codes import ErrorCode
 from sightline.config import env_float, env_int
 from sightline.service.images import MAX_IMAGES_PER_BATCH, NewImage
 
@@ -42,7 +43,7 @@ def max_request_bytes() -> int:
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "BadRequestImageSizeBytes", f"the request body is over the limit of {limit} bytes")
+    return ApiError(413, ErrorCode.BadRequestImageSizeBytes, f"the request body is over the limit of {limit} bytes")
 
 
 def body_timeout_seconds() -> float:
@@ -78,7 +79,9 @@ class BodyLimitMiddleware:
             try:
                 message = await asyncio.wait_for(receive(), self.timeout)
             except TimeoutError:
-                refusal = ApiError(408, "RequestTimeout", f"no part of the request body came for {self.timeout:g} s")
+                refusal = ApiError(
+                    408, ErrorCode.RequestTimeout, f"no part of the request body came for {self.timeout:g} s"
+                )
                 raise refusal from None
             seen += len(message.get("body", b""))
             complete = message["type"] != "http.request" or not message.get("more_body", False)
@@ -106,10 +109,10 @@ class BodyLimitMiddleware:
 
 def check_batch_size(count: int) -> None:
     if count == 0:
-        raise ApiError(400, "BadRequestImageBatch", "the request holds no image")
+        raise ApiError(400, ErrorCode.BadRequestImageBatch, "the request holds no image")
     if count > MAX_IMAGES_PER_BATCH:
         raise ApiError(
-            400, "BadRequestImageBatch", f"{count} images in one request; the limit is {MAX_IMAGES_PER_BATCH}"
+            400, ErrorCode.BadRequestImageBatch, f"{count} images in one request; the limit is {MAX_IMAGES_PER_BATCH}"
         )
 
 
@@ -137,7 +140,7 @@ class _PartCollector:
 
     def on_part_begin(self) -> None:
         if len(self.parts) >= self.max_parts:
-            raise ApiError(400, "BadRequestImageBatch", f"this route takes at most {self.max_parts} image(s)")
+            raise ApiError(400, ErrorCode.BadRequestImageBatch, f"this route takes at most {self.max_parts} image(s)")
         self.parts.append(_Part())
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -163,7 +166,7 @@ async def _multipart(request: Request, content_type: str, max_parts: int) -> lis
     SDKs send image bytes) into text; images must stay bytes, so the parts are collected here."""
     boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
-        raise ApiError(400, "BadRequestImageStream", "a multipart/form-data body needs a boundary")
+        raise ApiError(400, ErrorCode.BadRequestImageStream, "a multipart/form-data body needs a boundary")
     collector = _PartCollector(max_parts)
     parser = MultipartParser(boundary, collector.callbacks())
     try:
@@ -171,7 +174,7 @@ async def _multipart(request: Request, content_type: str, max_parts: int) -> lis
             parser.write(chunk)
         parser.finalize()
     except FormParserError as error:
-        raise ApiError(400, "BadRequestImageStream", f"malformed multipart/form-data body: {error}") from None
+        raise ApiError(400, ErrorCode.BadRequestImageStream, f"malformed multipart/form-data body: {error}") from None
     return collector.parts
 
 
@@ -184,7 +187,7 @@ async def images_from_body(request: Request, *, max_images: int = MAX_IMAGES_PER
         return [NewImage(bytes(part.data), name=part.filename) for part in parts]
     data = await request.body()
     if not data:
-        raise ApiError(400, "BadRequestImageStream", "the request body is empty: send the image bytes")
+        raise ApiError(400, ErrorCode.BadRequestImageStream, "the request body is empty: send the image bytes")
     return [NewImage(data)]
 
 

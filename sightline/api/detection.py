@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 
 from sightline.api.errors import ApiError
 from sightline.api.keys import require_prediction_key, require_training_key
+from sightline.codes import ErrorCode
 
 training_router = APIRouter(dependencies=[Depends(require_training_key)], tags=["Object detection (refused)"])
 prediction_router = APIRouter(dependencies=[Depends(require_prediction_key)], tags=["Object detection (refused)"])
@@ -18,7 +19,7 @@ prediction_router = APIRouter(dependencies=[Depends(require_prediction_key)], ta
 def _refuse(operation: str) -> None:
     raise ApiError(
         400,
-        "BadRequestOperationNotSupported",
+        ErrorCode.BadRequestOperationNotSupported,
         f"{operation} is an object detection operation: Sightline does image classification only "
         "(Multiclass and Multilabel projects), so image regions and detection are not supported",
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from sightline.backbones import resolve_backbone_name
+from sightline.codes import ErrorCode
 from sightline.errors import NotFoundError, SightlineError
 
 _NAMESPACE = uuid.UUID("6f0c5a52-3b4e-5d2a-9a51-7e1d3c9b8f40")
@@ -59,7 +60,7 @@ AZURE_OBJECT_DETECTION_DOMAINS: tuple[tuple[str, str], ...] = (
 class ObjectDetectionError(SightlineError):
     """Object detection (domains, regions, detect routes) is not something Sightline does."""
 
-    code = "BadRequestUnsupportedDomain"
+    code = ErrorCode.BadRequestUnsupportedDomain
 
 
 def display_name(backbone: str) -> str:
@@ -127,7 +128,9 @@ class Domains:
             if entry.id == wanted:
                 return entry
         self._refuse_object_detection(wanted)
-        raise NotFoundError(f"no domain with id {id_}: GET /domains lists this server's domains", "NotFoundDomain")
+        raise NotFoundError(
+            f"no domain with id {id_}: GET /domains lists this server's domains", ErrorCode.NotFoundDomain
+        )
 
     @staticmethod
     def _refuse_object_detection(id_: str) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from sightline.codes import ErrorCode
 from sightline.errors import (
     ConflictError,
     ImageTooLargeError,
@@ -36,9 +37,17 @@ _STATUS_BY_ERROR: list[tuple[type[SightlineError], int]] = [
 ]
 
 #: Custom Vision's codes for the statuses that Starlette itself raises (unknown route, wrong method ...).
-_CODE_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                   405: "BadRequestNotSupported", 413: "BadRequestImageSizeBytes", 415: "UnsupportedMediaType",
-                   408: "RequestTimeout", 429: "TooManyRequests"}  # fmt: skip
+_CODE_BY_STATUS = {
+    400: ErrorCode.BadRequest,
+    401: ErrorCode.Unauthorized,
+    403: ErrorCode.Forbidden,
+    404: ErrorCode.NotFound,
+    405: ErrorCode.BadRequestNotSupported,
+    408: ErrorCode.RequestTimeout,
+    413: ErrorCode.BadRequestImageSizeBytes,
+    415: ErrorCode.UnsupportedMediaType,
+    429: ErrorCode.TooManyRequests,
+}
 
 
 class ApiError(StarletteHTTPException):
@@ -54,7 +63,7 @@ class ApiError(StarletteHTTPException):
 
 def status_for(error: SightlineError) -> int:
     """Custom Vision answers its `BadRequest...` conflicts (training in progress, published iteration) with 400."""
-    if isinstance(error, ConflictError) and error.code.startswith("BadRequest"):
+    if isinstance(error, ConflictError) and error.code.startswith(ErrorCode.BadRequest):
         return 400
     return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 400)
 
@@ -68,7 +77,7 @@ def error_response(
 ) -> JSONResponse:
     """Custom Vision's error JSON; Image Analysis' on its routes (Custom Vision's code kept as `innererror`)."""
     if path.startswith(IMAGE_ANALYSIS_PREFIX):
-        outer = "InvalidRequest" if status in (400, 413, 415) else str(status)
+        outer = ErrorCode.InvalidRequest if status in (400, 413, 415) else str(status)
         body = {"error": {"code": outer, "message": message, "innererror": {"code": code, "message": message}}}
     else:
         body = {"code": code, "message": message}
@@ -112,12 +121,12 @@ async def _on_sightline_error(request: Request, error: SightlineError) -> Respon
 
 
 async def _on_validation_error(request: Request, error: RequestValidationError) -> Response:
-    return _respond(request, 400, "BadRequest", _describe_validation(error))
+    return _respond(request, 400, ErrorCode.BadRequest, _describe_validation(error))
 
 
 async def _on_http_error(request: Request, error: StarletteHTTPException) -> Response:
     code = getattr(error, "code", None) or _CODE_BY_STATUS.get(
-        error.status_code, "BadRequest" if error.status_code < 500 else "ErrorUnknown"
+        error.status_code, ErrorCode.BadRequest if error.status_code < 500 else ErrorCode.ErrorUnknown
     )
     return _respond(request, error.status_code, code, str(error.detail), error.headers)
 
@@ -126,7 +135,7 @@ async def _on_unexpected(request: Request, error: Exception) -> Response:
     # Starlette re-raises it after this answer, so the server logs the traceback once. The server then
     # drops the connection: say so, or a keep-alive client sends its next request into a closed socket.
     log.error("unexpected %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return _respond(request, 500, "ErrorUnknown", "internal error: see the server log", {"Connection": "close"})
+    return _respond(request, 500, ErrorCode.ErrorUnknown, "internal error: see the server log", {"Connection": "close"})
 
 
 async def _on_disconnect(request: Request, _error: ClientDisconnect) -> Response:

@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from sightline.api.errors import ApiError
+from sightline.codes import ErrorCode
 from sightline.service import Workspace
 from sightline.service.settings import get_or_create_setting, set_setting
 
@@ -120,7 +121,7 @@ def _unauthorized(header: str, given: str | None, *, prediction_key_given: str |
         message = f"missing the {header} header: run `sightline keys` on the server to see the keys"
     else:
         message = f"the {header} header does not hold a valid key for this route"
-    return ApiError(401, "Unauthorized", message)
+    return ApiError(401, ErrorCode.Unauthorized, message)
 
 
 async def require_training_key(request: Request) -> None:

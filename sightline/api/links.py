@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from sightline.api.errors import ApiError
+from sightline.codes import ErrorCode
 
 #: How long a URL stays valid, and the step its expiry is rounded up to: the URLs of an image stay the same
 #: for that step, so browsers can cache them.
@@ -54,13 +55,15 @@ def _training_key(request: Request) -> str:
 def check_signature(request: Request, resource: str, expires: int | None, signature: str | None) -> int:
     """403 unless `signature` signs `resource` until `expires`, still in the future; returns seconds left."""
     if expires is None or not signature:
-        raise ApiError(403, "Forbidden", "this URL needs its signature (se and sig): ask the API for a fresh one")
+        raise ApiError(
+            403, ErrorCode.Forbidden, "this URL needs its signature (se and sig): ask the API for a fresh one"
+        )
     expected = sign(_training_key(request), resource, expires)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise ApiError(403, "Forbidden", "the signature does not match this URL (or the keys were rotated)")
+        raise ApiError(403, ErrorCode.Forbidden, "the signature does not match this URL (or the keys were rotated)")
     left = expires - int(time.time())
     if left <= 0:
-        raise ApiError(403, "Forbidden", "this signed URL has expired: ask the API for a fresh one")
+        raise ApiError(403, ErrorCode.Forbidden, "this signed URL has expired: ask the API for a fresh one")
     return left
 
 

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from sightline.api.domains import DomainEntry, domain_id
+from sightline.codes import ImageStatus, IterationStatus
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ImageAddResult,
@@ -241,7 +242,7 @@ class ImageCreateSummary(CamelModel):
     def of(cls, results: list[ImageAddResult], project_id: str, links: Links | None = None) -> ImageCreateSummary:
         """Custom Vision counts a batch successful only when every image is new ("OK", not "OKDuplicate")."""
         return cls(
-            is_batch_successful=all(r.status == "OK" for r in results),
+            is_batch_successful=all(r.status == ImageStatus.OK for r in results),
             images=[ImageCreateResult.of(r, project_id, links) for r in results],
         )
 
@@ -259,7 +260,7 @@ class ImageMetadataUpdateSummary(CamelModel):
     @classmethod
     def of(cls, results: list[MetadataUpdate]) -> ImageMetadataUpdateSummary:
         return cls(
-            is_batch_successful=all(r.status == "OK" for r in results),
+            is_batch_successful=all(r.status == ImageStatus.OK for r in results),
             images=[
                 ImageMetadataUpdateEntry(image_id=r.image_id, status=r.status, metadata=r.metadata) for r in results
             ],
@@ -328,7 +329,7 @@ class ImageTagCreateSummary(CamelModel):
 def azure_status(status: str) -> str:
     """Azure reports an iteration as Training from the moment TrainProject answers; Sightline's queue is internal
     (quickstarts poll `while status == "Training"` and would stop at once on "Queued")."""
-    return "Training" if status == "Queued" else status
+    return IterationStatus.TRAINING if status == IterationStatus.QUEUED else status
 
 
 class Iteration(CamelModel):
@@ -352,7 +353,7 @@ class Iteration(CamelModel):
 
     @classmethod
     def of(cls, view: IterationView) -> Iteration:
-        exports = list(EXPORT_PLATFORMS) if view.status == "Completed" else []  # a trained model exports
+        exports = list(EXPORT_PLATFORMS) if view.status == IterationStatus.COMPLETED else []  # a trained model exports
         return cls(
             id=view.id,
             name=view.name,

@@ -10,6 +10,7 @@ from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.links import Links
 from sightline.api.models import PredictionQueryResult, PredictionQueryToken, StoredImagePrediction
+from sightline.codes import ErrorCode
 from sightline.service import Workspace, predictions, projects
 from sightline.service.predictions import TagRange
 
@@ -24,7 +25,7 @@ def _offset(continuation: str | None) -> int:
     if not continuation.isdigit() or len(continuation) > 12:
         raise ApiError(
             400,
-            "BadRequestPredictionInvalidQueryParameters",
+            ErrorCode.BadRequestPredictionInvalidQueryParameters,
             "continuation is not one this server gave out: send back the token of the previous answer",
         )
     return int(continuation)
@@ -35,11 +36,13 @@ def query_predictions(
 ) -> PredictionQueryResult:
     """One page of the project's stored predictions that match `token`, newest first unless it says otherwise."""
     if token.application:
-        raise ApiError(400, "BadRequestNotSupported", "predictions do not record an application: omit application")
+        raise ApiError(
+            400, ErrorCode.BadRequestNotSupported, "predictions do not record an application: omit application"
+        )
     if len(token.tags or []) > MAX_TAGS:
-        raise ApiError(400, "BadRequestPredictionTagsExceededCount", f"filter on at most {MAX_TAGS} tags")
+        raise ApiError(400, ErrorCode.BadRequestPredictionTagsExceededCount, f"filter on at most {MAX_TAGS} tags")
     if (token.max_count or 0) < 0:
-        raise ApiError(400, "BadRequestPredictionInvalidQueryParameters", "maxCount cannot be negative")
+        raise ApiError(400, ErrorCode.BadRequestPredictionInvalidQueryParameters, "maxCount cannot be negative")
     offset, count, order = _offset(token.continuation), min(token.max_count or DEFAULT_COUNT, MAX_COUNT), token.order_by
     ranges = [
         TagRange(

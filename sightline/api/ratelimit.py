@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from sightline.api.errors import ApiError
+from sightline.codes import ErrorCode
 from sightline.config import env_float
 
 
@@ -55,7 +56,7 @@ class RateLimiter:
             retry_after = str(max(1, math.ceil(wait)))
             raise ApiError(
                 429,
-                "TooManyRequests",
+                ErrorCode.TooManyRequests,
                 f"over the limit of {self.rate:g} requests per second for this key; retry in {retry_after} s",
                 headers={"Retry-After": retry_after},
             )
@@ -82,7 +83,7 @@ class FailureThrottle:
             retry_after = str(max(1, math.ceil(wait)))
             raise ApiError(
                 429,
-                "TooManyRequests",
+                ErrorCode.TooManyRequests,
                 f"too many wrong keys from this address; retry in {retry_after} s",
                 headers={"Retry-After": retry_after},
             )

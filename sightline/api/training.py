@@ -57,6 +57,7 @@ from sightline.api.models import (
 )
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
+from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, NotFoundError
 from sightline.service import (
     Workspace,
@@ -159,7 +160,9 @@ def import_project(ws: WS, token: str, name: str | None = None) -> Project:
     try:
         source = projects.get_project(ws, token)
     except NotFoundError:
-        raise ApiError(400, "BadRequestInvalidImportToken", "the token names no exported project here") from None
+        raise ApiError(
+            400, ErrorCode.BadRequestInvalidImportToken, "the token names no exported project here"
+        ) from None
     return Project.of(copying.copy_project(ws, source.id, name or f"{source.name} (import)"))
 
 
@@ -438,7 +441,9 @@ def create_images_from_predictions(
     check_batch_size(len(batch.images))
     if any(entry.regions for entry in batch.images):
         raise ApiError(
-            400, "BadRequestImageRegions", "regions are object detection's: Sightline does image classification only"
+            400,
+            ErrorCode.BadRequestImageRegions,
+            "regions are object detection's: Sightline does image classification only",
         )
     entries = [(entry.id, entry.tag_ids or ()) for entry in batch.images]
     results = predictions.add_images_from_predictions(
@@ -448,7 +453,9 @@ def create_images_from_predictions(
 
 
 def _fetch_failure(url: str, error: ImageError) -> ImageAddResult:
-    return ImageAddResult(url, "ErrorImageSize" if error.reason == "too_large" else "ErrorSource", message=str(error))
+    return ImageAddResult(
+        url, ImageStatus.ErrorImageSize if error.reason == "too_large" else ImageStatus.ErrorSource, message=str(error)
+    )
 
 
 @router.post("/projects/{projectId}/images/tags", tags=["Images"])
@@ -513,7 +520,7 @@ def train_project(
     if parameters.custom_base_model_info is not None:
         raise ApiError(
             400,
-            "BadRequestNotSupported",
+            ErrorCode.BadRequestNotSupported,
             "customBaseModelInfo is not supported: Sightline retrains each iteration's head from the backbone's "
             "embeddings, so there is no base model to continue from; train without it",
         )

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sightline.codes import ImageStatus
 from sightline.commands.context import AsJson, ProjectArg, Yes, confirm_or_stop, open_workspace
 from sightline.commands.render import (
     ID_COLUMN,
@@ -57,24 +58,24 @@ def add(
                 try:
                     readable.append(NewImage(read_bytes(path, ws.image_limits), name=str(path)))
                 except ImageError as error:
-                    results.append(ImageAddResult(str(path), "ErrorSource", message=str(error)))
+                    results.append(ImageAddResult(str(path), ImageStatus.ErrorSource, message=str(error)))
             results += images.add_images(ws, project, readable, tags=tag or [])
     if as_json:
         print_json(results)
     else:
         for result in results:
             _print_result(result)
-        added = sum(r.status == "OK" for r in results)
-        duplicates = sum(r.status == "OKDuplicate" for r in results)
+        added = sum(r.status == ImageStatus.OK for r in results)
+        duplicates = sum(r.status == ImageStatus.OKDuplicate for r in results)
         console.print(f"added {added}, duplicates {duplicates}, failed {len(results) - added - duplicates}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 
 def _print_result(result: ImageAddResult) -> None:
-    if result.status == "OK":
+    if result.status == ImageStatus.OK:
         console.print(f"added      {result.source} ({result.image.id})", markup=False, highlight=False)
-    elif result.status == "OKDuplicate":
+    elif result.status == ImageStatus.OKDuplicate:
         console.print(f"duplicate  {result.source} (already there as {result.image.id})", markup=False)
     else:
         console.print(f"failed     {result.source}: {result.message or result.status}", markup=False)

@@ -22,7 +22,6 @@ from rich.text import Text
 
 from sightline.reporting import performance
 from sightline.service.views import IterationView
-from sightline.store import IterationStatus
 
 # soft_wrap: a status line stays one line (greppable, and paths are not split); tables still fit the width.
 console = Console(soft_wrap=True)
@@ -147,7 +146,7 @@ def print_iteration(view: IterationView) -> None:
         Column("training time", lambda i: seconds(i.training_seconds)),
         Column("published as", lambda i: i.publish_name),
     ]
-    if not IterationStatus(view.status).is_terminal:
+    if not view.status.is_terminal:
         fields.append(("progress", lambda i: f"{i.progress_phase or ''} {i.progress_done}/{i.progress_total}"))
     if view.error:
         fields.append(("error", lambda i: i.error))

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from sightline.codes import IterationStatus
 from sightline.commands.context import AsJson, ProjectArg, open_workspace
 from sightline.commands.render import (
     Column,
@@ -36,7 +37,6 @@ from sightline.reporting import performance
 from sightline.service import Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
 from sightline.service.views import IterationView
-from sightline.store import IterationStatus
 
 iterations_app = typer.Typer(help="List and inspect the trained iterations of a project.", no_args_is_help=True)
 
@@ -119,7 +119,7 @@ def _show_progress(ws: Workspace, queued: IterationView) -> IterationView:
         task = progress.add_task(f"{queued.name}: queued", total=None)
         while True:
             current = iterations.get_iteration(ws, queued.project_id, queued.id)
-            if IterationStatus(current.status).is_terminal:
+            if current.status.is_terminal:
                 return current
             phase = (current.progress_phase or current.status.lower()).replace("_", " ")
             progress.update(

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError
 from sightline.service.projects import checked_name, find_project_row, project_view
 from sightline.service.views import ProjectView
@@ -82,5 +83,5 @@ def copy_project(ws: Workspace, source_id: str, name: str) -> ProjectView:
             return project_view(session, copy)
     except IntegrityError:
         raise InvalidRequestError(
-            f"a project called {name!r} already exists", "BadRequestProjectNameNotUnique"
+            f"a project called {name!r} already exists", ErrorCode.BadRequestProjectNameNotUnique
         ) from None

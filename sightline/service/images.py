@@ -9,12 +9,13 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.imaging import inspect_image, make_thumbnail, sniff_format
 from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
-from sightline.service.tags import find_tag_row, tag_summary, tag_view
+from sightline.service.tags import require_tag_row, tag_summary, tag_view
 from sightline.service.views import ImageAddResult, ImageFile, ImageView, MetadataUpdate, TagView
 from sightline.service.workspace import Workspace
 from sightline.store import (
@@ -30,10 +31,14 @@ from sightline.store import (
 
 #: Custom Vision's per-image status for each kind of bad image.
 _STATUS_FOR_REASON = {
-    "too_large": "ErrorImageSize",
-    "too_many_pixels": "ErrorImageDimensions",
-    "too_small": "ErrorImageDimensions",
-    "not_found": "ErrorSource",
+    "too_large": ImageStatus.ErrorImageSize,
+    "too_many_pixels": ImageStatus.ErrorImageDimensions,
+    "too_small": ImageStatus.ErrorImageDimensions,
+    "not_found": ImageStatus.ErrorSource,
+}
+#: The status of an image whose tags break a rule, by the rule's error code (any other: ErrorInvalidTag).
+_STATUS_FOR_TAG_ERROR = {
+    ErrorCode.BadRequestNegativeAndRegularTagOnSameImage: ImageStatus.ErrorNegativeAndRegularTagOnSameImage
 }
 
 #: Custom Vision's limits on image metadata (UpdateImageMetadata): key and value lengths, images per call.
@@ -81,13 +86,7 @@ def image_view(image: Image, tags: Sequence[TagView] | None = None) -> ImageView
 
 
 def _resolve_tags(session: Session, project: Project, refs: Iterable[str]) -> list[Tag]:
-    tags = []
-    for ref in dict.fromkeys(refs):
-        tag = find_tag_row(session, project.id, ref)
-        if tag is None:
-            raise NotFoundError(f"no tag {ref!r} in project {project.name!r}", "NotFoundTag")
-        tags.append(tag)
-    return tags
+    return [require_tag_row(session, project, ref) for ref in dict.fromkeys(refs)]
 
 
 def _check_tag_rules(project: Project, tags: Sequence[Tag], ws: Workspace, subject: str) -> None:
@@ -97,17 +96,17 @@ def _check_tag_rules(project: Project, tags: Sequence[Tag], ws: Workspace, subje
     if negative and regular:
         raise InvalidRequestError(
             f"{subject}: the Negative tag {negative[0].name!r} cannot sit with a regular tag",
-            "BadRequestNegativeAndRegularTagOnSameImage",
+            ErrorCode.BadRequestNegativeAndRegularTagOnSameImage,
         )
     if project.classification_type == ClassificationType.MULTICLASS and len(tags) > 1:
         names = ", ".join(t.name for t in tags)
         raise InvalidRequestError(
-            f"{subject}: a Multiclass project allows one tag per image, not {names}", "BadRequestImageTags"
+            f"{subject}: a Multiclass project allows one tag per image, not {names}", ErrorCode.BadRequestImageTags
         )
     if len(tags) > ws.limits.max_tags_per_image:
         raise LimitExceededError(
             f"{subject}: {len(tags)} tags, over the limit of {ws.limits.max_tags_per_image}",
-            "BadRequestExceedTagPerImageLimit",
+            ErrorCode.BadRequestExceedTagPerImageLimit,
         )
 
 
@@ -138,7 +137,7 @@ def _add_images_once(
             info = inspect_image(item.data, ws.image_limits)
         except ImageError as error:
             results[i] = ImageAddResult(
-                label, _STATUS_FOR_REASON.get(error.reason, "ErrorImageFormat"), message=str(error)
+                label, _STATUS_FOR_REASON.get(error.reason, ImageStatus.ErrorImageFormat), message=str(error)
             )
             continue
         checked.append((i, item, info))
@@ -162,7 +161,7 @@ def _add_images_once(
 
 def _rewrite_missing(ws: Workspace, items: list[NewImage], stored: list[ImageAddResult]) -> None:
     """After the commit: a blob that a concurrent delete removed in the meantime is written again."""
-    new = {r.image.sha256 for r in stored if r.status == "OK" and r.image is not None}
+    new = {r.image.sha256 for r in stored if r.status == ImageStatus.OK and r.image is not None}
     for item in items:
         key = ws.blobs.key_for(item.data)
         if key in new and not ws.blobs.exists(key):
@@ -192,7 +191,7 @@ def _store_batch(
             results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
             if row is not None:
                 rows[i] = row
-            if results[i].status == "OK":
+            if results[i].status == ImageStatus.OK:
                 count += 1
         session.flush()
         views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
@@ -216,19 +215,21 @@ def _add_one(
     sha = ws.blobs.key_for(item.data)
     existing = session.scalar(select(Image).where(Image.project_id == project.id, Image.sha256 == sha))
     if existing is not None:
-        return ImageAddResult(label, "OKDuplicate", message="the project already has this image"), existing
+        return ImageAddResult(label, ImageStatus.OKDuplicate, message="the project already has this image"), existing
     if count >= ws.limits.max_images_per_project:
-        return ImageAddResult(label, "ErrorLimitExceed", message=f"the project has {count} images, the limit"), None
+        return ImageAddResult(
+            label, ImageStatus.ErrorLimitExceed, message=f"the project has {count} images, the limit"
+        ), None
     try:
         tags = common + [t for t in _resolve_tags(session, project, item.tags) if t not in common]
         _check_tag_rules(project, tags, ws, label)
     except (InvalidRequestError, NotFoundError, LimitExceededError) as error:
-        status = "ErrorNegativeAndRegularTagOnSameImage" if "Negative" in error.code else "ErrorInvalidTag"
+        status = _STATUS_FOR_TAG_ERROR.get(error.code, ImageStatus.ErrorInvalidTag)
         return ImageAddResult(label, status, message=str(error)), None
     if len(item.metadata) > ws.limits.max_metadata_per_image:
         return ImageAddResult(
             label,
-            "ErrorMetadataLimitExceed",
+            ImageStatus.ErrorMetadataLimitExceed,
             message=f"{len(item.metadata)} metadata entries, over {ws.limits.max_metadata_per_image}",
         ), None
     if not ws.blobs.exists(sha):
@@ -250,7 +251,7 @@ def _add_one(
     session.flush()
     session.add_all(ImageTag(image_id=image.id, tag_id=t.id) for t in tags)
     session.add_all(ImageMetadata(image_id=image.id, key=str(k), value=str(v)) for k, v in item.metadata.items())
-    return ImageAddResult(label, "OK"), image
+    return ImageAddResult(label, ImageStatus.OK), image
 
 
 def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
@@ -460,15 +461,15 @@ def check_metadata(metadata: dict[str, str], *, require: bool = True) -> None:
         if not 0 < len(str(key)) <= METADATA_KEY_MAX:
             raise InvalidRequestError(
                 f"metadata key {str(key)[:40]!r}: keys have 1 to {METADATA_KEY_MAX} characters",
-                "BadRequestImageMetadataKey",
+                ErrorCode.BadRequestImageMetadataKey,
             )
         if len(str(value)) > METADATA_VALUE_MAX:
             raise InvalidRequestError(
                 f"metadata value of {key!r}: values have at most {METADATA_VALUE_MAX} characters",
-                "BadRequestImageMetadataValue",
+                ErrorCode.BadRequestImageMetadataValue,
             )
         if "\x00" in f"{key}{value}":  # PostgreSQL cannot store one: refused alike on every database
-            raise InvalidRequestError(f"metadata {key!r} holds a NUL character", "BadRequestImageMetadataValue")
+            raise InvalidRequestError(f"metadata {key!r} holds a NUL character", ErrorCode.BadRequestImageMetadataValue)
 
 
 def _merge_metadata(ws: Workspace, session: Session, image: Image, metadata: dict[str, str]) -> None:
@@ -505,20 +506,20 @@ def update_metadata(
     check_metadata(metadata)
     ids = list(dict.fromkeys(image_ids))
     if not ids or len(ids) > METADATA_BATCH_MAX:
-        raise InvalidRequestError(f"name 1 to {METADATA_BATCH_MAX} images in imageIds", "BadRequestImageBatch")
+        raise InvalidRequestError(f"name 1 to {METADATA_BATCH_MAX} images in imageIds", ErrorCode.BadRequestImageBatch)
     results = []
     with ws.session() as session:
         project = find_project_row(session, project_id)
         for image_id in ids:
             image = session.get(Image, image_id)
             if image is None or image.project_id != project.id:
-                results.append(MetadataUpdate(image_id, "ErrorImageNotFound"))
+                results.append(MetadataUpdate(image_id, ImageStatus.ErrorImageNotFound))
                 continue
             try:
                 _merge_metadata(ws, session, image, metadata)
-                status = "OK"
+                status = ImageStatus.OK
             except LimitExceededError:
-                status = "ErrorLimitExceed"
+                status = ImageStatus.ErrorLimitExceed
             results.append(MetadataUpdate(image.id, status, {m.key: m.value for m in image.metadata_entries}))
     return results
 
@@ -528,7 +529,7 @@ def delete_images(
 ) -> int:
     """Delete images by id (or all of the project's), and their blobs once no other row refers to them."""
     if not image_ids and not all_images:
-        raise InvalidRequestError("name the images to delete, or ask for all of them", "BadRequestImageBatch")
+        raise InvalidRequestError("name the images to delete, or ask for all of them", ErrorCode.BadRequestImageBatch)
     with ws.session() as session:
         project = find_project_row(session, project_id)
         condition = Image.project_id == project.id
@@ -543,7 +544,7 @@ def delete_images(
 def _image_row(session: Session, project: Project, image_id: str) -> Image:
     image = session.get(Image, image_id)
     if image is None or image.project_id != project.id:
-        raise NotFoundError(f"no image {image_id} in project {project.name!r}", "NotFoundImage")
+        raise NotFoundError(f"no image {image_id} in project {project.name!r}", ErrorCode.NotFoundImage)
     return image
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sightline.codes import ImageStatus
 from sightline.errors import InvalidRequestError
 from sightline.service.images import NewImage, add_images
 from sightline.service.tags import create_tag, list_tags
@@ -156,10 +157,10 @@ def import_items(
             except OSError as error:
                 report.failed.append((str(item.path), f"cannot read: {error.strerror or error}"))
         for new, result in zip(batch, add_images(ws, project_id, batch), strict=True):
-            if result.status == "OK":
+            if result.status == ImageStatus.OK:
                 report.added += 1
                 report.test_images += new.test_set
-            elif result.status == "OKDuplicate":
+            elif result.status == ImageStatus.OKDuplicate:
                 report.duplicates += 1
             else:
                 report.failed.append((result.source, result.message or result.status))

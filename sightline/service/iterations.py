@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sightline.codes import ErrorCode
 from sightline.errors import ConflictError, InvalidRequestError, NotFoundError, NotTrainedError
 from sightline.service import cleanup
 from sightline.service.projects import checked_name, find_project_row
@@ -35,7 +36,7 @@ def find_iteration_row(session: Session, project: Project, id_or_name: str | Non
             iteration = session.scalar(query.where(Iteration.name == id_or_name))
     if iteration is None:
         what = "no iterations yet" if id_or_name is None else f"no iteration {id_or_name!r}"
-        raise NotFoundError(f"project {project.name!r} has {what}", "NotFoundIteration")
+        raise NotFoundError(f"project {project.name!r} has {what}", ErrorCode.NotFoundIteration)
     return iteration
 
 
@@ -101,13 +102,13 @@ def check_export_platform(platform: str, flavor: str | None = None) -> None:
     if platform not in EXPORT_PLATFORMS:
         raise InvalidRequestError(
             f"export platform {platform!r} is not supported: use ONNX",
-            "BadRequestProjectUnsupportedExportPlatform",
+            ErrorCode.BadRequestProjectUnsupportedExportPlatform,
         )
     if flavor not in EXPORT_PLATFORMS[platform]:
         flavors = ", ".join(f for f in EXPORT_PLATFORMS[platform] if f)
         raise InvalidRequestError(
             f"flavor {flavor!r} is not one of {platform}'s: {flavors} or none",
-            "BadRequestProjectUnsupportedExportPlatform",
+            ErrorCode.BadRequestProjectUnsupportedExportPlatform,
         )
 
 
@@ -152,7 +153,9 @@ def rename_iteration(ws: Workspace, project_id: str, iteration_id: str, name: st
         iteration = find_iteration_row(session, project, iteration_id)
         clash = session.scalar(select(Iteration.id).where(Iteration.project_id == project.id, Iteration.name == name))
         if clash and clash != iteration.id:
-            raise InvalidRequestError(f"another iteration is called {name!r}", "BadRequestIterationNameNotUnique")
+            raise InvalidRequestError(
+                f"another iteration is called {name!r}", ErrorCode.BadRequestIterationNameNotUnique
+            )
         iteration.name = name
         session.flush()
         return iteration_view(iteration)
@@ -180,11 +183,12 @@ def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:
         if iteration.publish_name:
             raise ConflictError(
                 f"{iteration.name} is published as {iteration.publish_name!r}: unpublish it first",
-                "BadRequestIterationIsPublished",
+                ErrorCode.BadRequestIterationIsPublished,
             )
         if iteration.status in (IterationStatus.QUEUED, IterationStatus.TRAINING):
             raise ConflictError(
-                f"{iteration.name} is {iteration.status}: cancel it first", "BadRequestTrainingAlreadyInProgress"
+                f"{iteration.name} is {iteration.status}: cancel it first",
+                ErrorCode.BadRequestTrainingAlreadyInProgress,
             )
         artifact = iteration.artifact_key
         session.delete(iteration)
@@ -202,14 +206,14 @@ def publish_iteration(
     if not _PUBLISH_NAME.fullmatch(publish_name or ""):  # match() with `$` let a trailing newline through
         raise InvalidRequestError(
             f"invalid publish name {publish_name!r}: use letters, digits, '.', '_' and '-' (first a letter or digit)",
-            "BadRequestInvalidPublishName",
+            ErrorCode.BadRequestInvalidPublishName,
         )
     with ws.session() as session:
         project = find_project_row(session, project_id)
         iteration = find_iteration_row(session, project, iteration_id)
         if iteration.status != IterationStatus.COMPLETED:
             raise InvalidRequestError(
-                f"{iteration.name} is {iteration.status}, not Completed", "BadRequestIterationIsNotTrained"
+                f"{iteration.name} is {iteration.status}, not Completed", ErrorCode.BadRequestIterationIsNotTrained
             )
         holder = session.scalar(
             select(Iteration).where(Iteration.project_id == project.id, Iteration.publish_name == publish_name)
@@ -220,7 +224,7 @@ def publish_iteration(
         elif holder is not None and holder.id != iteration.id:
             raise ConflictError(
                 f"{publish_name!r} is already published from {holder.name}: unpublish it first",
-                "BadRequestInvalidPublishName",
+                ErrorCode.BadRequestInvalidPublishName,
             )
         iteration.publish_name, iteration.published_at = publish_name, utcnow()
         session.flush()
@@ -231,7 +235,7 @@ def unpublish_iteration(ws: Workspace, project_id: str, iteration_id: str) -> It
     with ws.session() as session:
         iteration = find_iteration_row(session, find_project_row(session, project_id), iteration_id)
         if not iteration.publish_name:
-            raise InvalidRequestError(f"{iteration.name} is not published", "BadRequestIterationNotPublished")
+            raise InvalidRequestError(f"{iteration.name} is not published", ErrorCode.BadRequestIterationNotPublished)
         iteration.publish_name, iteration.published_at = None, None
         session.flush()
         return iteration_view(iteration)

@@ -15,6 +15,7 @@ from itertools import islice
 from sqlalchemy import delete, select
 
 from sightline import telemetry
+from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
@@ -34,13 +35,14 @@ def _target(ws: Workspace, project_id: str, publish_name: str | None, iteration_
             )
             if iteration is None:
                 raise NotFoundError(
-                    f"nothing is published as {publish_name!r} in project {project.name!r}", "NotFoundIteration"
+                    f"nothing is published as {publish_name!r} in project {project.name!r}", ErrorCode.NotFoundIteration
                 )
         else:
             iteration = find_iteration_row(session, project, iteration_id)
         if iteration.status != IterationStatus.COMPLETED or not iteration.artifact_key:
             raise InvalidRequestError(
-                f"{iteration.name} is {iteration.status}, not a trained model", "BadRequestIterationIsNotTrained"
+                f"{iteration.name} is {iteration.status}, not a trained model",
+                ErrorCode.BadRequestIterationIsNotTrained,
             )
         tag_ids = {t.name: t.id for t in session.scalars(select(Tag).where(Tag.project_id == project.id))}
         return _Target(
@@ -267,7 +269,7 @@ def prediction_file(ws: Workspace, project_id: str, prediction_id: str, kind: st
         project = find_project_row(session, project_id)
         row = session.get(Prediction, prediction_id)
         if row is None or row.project_id != project.id or not row.image_key:
-            raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
+            raise NotFoundError(f"no stored prediction {prediction_id}", ErrorCode.NotFound)
         key = row.image_key
     return blob_rendition(ws, key, kind)
 
@@ -287,10 +289,10 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
 
     image = prediction_image(ws, project_id, prediction_id)
     (result,) = add_images(ws, project_id, [NewImage(image, name=f"prediction {prediction_id}", tags=list(tags))])
-    if result.status == "OKDuplicate":  # already in the training set: make its tags the reviewed ones
+    if result.status == ImageStatus.OKDuplicate:  # already in the training set: make its tags the reviewed ones
         tag_images(ws, project_id, [(result.image.id, tag) for tag in tags])
     elif not result.ok:
-        raise InvalidRequestError(result.message or result.status, "BadRequestImageTags")
+        raise InvalidRequestError(result.message or result.status, ErrorCode.BadRequestImageTags)
     with ws.session() as session:
         row = session.get(Prediction, prediction_id)
         row.reviewed = True
@@ -315,7 +317,7 @@ def add_images_from_predictions(
         try:
             data = prediction_image(ws, project_id, prediction_id)
         except NotFoundError as error:
-            missing[index] = ImageAddResult(prediction_id, "ErrorSource", message=str(error))
+            missing[index] = ImageAddResult(prediction_id, ImageStatus.ErrorSource, message=str(error))
             continue
         found.append(NewImage(data, name=f"prediction {prediction_id}", tags=list(own_tags), metadata=metadata or {}))
     added = iter(add_images(ws, project_id, found, tags=tags))
@@ -361,7 +363,7 @@ def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> Predic
         project = find_project_row(session, project_id)
         row = session.get(Prediction, prediction_id)
         if row is None or row.project_id != project.id:
-            raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
+            raise NotFoundError(f"no stored prediction {prediction_id}", ErrorCode.NotFound)
         return prediction_view(row, project.threshold)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sightline.backbones import resolve_backbone_name
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, ModelError, NotFoundError
 from sightline.service import cleanup
 from sightline.service.views import ProjectView
@@ -24,7 +25,8 @@ def _classification_type(value: str) -> ClassificationType:
         if member.value.lower() == str(value).lower():
             return member
     raise InvalidRequestError(
-        f"unknown classification type {value!r}: use Multiclass or Multilabel", "BadRequestProjectUnknownClassification"
+        f"unknown classification type {value!r}: use Multiclass or Multilabel",
+        ErrorCode.BadRequestProjectUnknownClassification,
     )
 
 
@@ -64,10 +66,11 @@ def check_domain(domain: str) -> str:
     try:
         create_backbone(spec)
     except ModelError as exc:
-        raise InvalidRequestError(f"domain {spec!r} cannot be used: {exc}", "BadRequestInvalidDomain") from None
+        raise InvalidRequestError(f"domain {spec!r} cannot be used: {exc}", ErrorCode.BadRequestInvalidDomain) from None
     except Exception as exc:  # a file that is not a model fails inside ONNX Runtime or transformers, in many types
         raise InvalidRequestError(
-            f"domain {spec!r} cannot be used: it did not load ({type(exc).__name__}: {exc})", "BadRequestInvalidDomain"
+            f"domain {spec!r} cannot be used: it did not load ({type(exc).__name__}: {exc})",
+            ErrorCode.BadRequestInvalidDomain,
         ) from None
     return spec
 
@@ -85,7 +88,7 @@ def checked_description(description: str | None, what: str = "project") -> str |
 def get_project_row(session: Session, project_id: str) -> Project:
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFoundError(f"no project with id {project_id}", "NotFoundProject")
+        raise NotFoundError(f"no project with id {project_id}", ErrorCode.NotFoundProject)
     return project
 
 
@@ -95,7 +98,7 @@ def find_project_row(session: Session, id_or_name: str) -> Project:
     if project is None:
         project = session.scalar(select(Project).where(Project.name == id_or_name))
     if project is None:
-        raise NotFoundError(f"no project called or numbered {id_or_name!r}", "NotFoundProject")
+        raise NotFoundError(f"no project called or numbered {id_or_name!r}", ErrorCode.NotFoundProject)
     return project
 
 
@@ -134,7 +137,7 @@ def checked_group_key(key: str | None, ws: Workspace) -> str | None:
         return None
     if any(unicodedata.category(char) == "Cc" for char in key) or len(key) > 255:
         raise InvalidRequestError(
-            "a group key is a metadata key: at most 255 printable characters", "BadRequestProjectGroupKey"
+            "a group key is a metadata key: at most 255 printable characters", ErrorCode.BadRequestProjectGroupKey
         )
     return key
 
@@ -175,7 +178,7 @@ def create_project(
             return project_view(session, project)
     except IntegrityError:
         raise InvalidRequestError(
-            f"a project called {name!r} already exists", "BadRequestProjectNameNotUnique"
+            f"a project called {name!r} already exists", ErrorCode.BadRequestProjectNameNotUnique
         ) from None
 
 
@@ -236,7 +239,7 @@ def update_project(
             return project_view(session, project)
     except IntegrityError:
         raise InvalidRequestError(
-            f"a project called {name!r} already exists", "BadRequestProjectNameNotUnique"
+            f"a project called {name!r} already exists", ErrorCode.BadRequestProjectNameNotUnique
         ) from None
 
 
@@ -254,7 +257,7 @@ def _check_single_tag_per_image(session: Session, project: Project) -> None:
     if crowded:
         raise InvalidRequestError(
             f"{crowded} images have more than one tag; Multiclass allows one tag per image",
-            "BadRequestProjectUnknownClassification",
+            ErrorCode.BadRequestProjectUnknownClassification,
         )
 
 

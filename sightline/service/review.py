@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import case, select, update
 
+from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import InvalidRequestError, NotFoundError
 from sightline.service.images import NewImage, add_images, delete_images, tag_images, untag_images
 from sightline.service.predictions import prediction_image, prediction_view
 from sightline.service.projects import find_project_row
-from sightline.service.tags import create_tag, ensure_tags, find_tag_row
+from sightline.service.tags import create_tag, ensure_tags, find_tag_row, require_tag_row
 from sightline.service.views import PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Image, Prediction, Tag, TagType
@@ -70,7 +71,7 @@ def review_queue(
 def _repeats(session, project_id: str, prediction_id: str) -> list[Prediction]:
     row = session.get(Prediction, prediction_id)
     if row is None or row.project_id != project_id:
-        raise NotFoundError(f"no stored prediction {prediction_id}", "NotFound")
+        raise NotFoundError(f"no stored prediction {prediction_id}", ErrorCode.NotFound)
     if not row.image_key:
         return [row]
     return list(
@@ -99,20 +100,20 @@ def review(
     chosen = [*tags, *(t.id for t in ensure_tags(ws, project_id, new_tags))] if new_tags else list(tags)
     chosen = list(dict.fromkeys(t for t in chosen if t))
     if not chosen:
-        raise InvalidRequestError("choose at least one tag for the image (or none of these)", "BadRequestImageTags")
+        raise InvalidRequestError(
+            "choose at least one tag for the image (or none of these)", ErrorCode.BadRequestImageTags
+        )
     data = prediction_image(ws, project_id, prediction_id)
     with ws.session() as session:
         project = find_project_row(session, project_id)
         tag_ids = []
         for ref in chosen:
-            tag = find_tag_row(session, project.id, ref)
-            if tag is None:
-                raise NotFoundError(f"no tag {ref!r} in project {project.name!r}", "NotFoundTag")
+            tag = require_tag_row(session, project, ref)
             tag_ids.append(tag.id)
     (result,) = add_images(ws, project_id, [NewImage(data, name=f"prediction {prediction_id}")])
     if not result.ok or result.image is None:
-        raise InvalidRequestError(result.message or result.status, "BadRequestImageTags")
-    new = result.status == "OK"
+        raise InvalidRequestError(result.message or result.status, ErrorCode.BadRequestImageTags)
+    new = result.status == ImageStatus.OK
     with ws.session() as session:
         image = session.get(Image, result.image.id)
         had = {link.tag_id for link in image.tag_links}

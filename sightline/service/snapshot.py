@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from sightline.codes import ErrorCode
 from sightline.errors import NotFoundError
 from sightline.service import images, performance, tags
 from sightline.service.images import image_view
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
-from sightline.service.tags import find_tag_row
+from sightline.service.tags import require_tag_row
 from sightline.service.views import ImageView, TagView
 from sightline.service.workspace import Workspace
 from sightline.store import Image
@@ -52,13 +53,11 @@ def get_tag(ws: Workspace, project_id: str, iteration: str | None, tag_id: str) 
         return tags.get_tag(ws, project_id, tag_id)
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        tag = find_tag_row(session, project.id, tag_id)
-        if tag is None:
-            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        tag = require_tag_row(session, project, tag_id)
     for view in list_tags(ws, project_id, iteration):
         if view.id == tag.id:
             return view
-    raise NotFoundError(f"iteration {iteration} did not train on the tag {tag.name!r}", "NotFoundTag")
+    raise NotFoundError(f"iteration {iteration} did not train on the tag {tag.name!r}", ErrorCode.NotFoundTag)
 
 
 def list_images(

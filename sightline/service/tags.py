@@ -7,18 +7,19 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, LimitExceededError, NotFoundError
 from sightline.service.projects import checked_description, checked_name, find_project_row
 from sightline.service.views import TagView
 from sightline.service.workspace import Workspace
-from sightline.store import ImageTag, Tag, TagType
+from sightline.store import ImageTag, Project, Tag, TagType
 
 
 def _tag_type(value: str) -> TagType:
     for member in TagType:
         if member.value.lower() == str(value).lower():
             return member
-    raise InvalidRequestError(f"unknown tag type {value!r}: use Regular or Negative", "BadRequestTagType")
+    raise InvalidRequestError(f"unknown tag type {value!r}: use Regular or Negative", ErrorCode.BadRequestTagType)
 
 
 def tag_summary(tag: Tag, image_count: int = 0) -> TagView:
@@ -39,10 +40,16 @@ def tag_view(session: Session, tag: Tag) -> TagView:
     return tag_summary(tag, count)
 
 
+def tag_not_found(project: Project, *refs: str) -> NotFoundError:
+    """The one "no such tag" error (NotFoundTag), whichever request named the tag or tags."""
+    return NotFoundError(f"no tag {', '.join(map(repr, refs))} in project {project.name!r}", ErrorCode.NotFoundTag)
+
+
 def get_tag_row(session: Session, project_id: str, tag_id: str) -> Tag:
+    """The project's tag with this id (not name), or NotFoundTag."""
     tag = session.get(Tag, tag_id)
     if tag is None or tag.project_id != project_id:
-        raise NotFoundError(f"no tag with id {tag_id} in this project", "NotFoundTag")
+        raise tag_not_found(session.get_one(Project, project_id), tag_id)
     return tag
 
 
@@ -53,6 +60,14 @@ def find_tag_row(session: Session, project_id: str, id_or_name: str) -> Tag | No
     return session.scalar(select(Tag).where(Tag.project_id == project_id, Tag.name_key == Tag.key_for(id_or_name)))
 
 
+def require_tag_row(session: Session, project: Project, id_or_name: str) -> Tag:
+    """`find_tag_row`, or NotFoundTag."""
+    tag = find_tag_row(session, project.id, id_or_name)
+    if tag is None:
+        raise tag_not_found(project, id_or_name)
+    return tag
+
+
 def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = "", type: str = "Regular") -> TagView:
     name = checked_name(name, ws, "tag")
     checked_description(description, "tag")
@@ -60,14 +75,18 @@ def create_tag(ws: Workspace, project_id: str, name: str, *, description: str = 
     with ws.session() as session:
         project = find_project_row(session, project_id)
         if find_tag_row(session, project.id, name) is not None:
-            raise InvalidRequestError(f"the project already has a tag called {name!r}", "BadRequestTagNameNotUnique")
+            raise InvalidRequestError(
+                f"the project already has a tag called {name!r}", ErrorCode.BadRequestTagNameNotUnique
+            )
         count = session.scalar(select(func.count()).select_from(Tag).where(Tag.project_id == project.id)) or 0
         if count >= ws.limits.max_tags_per_project:
-            raise LimitExceededError(f"the project has {count} tags, the limit", "BadRequestExceedTagPerProjectLimit")
+            raise LimitExceededError(
+                f"the project has {count} tags, the limit", ErrorCode.BadRequestExceedTagPerProjectLimit
+            )
         if kind == TagType.NEGATIVE and session.scalar(
             select(Tag.id).where(Tag.project_id == project.id, Tag.type == TagType.NEGATIVE)
         ):
-            raise InvalidRequestError("the project already has a Negative tag", "BadRequestMultipleNegativeTag")
+            raise InvalidRequestError("the project already has a Negative tag", ErrorCode.BadRequestMultipleNegativeTag)
         tag = Tag(project_id=project.id, name=name, name_key=Tag.key_for(name), description=description, type=kind)
         session.add(tag)
         session.flush()
@@ -96,9 +115,7 @@ def list_tags(ws: Workspace, project_id: str) -> list[TagView]:
 def get_tag(ws: Workspace, project_id: str, tag_id: str) -> TagView:
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        tag = find_tag_row(session, project.id, tag_id)
-        if tag is None:
-            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        tag = require_tag_row(session, project, tag_id)
         return tag_view(session, tag)
 
 
@@ -119,7 +136,7 @@ def update_tag(
             other = find_tag_row(session, project.id, name)
             if other is not None and other.id != tag.id:
                 raise InvalidRequestError(
-                    f"the project already has a tag called {name!r}", "BadRequestTagNameNotUnique"
+                    f"the project already has a tag called {name!r}", ErrorCode.BadRequestTagNameNotUnique
                 )
             tag.name, tag.name_key = name, Tag.key_for(name)
         if description is not None:
@@ -135,9 +152,7 @@ def delete_impact(ws: Workspace, project_id: str, tag_id: str) -> tuple[TagView,
     left with no tag at all (the others keep their other tags). Images are never deleted with a tag."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        tag = find_tag_row(session, project.id, tag_id)
-        if tag is None:
-            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        tag = require_tag_row(session, project, tag_id)
         others = select(ImageTag.image_id).where(ImageTag.tag_id != tag.id)
         orphans = session.scalar(
             select(func.count())
@@ -155,18 +170,14 @@ def merge_tags(ws: Workspace, project_id: str, source_id: str, target_id: str) -
     """
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        source = find_tag_row(session, project.id, source_id)
-        target = find_tag_row(session, project.id, target_id)
-        for ref, tag in ((source_id, source), (target_id, target)):
-            if tag is None:
-                raise NotFoundError(f"no tag {ref!r} in project {project.name!r}", "NotFoundTag")
-        assert source is not None and target is not None
+        source = require_tag_row(session, project, source_id)
+        target = require_tag_row(session, project, target_id)
         if source.id == target.id:
-            raise InvalidRequestError(f"cannot merge tag {source.name!r} into itself", "BadRequestTagMerge")
+            raise InvalidRequestError(f"cannot merge tag {source.name!r} into itself", ErrorCode.BadRequestTagMerge)
         if source.type != target.type:
             raise InvalidRequestError(
                 f"cannot merge the {source.type} tag {source.name!r} into the {target.type} tag {target.name!r}",
-                "BadRequestTagMerge",
+                ErrorCode.BadRequestTagMerge,
             )
         has_target = select(ImageTag.image_id).where(ImageTag.tag_id == target.id)
         moving = session.scalars(
@@ -184,7 +195,5 @@ def delete_tag(ws: Workspace, project_id: str, tag_id: str) -> None:
     """Delete a tag; its images stay, untagged from it."""
     with ws.session() as session:
         project = find_project_row(session, project_id)
-        tag = find_tag_row(session, project.id, tag_id)
-        if tag is None:
-            raise NotFoundError(f"no tag {tag_id!r} in project {project.name!r}", "NotFoundTag")
+        tag = require_tag_row(session, project, tag_id)
         session.delete(tag)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, NotTrainedError
 from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
@@ -103,7 +104,8 @@ def set_thresholds(
         for name, value in (tags or {}).items():
             if name not in reported:
                 raise InvalidRequestError(
-                    f"{iteration.name} has no tag {name!r}: its tags are {', '.join(reported)}", "BadRequestInvalidTag"
+                    f"{iteration.name} has no tag {name!r}: its tags are {', '.join(reported)}",
+                    ErrorCode.BadRequestInvalidTag,
                 )
             own[name] = checked_threshold(value, f"the threshold of {name!r}")
         iteration.tag_thresholds = own or None

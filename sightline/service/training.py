@@ -19,9 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from sightline.codes import ErrorCode
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
 from sightline.learn.rules import MIN_IMAGES_PER_TAG, image_count_warnings
 from sightline.service.projects import find_project_row
+from sightline.service.tags import tag_not_found
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
 from sightline.store import (
@@ -76,20 +78,20 @@ def _check_options(project: Project, options: TrainingOptions) -> None:
     if options.training_type == "Advanced" and options.reserved_budget_in_hours < 1:
         raise InvalidRequestError(
             "Advanced training needs reservedBudgetInHours of at least 1",
-            "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
+            ErrorCode.BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining,
         )
     if options.notification_email_address is not None and not _EMAIL.match(options.notification_email_address):
         raise InvalidRequestError(
-            f"not an e-mail address: {options.notification_email_address!r}", "BadRequestInvalidEmailAddress"
+            f"not an e-mail address: {options.notification_email_address!r}", ErrorCode.BadRequestInvalidEmailAddress
         )
     if options.selected_tags is not None:
         known = {tag.id for tag in project.tags}
         missing = [t for t in options.selected_tags if t not in known]
         if missing:
-            raise NotFoundError(f"selectedTags names no tag of this project: {', '.join(missing)}", "NotFoundTag")
+            raise tag_not_found(project, *missing)
         if not options.selected_tags:
             raise InvalidRequestError(
-                "selectedTags is empty: select at least one tag", "BadRequestTrainingValidationFailed"
+                "selectedTags is empty: select at least one tag", ErrorCode.BadRequestTrainingValidationFailed
             )
 
 
@@ -120,7 +122,7 @@ def iteration_view(iteration: Iteration) -> IterationView:
         id=iteration.id,
         project_id=iteration.project_id,
         name=iteration.name,
-        status=str(iteration.status),
+        status=IterationStatus(iteration.status),
         classification_type=str(iteration.classification_type),
         domain=iteration.domain,
         created=iteration.created,
@@ -198,7 +200,8 @@ def _validate(project: Project, data: TrainingSet) -> None:
     regular = {name: n for name, n in counts.items() if name != data.negative_tag}
     if not regular:
         raise InvalidRequestError(
-            "the project has no tags yet: create tags and tag images first", "BadRequestTrainingValidationFailed"
+            "the project has no tags yet: create tags and tag images first",
+            ErrorCode.BadRequestTrainingValidationFailed,
         )
     short = {name: n for name, n in counts.items() if n < MIN_IMAGES_PER_TAG and (n > 0 or name in regular)}
     if short:
@@ -209,7 +212,7 @@ def _validate(project: Project, data: TrainingSet) -> None:
     if project.classification_type == ClassificationType.MULTICLASS and len([n for n in counts.values() if n]) < 2:
         raise InvalidRequestError(
             "a Multiclass project needs at least two tags with images (a Negative tag counts)",
-            "BadRequestMultiClassClassificationTrainingValidationFailed",
+            ErrorCode.BadRequestMultiClassClassificationTrainingValidationFailed,
         )
 
 
@@ -218,7 +221,7 @@ def _check_can_train(session: Session, project: Project, data: TrainingSet, *, f
     active = session.scalar(select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE)))
     if active is not None:
         raise ConflictError(
-            f"{active.name} of this project is already {active.status}", "BadRequestTrainingAlreadyInProgress"
+            f"{active.name} of this project is already {active.status}", ErrorCode.BadRequestTrainingAlreadyInProgress
         )
     _validate(project, data)
     last = session.scalar(
@@ -230,7 +233,7 @@ def _check_can_train(session: Session, project: Project, data: TrainingSet, *, f
     if not force and last is not None and last.training_fingerprint == data.fingerprint(project):
         raise InvalidRequestError(
             f"training not needed: nothing changed since {last.name} (use force to train anyway)",
-            "BadRequestTrainingNotNeeded",
+            ErrorCode.BadRequestTrainingNotNeeded,
         )
 
 
@@ -298,7 +301,8 @@ def start_training(
             session.flush()
         except IntegrityError:  # a writer that took no lock: the unique indexes still hold
             raise ConflictError(
-                "another training of this project was queued at the same moment", "BadRequestTrainingAlreadyInProgress"
+                "another training of this project was queued at the same moment",
+                ErrorCode.BadRequestTrainingAlreadyInProgress,
             ) from None
         return iteration_view(iteration)
 
@@ -378,7 +382,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     with ws.session() as session:
         iteration = session.get(Iteration, iteration_id)
         if iteration is None:
-            raise NotFoundError(f"no iteration {iteration_id}", "NotFoundIteration")
+            raise NotFoundError(f"no iteration {iteration_id}", ErrorCode.NotFoundIteration)
         project = session.get(Project, iteration.project_id)
         selected = (iteration.options or {}).get("selectedTags")
         data = training_set(session, project, selected)

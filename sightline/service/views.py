@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sightline.codes import ImageStatus, IterationStatus
+
 
 @dataclass(frozen=True)
 class ProjectView:
@@ -68,13 +70,16 @@ class ImageAddResult:
     """One uploaded image: `status` is "OK", "OKDuplicate" or an error code, as Custom Vision reports."""
 
     source: str
-    status: str
+    status: ImageStatus
     image: ImageView | None = None
     message: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("OK", "OKDuplicate")
+        return self.status in (ImageStatus.OK, ImageStatus.OKDuplicate)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ImageStatus(self.status))  # a plain string from a caller becomes the enum
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +90,7 @@ class IterationView:
     id: str
     project_id: str
     name: str
-    status: str
+    status: IterationStatus
     classification_type: str
     domain: str
     created: datetime
@@ -103,6 +108,11 @@ class IterationView:
     #: What TrainProject asked for: selectedTags (tag ids), trainingType, reservedBudgetInHours,
     #: notificationEmailAddress.
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "status", IterationStatus(self.status)
+        )  # a plain string from a caller becomes the enum
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,8 +152,11 @@ class MetadataUpdate:
     """One image of a metadata update: `status` is "OK" or Custom Vision's error ("ErrorImageNotFound" ...)."""
 
     image_id: str
-    status: str
+    status: ImageStatus
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ImageStatus(self.status))  # a plain string from a caller becomes the enum
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from sightline.codes import IterationStatus
 from sightline.store.sqltypes import UTCDateTime, utcnow
 
 # Deterministic constraint names: later migrations (and SQLite's batch mode) refer to them by name.
@@ -61,18 +62,6 @@ class ClassificationType(enum.StrEnum):
 class TagType(enum.StrEnum):
     REGULAR = "Regular"
     NEGATIVE = "Negative"  # "none of the above": images that show no regular tag
-
-
-class IterationStatus(enum.StrEnum):
-    QUEUED = "Queued"
-    TRAINING = "Training"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (IterationStatus.COMPLETED, IterationStatus.FAILED, IterationStatus.CANCELLED)
 
 
 def _enum(enum_class: type[enum.StrEnum]) -> Enum:

@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from sightline.codes import IterationStatus
+
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
@@ -28,6 +30,7 @@ def when(value: datetime | None) -> str:
 
 TEMPLATES.env.filters["percent"] = percent
 TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.globals["IterationStatus"] = IterationStatus  # templates compare with the enum, not a literal
 
 
 def page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sightline.api.context import WS
+from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import InvalidRequestError
 from sightline.service import images, projects, tags
 from sightline.service.images import NewImage
@@ -21,7 +22,7 @@ router = APIRouter()
 PAGE_SIZE = 60
 #: The thumbnail and original of an image id never change (blobs are content-addressed), so browsers keep them.
 _CACHE = "private, max-age=86400"
-_ADDED = ("OK", "OKDuplicate")
+_ADDED = (ImageStatus.OK, ImageStatus.OKDuplicate)
 
 
 def _images_url(project_id: str, tag: str | None = None, tagged: bool | None = None, page: int = 1) -> str:
@@ -98,10 +99,11 @@ async def upload(
     """
     chosen = [f for f in files if f.filename or f.size]
     if not chosen:  # before any new tag is made: a post without files changes nothing
-        raise InvalidRequestError("choose one or more image files to upload", "BadRequestImageBatch")
+        raise InvalidRequestError("choose one or more image files to upload", ErrorCode.BadRequestImageBatch)
     if len(chosen) > images.MAX_IMAGES_PER_BATCH:  # the API's limit, checked before any new tag is made
         raise InvalidRequestError(
-            f"{len(chosen)} files in one upload; the limit is {images.MAX_IMAGES_PER_BATCH}", "BadRequestImageBatch"
+            f"{len(chosen)} files in one upload; the limit is {images.MAX_IMAGES_PER_BATCH}",
+            ErrorCode.BadRequestImageBatch,
         )
     uploads = [NewImage(await f.read(), name=f.filename or None) for f in chosen]
     tag_ids = [*(tag or []), *(t.id for t in tags.ensure_tags(ws, project_id, new_tags.split(",")))]
@@ -122,8 +124,8 @@ def _result_json(result: ImageAddResult) -> dict:
 
 
 def _upload_summary(results: list[ImageAddResult]) -> dict[str, str]:
-    added = sum(r.status == "OK" for r in results)
-    duplicates = sum(r.status == "OKDuplicate" for r in results)
+    added = sum(r.status == ImageStatus.OK for r in results)
+    duplicates = sum(r.status == ImageStatus.OKDuplicate for r in results)
     refused = [f"{r.source}: {r.message or r.status}" for r in results if r.status not in _ADDED]
     notice = f"{added} image{'s' if added != 1 else ''} added" + (
         f", {duplicates} already in the project." if duplicates else "."

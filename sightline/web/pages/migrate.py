@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline import migration
 from sightline.api.context import WS, AppDomains
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, SightlineError
 from sightline.service import Workspace
 from sightline.web.render import page, redirect
@@ -129,7 +130,7 @@ def start_migration(
     if not training_key:
         raise InvalidRequestError("the training key is missing")
     if domain is not None and domain not in domains.backbones:
-        raise InvalidRequestError(f"{domain!r} is not a domain this server offers", "BadRequestInvalidDomain")
+        raise InvalidRequestError(f"{domain!r} is not a domain this server offers", ErrorCode.BadRequestInvalidDomain)
     wanted = [name.strip() for name in projects.replace("\n", ",").split(",") if name.strip()]
     names = migration.check_source(endpoint, training_key, wanted)  # a wrong key or endpoint: said now
     if not names:

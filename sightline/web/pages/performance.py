@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from sightline.api.context import WS
+from sightline.codes import IterationStatus
 from sightline.errors import InvalidRequestError
 from sightline.reporting import figures
 from sightline.reporting import performance as reporting
@@ -78,7 +79,9 @@ async def performance_page(
                 tag_rows=reporting.tag_rows(report),
                 charts=await run_in_threadpool(_charts, report),  # matplotlib: keep it off the event loop
                 mistakes=_gallery(ws, project.id, outcomes),
-                thresholds=thresholds.get_thresholds(ws, project.id, view.id) if view.status == "Completed" else None,
+                thresholds=thresholds.get_thresholds(ws, project.id, view.id)
+                if view.status == IterationStatus.COMPLETED
+                else None,
             )
     return page(request, "performance.html", **context)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS, AppDomains
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError
 from sightline.service import projects
 from sightline.web.render import page, redirect
@@ -32,7 +33,7 @@ def create_project(
     domain: Annotated[str | None, Form()] = None,
 ) -> RedirectResponse:
     if domain is not None and domain not in domains.backbones:
-        raise InvalidRequestError(f"{domain!r} is not a domain this server offers", "BadRequestInvalidDomain")
+        raise InvalidRequestError(f"{domain!r} is not a domain this server offers", ErrorCode.BadRequestInvalidDomain)
     checked = projects.check_domain(domain or domains.default)  # a missing model is said now, not at training
     created = projects.create_project(
         ws, name, description=description, classification_type=classification_type, domain=checked

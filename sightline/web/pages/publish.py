@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS
+from sightline.codes import IterationStatus
 from sightline.service import iterations, projects
 from sightline.web.render import page, redirect
 
@@ -30,7 +31,9 @@ def _masked(key: str) -> str:
 def publish_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
     project = projects.get_project(ws, project_id)
     base = str(request.base_url).rstrip("/")
-    completed = [i for i in reversed(iterations.list_iterations(ws, project.id)) if i.status == "Completed"]
+    completed = [
+        i for i in reversed(iterations.list_iterations(ws, project.id)) if i.status == IterationStatus.COMPLETED
+    ]
     key = request.app.state.key_ring.keys.prediction_key
     return page(
         request,

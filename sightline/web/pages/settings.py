@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS, AppDomains
+from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError
 from sightline.service import projects
 from sightline.web.render import page, redirect
@@ -42,7 +43,9 @@ def save_settings(
     new_domain = None
     if domain and domain != project.domain:
         if domain not in domains.backbones:
-            raise InvalidRequestError(f"{domain!r} is not a domain this server offers", "BadRequestInvalidDomain")
+            raise InvalidRequestError(
+                f"{domain!r} is not a domain this server offers", ErrorCode.BadRequestInvalidDomain
+            )
         new_domain = projects.check_domain(domain)
     view = projects.update_project(
         ws, project.id, name=name, description=description, threshold=value, domain=new_domain, group_key=group_key

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline.api.context import WS
+from sightline.codes import IterationStatus
 from sightline.reporting import performance as reporting
 from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView
@@ -16,7 +17,6 @@ from sightline.web.render import page, redirect
 
 router = APIRouter()
 
-_RUNNING = ("Queued", "Training")
 #: Engine phase names as a person reads them.
 PHASES = {
     "embedding": "Reading images",
@@ -30,9 +30,9 @@ PHASES = {
 
 def _elapsed(view: IterationView) -> float | None:
     """Seconds since a worker took the iteration up (or its training time, once done)."""
-    if view.training_seconds is not None and view.status not in _RUNNING:
+    if view.training_seconds is not None and not view.status.is_running:
         return view.training_seconds
-    start = view.started_at or (view.created if view.status in _RUNNING else None)
+    start = view.started_at or (view.created if view.status.is_running else None)
     return (datetime.now(UTC) - start).total_seconds() if start else None
 
 
@@ -49,15 +49,15 @@ def _phase_label(view: IterationView) -> str:
     """Said the same way as the status beside it: a queued iteration waits, a training one has begun."""
     if view.progress_phase:
         return PHASES.get(view.progress_phase, view.progress_phase)
-    return "Waiting for a worker to take it up" if view.status == "Queued" else "Starting"
+    return "Waiting for a worker to take it up" if view.status == IterationStatus.QUEUED else "Starting"
 
 
 def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dict | None:
     """The headline of the newest finished iteration: its figures and where to read more."""
-    if latest is None or latest.status in _RUNNING:
+    if latest is None or latest.status.is_running:
         return None
     result: dict = {"iteration": latest, "figures": None}
-    if latest.status == "Completed":
+    if latest.status == IterationStatus.COMPLETED:
         _, report = performance.iteration_report(ws, project_id, latest.id)
         if report:
             headline = ("precision", "recall", "mAP" if report.get("multilabel") else "accuracy")
@@ -73,7 +73,7 @@ def progress_json(view: IterationView) -> dict:
         "id": view.id,
         "name": view.name,
         "status": view.status,
-        "running": view.status in _RUNNING,
+        "running": view.status.is_running,
         "phase": view.progress_phase,
         "phaseLabel": _phase_label(view),
         "done": view.progress_done,
@@ -88,7 +88,7 @@ def progress_json(view: IterationView) -> dict:
 def train_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
     project = projects.get_project(ws, project_id)
     history = list(reversed(iterations.list_iterations(ws, project.id)))
-    running = next((i for i in history if i.status in _RUNNING), None)
+    running = next((i for i in history if i.status.is_running), None)
     return page(
         request,
         "train.html",
