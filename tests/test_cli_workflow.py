@@ -331,10 +331,11 @@ def test_reports_are_read_defensively(capsys):
     from sightline.commands.report import render_page
     from sightline.reporting import performance
     from sightline.service.performance import at_threshold
+    from sightline.service.report import StoredReport
     from sightline.service.views import IterationView, ProjectView
 
     now = datetime.now(UTC)
-    report = {
+    stored = {
         "tags": ["cat", "dog"],
         "multilabel": True,
         "image_keys": ["a" * 64, "b" * 64],
@@ -345,14 +346,15 @@ def test_reports_are_read_defensively(capsys):
         ],
         "per_tag": [{"tag": "cat", "precision": 0.5}],
     }
+    report = StoredReport.from_dict(stored)
     worst = performance.mistakes(report, limit=5)
     assert [(m.image_key, round(m.confidence, 2)) for m in worst] == [("a" * 64, 0.9), ("b" * 64, 0.7)]
     shifted = at_threshold(report, 0.35)
-    assert shifted["threshold"] == 0.35 and shifted["recall"] == pytest.approx(1 / 3)
-    assert {t["tag"] for t in shifted["per_tag"]} == {"cat", "dog"}
+    assert shifted.threshold == 0.35 and shifted.recall == pytest.approx(1 / 3)
+    assert {t.tag for t in shifted.per_tag} == {"cat", "dog"}
 
     render.print_report(report)
-    render.print_report({})
+    render.print_report(StoredReport())
     assert "cat" in capsys.readouterr().out
 
     project = ProjectView("p", "Pets", "", "Multilabel", "tiny", 0.5, now, now)

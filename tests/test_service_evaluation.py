@@ -53,12 +53,12 @@ def test_a_group_key_forms_cross_validation_groups(ws):
     project = _shapes(ws, "Grouped", 8, group_key=" item ")
     assert projects.get_project(ws, project.id).group_key == "item"
     _, report = trained_report(ws, project.id, _train(ws, project.id))
-    assert report["n_declared_group_images"] == 24
-    assert report["n_groups"] <= 12  # 4 items per tag, 2 shots each (near-duplicates may join more)
+    assert report.n_declared_group_images == 24
+    assert report.n_groups <= 12  # 4 items per tag, 2 shots each (near-duplicates may join more)
     assert projects.update_project(ws, project.id, group_key="").group_key is None
     # a changed group key is a reason to train again; the images' groups are read again
     _, report = trained_report(ws, project.id, _train(ws, project.id))
-    assert report["n_declared_group_images"] == 0
+    assert report.n_declared_group_images == 0
     with pytest.raises(InvalidRequestError, match="group key"):
         projects.update_project(ws, project.id, group_key="bad\x00key")
 
@@ -96,16 +96,16 @@ def test_a_test_split_is_kept_out_of_training_and_scores_every_iteration(ws, tmp
 
     iteration = _train(ws, project.id)
     _, cv = trained_report(ws, project.id, iteration)
-    assert cv["n_images"] == 18
+    assert cv.n_images == 18
     held_out = performance.test_set_report(ws, project.id, iteration)
-    assert held_out["n_images"] == 10 and held_out["n_folds"] == 1
-    assert len(held_out["image_keys"]) == 10 and not held_out["skipped_images"]
-    assert {i.sha256 for i in held} == set(held_out["image_keys"])
+    assert held_out.n_images == 10 and held_out.n_folds == 1
+    assert len(held_out.image_keys) == 10 and not held_out.skipped_images
+    assert {i.sha256 for i in held} == set(held_out.image_keys)
     copied = next(i.sha256 for i in held if i.original_name.endswith("copy.jpg"))
     original = next(i.sha256 for i in shown if i.original_name.endswith("train/circle/0.jpg"))
-    assert [copied, original] in held_out["leaked_images"]
-    assert "near-duplicate training images" in held_out["warnings"][0]
-    assert 0.0 <= held_out["accuracy"] <= 1.0
+    assert [copied, original] in held_out.leaked_images
+    assert "near-duplicate training images" in held_out.warnings[0]
+    assert 0.0 <= held_out.accuracy <= 1.0
 
 
 def test_a_csv_split_column_and_its_bad_values(ws, tmp_path):

@@ -8,10 +8,11 @@ import numpy as np
 
 from sightline.learn.decisions import decide
 from sightline.reporting.performance import confusion_cell, mistakes
+from sightline.service.report import StoredReport
 from sightline.service.views import PredictionView
 from sightline.web.flags import explain
 
-REPORT = {
+STORED = {
     "multilabel": False,
     "tags": ["cat", "dog"],
     "image_keys": ["a" * 64, "b" * 64, "c" * 64],
@@ -22,6 +23,7 @@ REPORT = {
         {"index": 9, "true_tags": ["cat"], "probabilities": [0.4, 0.6], "predicted_tags": ["dog"]},  # no key
     ],
 }
+REPORT = StoredReport.from_dict(STORED)
 
 
 def test_a_confusion_cell_lists_its_images_most_confident_first() -> None:
@@ -29,8 +31,8 @@ def test_a_confusion_cell_lists_its_images_most_confident_first() -> None:
     assert [(o.image_key, o.confidence) for o in cell] == [("b" * 64, 0.9), ("a" * 64, 0.7), (None, 0.6)]
     assert [o.image_key for o in confusion_cell(REPORT, "dog", "dog")] == ["c" * 64]
     assert confusion_cell(REPORT, "dog", "cat") == []
-    assert confusion_cell({**REPORT, "multilabel": True}, "cat", "dog") == []
-    assert confusion_cell({}, "cat", "dog") == []
+    assert confusion_cell(StoredReport.from_dict({**STORED, "multilabel": True}), "cat", "dog") == []
+    assert confusion_cell(StoredReport(), "cat", "dog") == []
     assert [m.image_key for m in mistakes(REPORT, 2)] == ["b" * 64, "a" * 64]
 
 

@@ -63,7 +63,7 @@ def _percent(value: float) -> str:
 def test_performance_tables_and_the_threshold_slider(page, web_server: RunningServer, trained: Trained) -> None:
     page.goto(f"/projects/{trained.project_id}/performance")
     _view, report = performance.iteration_report(web_server.ws, trained.project_id, trained.iteration_id)
-    assert _figure(page, "precision") == _percent(report["precision"])
+    assert _figure(page, "precision") == _percent(report.precision)
     assert page.locator("table.per-tag tbody tr").count() == len(KINDS)
     assert "±" in page.inner_text("table.per-tag")  # the spread across folds, at the trained threshold
     assert page.locator("img.chart").count() == 2  # PR curves and the reliability diagram
@@ -79,12 +79,12 @@ def test_performance_tables_and_the_threshold_slider(page, web_server: RunningSe
     page.wait_for_function(
         "([p, r]) => document.querySelector('[data-figure=precision]').textContent === p"
         " && document.querySelector('[data-figure=recall]').textContent === r",
-        arg=[_percent(expected["precision"]), _percent(expected["recall"])],
+        arg=[_percent(expected.precision), _percent(expected.recall)],
     )
-    assert _figure(page, "recall") != _percent(report["recall"])  # 0.9 is far stricter than the trained 0.5
+    assert _figure(page, "recall") != _percent(report.recall)  # 0.9 is far stricter than the trained 0.5
     row = page.locator('tr[data-tag="circle"] [data-metric="recall"]')
-    circle = next(t for t in expected["per_tag"] if t["tag"] == "circle")
-    assert row.inner_text() == _percent(circle["recall"])
+    circle = next(t for t in expected.per_tag if t.tag == "circle")
+    assert row.inner_text() == _percent(circle.recall)
     assert page.input_value("#threshold") == "0.90" and "threshold=0.9" in page.url
     page.focus("#threshold-slider")
     with page.expect_response(lambda r: "threshold=0.91" in r.url):
@@ -95,7 +95,7 @@ def test_performance_tables_and_the_threshold_slider(page, web_server: RunningSe
 def test_a_confusion_cell_opens_its_images(page, web_server: RunningServer, trained: Trained) -> None:
     page.goto(f"/projects/{trained.project_id}/performance")
     report = performance.iteration_report(web_server.ws, trained.project_id, trained.iteration_id)[1]
-    matrix = report["confusion_matrix"]
+    matrix = report.confusion_matrix
     cells = [(i, j) for i, row in enumerate(matrix) for j, count in enumerate(row) if count]
     i, j = max(cells, key=lambda cell: (cell[0] != cell[1], matrix[cell[0]][cell[1]]))  # a mistake if any
     actual, predicted = KINDS[i], KINDS[j]
@@ -141,10 +141,10 @@ def test_multilabel_performance_has_no_confusion_matrix_and_its_slider_works(pag
     queued = training.start_training(ws, project.id)
     Worker(ws).run_once()
     report = performance.iteration_report(ws, project.id, queued.id)[1]
-    assert report["multilabel"]
+    assert report.multilabel
 
     page.goto(f"/projects/{project.id}/performance")
-    assert _figure(page, "precision") == _percent(report["precision"])
+    assert _figure(page, "precision") == _percent(report.precision)
     assert page.locator("table.per-tag tbody tr").count() == len(KINDS)
     assert page.locator("table.confusion").count() == 0
     assert "Accuracy (top tag)" not in page.inner_text("#overall")
@@ -153,7 +153,7 @@ def test_multilabel_performance_has_no_confusion_matrix_and_its_slider_works(pag
         page.locator("#threshold-slider").fill("0.9")
     expected = performance.at_threshold(report, 0.9)
     page.wait_for_function(
-        "r => document.querySelector('[data-figure=recall]').textContent === r", arg=_percent(expected["recall"])
+        "r => document.querySelector('[data-figure=recall]').textContent === r", arg=_percent(expected.recall)
     )
     _load_images(page)
     screenshot(page, "performance-multilabel")
@@ -170,7 +170,7 @@ def test_performance_reads_without_javascript(browser, web_server: RunningServer
     page.fill("#threshold", "0.8")
     page.get_by_role("button", name="Apply", exact=True).click()
     assert "threshold=0.8" in page.url
-    assert _figure(page, "recall") == _percent(performance.at_threshold(report, 0.8)["recall"])
+    assert _figure(page, "recall") == _percent(performance.at_threshold(report, 0.8).recall)
     screenshot(page, "performance-no-javascript", phone=False)
     context.close()
     assert errors == []

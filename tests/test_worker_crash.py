@@ -211,7 +211,7 @@ def test_a_killed_worker_is_replaced_and_the_iteration_completes(queued: QueuedT
     assert done.started_at > killed.lease_expires_at  # taken over only once the lease had run out
     assert done.artifact_key and done.training_seconds > 0
     _, report = performance.iteration_report(queued.ws, queued.project_id, done.id)
-    assert len(report["image_keys"]) == len(KINDS) * PER_KIND  # trained on every image
+    assert len(report.image_keys) == len(KINDS) * PER_KIND  # trained on every image
     assert_consistent(queued, before, new_blobs={done.artifact_key})
 
     circle, square = predictions.predict(
@@ -240,7 +240,7 @@ def test_a_job_that_lost_its_last_attempt_fails_with_the_reason(queued: QueuedTr
     failed = job_row(queued.ws, queued.iteration_id)
     assert failed.status == IterationStatus.FAILED and failed.lease_expires_at is None
     assert failed.artifact_key is None and failed.finished_at > lease_end
-    assert performance.iteration_report(queued.ws, queued.project_id, failed.id)[1] == {}
+    assert performance.iteration_report(queued.ws, queued.project_id, failed.id)[1] is None
     view = iterations.get_iteration(queued.ws, queued.project_id, queued.iteration_id)
     assert view.status == "Failed"
     assert "gave up after 1 attempt" in view.error and "worker stopped responding" in view.error

@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from sightline.api.domains import DomainEntry, domain_id
 from sightline.codes import ImageStatus, IterationStatus
 from sightline.service.iterations import EXPORT_PLATFORMS
+from sightline.service.report import StoredReport
 from sightline.service.views import (
     ImageAddResult,
     ImagePerformanceView,
@@ -436,46 +437,47 @@ class IterationPerformance(CamelModel):
 
     @classmethod
     def of(
-        cls, report: dict[str, Any], tag_ids: dict[str, str], held_out: dict[str, Any] | None = None
+        cls, report: StoredReport, tag_ids: dict[str, str], held_out: StoredReport | None = None
     ) -> IterationPerformance:
         return cls(
             **_figures(report, tag_ids),
-            image_count=report.get("n_images"),
-            independent_group_count=report.get("n_groups"),
-            grouped_image_count=report.get("n_grouped_images"),
-            fold_count=report.get("n_folds"),
+            image_count=report.n_images,
+            independent_group_count=report.n_groups,
+            grouped_image_count=report.n_grouped_images,
+            fold_count=report.n_folds,
             held_out=None
-            if not held_out or not held_out.get("n_images")
-            else HeldOutPerformance(image_count=held_out["n_images"], **_figures(held_out, tag_ids)),
+            if held_out is None or not held_out.n_images
+            else HeldOutPerformance(image_count=held_out.n_images, **_figures(held_out, tag_ids)),
         )
 
 
-def _figures(report: dict[str, Any], tag_ids: dict[str, str]) -> dict[str, Any]:
-    """The figures cross-validated and held-out performance share, in Azure's names (undefined: 0.0 as Azure)."""
+def _figures(report: StoredReport, tag_ids: dict[str, str]) -> dict[str, Any]:
+    """The figures cross-validated and held-out performance share, in Azure's names. Azure's fields are
+    numbers, never null: an undefined or unknown figure is 0.0, as Azure reports a tag never predicted."""
     return {
         "per_tag_performance": _per_tag(report, tag_ids),
-        "precision": report.get("precision") or 0.0,
-        "precision_std_deviation": report.get("precision_std") or 0.0,
-        "recall": report.get("recall") or 0.0,
-        "recall_std_deviation": report.get("recall_std") or 0.0,
-        "average_precision": report.get("mean_average_precision") or 0.0,
-        "accuracy": report.get("accuracy"),
-        "accuracy_std_deviation": report.get("accuracy_std"),
+        "precision": report.precision or 0.0,
+        "precision_std_deviation": report.precision_std or 0.0,
+        "recall": report.recall or 0.0,
+        "recall_std_deviation": report.recall_std or 0.0,
+        "average_precision": report.mean_average_precision or 0.0,
+        "accuracy": report.accuracy,
+        "accuracy_std_deviation": report.accuracy_std,
     }
 
 
-def _per_tag(report: dict[str, Any], tag_ids: dict[str, str]) -> list[TagPerformance]:
+def _per_tag(report: StoredReport, tag_ids: dict[str, str]) -> list[TagPerformance]:
     return [
         TagPerformance(
-            id=tag_ids.get(entry["tag"]),
-            name=entry["tag"],
-            precision=entry.get("precision") or 0.0,
-            precision_std_deviation=entry.get("precision_std") or 0.0,
-            recall=entry.get("recall") or 0.0,
-            recall_std_deviation=entry.get("recall_std") or 0.0,
-            average_precision=entry.get("average_precision") or 0.0,
+            id=tag_ids.get(entry.tag),
+            name=entry.tag,
+            precision=entry.precision or 0.0,
+            precision_std_deviation=entry.precision_std or 0.0,
+            recall=entry.recall or 0.0,
+            recall_std_deviation=entry.recall_std or 0.0,
+            average_precision=entry.average_precision or 0.0,
         )
-        for entry in report.get("per_tag") or []
+        for entry in report.per_tag
     ]
 
 

@@ -50,7 +50,7 @@ def evaluate(
             console.print(Text(f"  left out {path}: {message}"))
         if len(result.errors) > _ERRORS_SHOWN:
             console.print(Text(f"  ... and {len(result.errors) - _ERRORS_SHOWN} more (see --json)"))
-        if result.report:
-            print_report(result.report, title=f"scored on {result.report['n_images']} images never trained on")
+        if result.summary is not None:
+            print_report(result.summary, title=f"scored on {result.summary.n_images} images never trained on")
     if not result.report:
         fail(f"none of the {len(items)} images could be scored")

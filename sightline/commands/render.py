@@ -86,9 +86,9 @@ def seconds(value: float | None) -> str:
 
 
 def percent(value: float | None, std: float | None = None) -> str:
-    """`93.1%`, or `93.1% ± 2.0` with a cross-validation spread; empty when unknown."""
+    """`93.1%`, or `93.1% ± 2.0` with a cross-validation spread; a dash when unknown or undefined."""
     if value is None:
-        return ""
+        return "–"
     return f"{value:.1%}" if std is None else f"{value:.1%} ± {std * 100:.1f}"
 
 
@@ -164,7 +164,7 @@ def print_report(
 ) -> None:
     """Overall figures (beside the test set's, when there is one), calibration, warnings, and the
     per-tag table of an evaluation report. `title`: what the figures rest on (default: the CV basis)."""
-    threshold = report.get("threshold")
+    threshold = report.threshold
     console.print(
         Text(
             "\n"
@@ -175,16 +175,16 @@ def print_report(
     if held_out:
         console.print(Text(performance.held_out_basis(held_out)))
         console.print(held_out_table(performance.side_by_side(report, held_out)))
-        for warning in held_out.get("warnings") or []:
+        for warning in held_out.warnings:
             console.print(Text.assemble(("warning (test set): ", "yellow"), str(warning)))
     else:
         print_overall(report)
-    before, after = report.get("ece_before_calibration"), report.get("ece_after_calibration")
+    before, after = report.ece_before_calibration, report.ece_after_calibration
     if before is not None and after is not None:
         console.print(Text(f"calibration error (ECE) {before:.3f} before → {after:.3f} after calibration"))
-    for warning in report.get("warnings") or []:
+    for warning in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), str(warning)))
-    skipped = report.get("skipped_images") or []
+    skipped = report.skipped_images
     if skipped:
         console.print(Text(f"{len(skipped)} images could not be used: {skipped[0].get('error', '')} ..."))
     rows = performance.tag_rows(report)

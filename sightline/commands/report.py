@@ -66,12 +66,10 @@ def render_page(
     before, after = performance.reliability(data, "before"), performance.reliability(data, "after")
     charts = {
         "pr_curves": figures.pr_curves(curves, rows) if curves else None,
-        "confusion": figures.confusion(data["confusion_matrix"], data.get("tags") or [])
-        if data.get("confusion_matrix") and not data.get("multilabel")
+        "confusion": figures.confusion(data.confusion_matrix, data.tags)
+        if data.confusion_matrix and not data.multilabel
         else None,
-        "reliability": figures.reliability(
-            before, after, data.get("ece_before_calibration"), data.get("ece_after_calibration")
-        )
+        "reliability": figures.reliability(before, after, data.ece_before_calibration, data.ece_after_calibration)
         if before or after
         else None,
     }

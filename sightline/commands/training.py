@@ -165,7 +165,7 @@ def show(
         held_out = performance.test_set_report(ws, project, view.id)
         baseline = performance.azure_baseline(projects.get_project(ws, project).settings)
     if mislabeled:
-        issues = performance.label_issues(report)
+        issues = performance.label_issues(report) if report else []
         if as_json:
             print_json(issues)
         elif not issues:
@@ -177,7 +177,7 @@ def show(
             console.print(table)
         return
     if as_json:
-        print_json({"iteration": view, "report": report, "test_report": held_out or None, "azure_baseline": baseline})
+        print_json({"iteration": view, "report": report or {}, "test_report": held_out, "azure_baseline": baseline})
         return
     print_iteration(view)
     if report:

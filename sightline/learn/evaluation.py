@@ -46,9 +46,9 @@ class TagMetrics:
 
     tag: str
     image_count: int
-    precision: float
+    precision: float | None  # None: no image was predicted as this tag (undefined, not 0)
     precision_std: float
-    recall: float
+    recall: float | None  # None: no image carries this tag
     recall_std: float
     average_precision: float
     average_precision_std: float
@@ -83,8 +83,8 @@ class EvaluationReport:
     chosen_c: float
     c_values: list[float]  # C values tried, weakest regularisation last
     c_log_losses: list[float]  # calibrated out-of-fold log-loss of each (choosing on it is slightly optimistic)
-    precision: float  # micro-averaged over (image, tag) at the threshold
-    recall: float
+    precision: float | None  # micro-averaged over (image, tag) at the threshold; None: nothing predicted
+    recall: float | None
     mean_average_precision: float
     accuracy: float | None  # Multiclass only (top tag)
     macro_f1: float | None  # Multiclass only (top tag)
@@ -161,9 +161,9 @@ def build_report(
         TagMetrics(
             tag=tag,
             image_count=int(indicator[:, j].sum()),
-            precision=float(np.nan_to_num(pooled["precision"][j])),
+            precision=_defined(pooled["precision"][j]),
             precision_std=_spread([m["precision"][j] for m in by_fold]),
-            recall=float(np.nan_to_num(pooled["recall"][j])),
+            recall=_defined(pooled["recall"][j]),
             recall_std=_spread([m["recall"][j] for m in by_fold]),
             average_precision=float(np.nan_to_num(pooled["average_precision"][j])),
             average_precision_std=_spread([m["average_precision"][j] for m in by_fold]),
@@ -184,8 +184,8 @@ def build_report(
         chosen_c=float(chosen_c),
         c_values=[float(c) for c in c_values],
         c_log_losses=[float(v) for v in c_log_losses],
-        precision=float(precision_score(indicator.ravel(), predicted.ravel(), zero_division=0.0)),
-        recall=float(recall_score(indicator.ravel(), predicted.ravel(), zero_division=0.0)),
+        precision=_defined(precision_score(indicator.ravel(), predicted.ravel(), zero_division=np.nan)),
+        recall=_defined(recall_score(indicator.ravel(), predicted.ravel(), zero_division=np.nan)),
         mean_average_precision=float(np.mean([t.average_precision for t in per_tag])),
         accuracy=None if multilabel else float(accuracy_score(y_true, top)),
         macro_f1=None if multilabel else float(f1_score(y_true, top, average="macro", labels=range(len(tags)))),
@@ -284,6 +284,12 @@ def _per_column(metric: Callable, truth: np.ndarray, scores: np.ndarray) -> np.n
     if truth.shape[1] == 1:
         return np.atleast_1d(np.asarray(metric(truth[:, 0], scores[:, 0]), dtype=np.float64))
     return np.asarray(metric(truth, scores, average=None), dtype=np.float64)
+
+
+def _defined(value: float) -> float | None:
+    """A figure that may be undefined (NaN: nothing predicted, or nothing to find) as float or None:
+    reports are JSON, which has no NaN, and 0.0 would claim a measurement."""
+    return None if np.isnan(value) else float(value)
 
 
 def _spread(values: list[float]) -> float:

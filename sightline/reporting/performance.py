@@ -1,14 +1,13 @@
-"""An iteration's evaluation report, read defensively, for the CLI (`iterations show`, `train`, `report`)
-and the web UI's performance page.
+"""An iteration's evaluation report as rows and figures, for the CLI (`iterations show`, `train`,
+`report`) and the web UI's performance page.
 
-The report is stored as JSON on the iteration (`EvaluationReport.to_dict()` plus `warnings`,
-`skipped_images` and `image_keys`). Iterations trained by another Sightline version may lack a key
-or carry new ones, so every reader here uses `.get` and returns None for what is missing.
+The report arrives typed (`service.report.StoredReport`, which reads reports of every Sightline
+version); None in a figure means the report does not say, or the figure is undefined.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sightline.service.performance import Report, iteration_report, test_set_report
 
@@ -52,11 +51,11 @@ class Outcome:
 def overall(report: Report) -> dict[str, float | None]:
     """The headline figures, by the names people know from Custom Vision."""
     return {
-        "precision": report.get("precision"),
-        "recall": report.get("recall"),
-        "mAP": report.get("mean_average_precision"),
-        "accuracy": report.get("accuracy"),
-        "macro F1": report.get("macro_f1"),
+        "precision": report.precision,
+        "recall": report.recall,
+        "mAP": report.mean_average_precision,
+        "accuracy": report.accuracy,
+        "macro F1": report.macro_f1,
     }
 
 
@@ -78,16 +77,16 @@ def side_by_side(report: Report, held_out: Report) -> list[Figure]:
             "macro F1": "macro_f1"}  # fmt: skip
     figures = []
     for name, key in keys.items():
-        if report.get(key) is None and held_out.get(key) is None:
+        if getattr(report, key) is None and getattr(held_out, key) is None:
             continue
         std = spread.get(name)
         figures.append(
             Figure(
                 name,
-                report.get(key),
-                report.get(std) if std else None,
-                held_out.get(key),
-                held_out.get(std) if std else None,
+                getattr(report, key),
+                getattr(report, std) if std else None,
+                getattr(held_out, key),
+                getattr(held_out, std) if std else None,
             )
         )
     return figures
@@ -95,20 +94,24 @@ def side_by_side(report: Report, held_out: Report) -> list[Figure]:
 
 def estimate_basis(report: Report) -> str:
     """What the cross-validated estimate rests on, in words: images, independent groups, folds."""
-    text = f"cross-validated on {report.get('n_images', '?')} images"
-    groups, grouped = report.get("n_groups"), report.get("n_grouped_images") or 0
+    text = f"cross-validated on {_known(report.n_images)} images"
+    groups, grouped = report.n_groups, report.n_grouped_images or 0
     if groups is not None and grouped:
         text += (
             f" from {groups} independent groups ({grouped} images share a group: near-duplicates "
-            f"{report.get('n_near_duplicate_images', 0)}, declared {report.get('n_declared_group_images', 0)})"
+            f"{report.n_near_duplicate_images or 0}, declared {report.n_declared_group_images or 0})"
         )
-    return text + f" in {report.get('n_folds', '?')} folds"
+    return text + f" in {_known(report.n_folds)} folds"
+
+
+def _known(count: int | None) -> str:
+    return "?" if count is None else str(count)
 
 
 def held_out_basis(held_out: Report) -> str:
     """What the held-out figures rest on."""
-    skipped = len(held_out.get("skipped_images") or [])
-    text = f"on the test set: {held_out.get('n_images', 0)} images never trained on"
+    skipped = len(held_out.skipped_images)
+    text = f"on the test set: {held_out.n_images or 0} images never trained on"
     return text + (f" ({skipped} left out: unknown tag or unreadable)" if skipped else "")
 
 
@@ -124,49 +127,42 @@ class LabelIssue:
 
 def label_issues(report: Report) -> list[LabelIssue]:
     """The likely mislabelled training images, most likely first (Multiclass; [] otherwise)."""
-    keys = list(report.get("image_keys") or [])
     return [
-        LabelIssue(
-            keys[entry["index"]] if 0 <= entry.get("index", -1) < len(keys) else None,
-            str(entry.get("given", "?")),
-            str(entry.get("suggested", "?")),
-            float(entry.get("self_confidence", 0.0)),
-        )
-        for entry in report.get("label_issues") or []
+        LabelIssue(report.image_key(entry), entry.given, entry.suggested, entry.self_confidence)
+        for entry in report.label_issues
     ]
 
 
 def tag_rows(report: Report) -> list[TagRow]:
     return [
         TagRow(
-            tag=str(entry.get("tag", "?")),
-            image_count=entry.get("image_count"),
-            precision=entry.get("precision"),
-            precision_std=entry.get("precision_std"),
-            recall=entry.get("recall"),
-            recall_std=entry.get("recall_std"),
-            average_precision=entry.get("average_precision"),
-            average_precision_std=entry.get("average_precision_std"),
-            suggested_threshold=entry.get("suggested_threshold"),
+            tag=entry.tag,
+            image_count=entry.image_count,
+            precision=entry.precision,
+            precision_std=entry.precision_std,
+            recall=entry.recall,
+            recall_std=entry.recall_std,
+            average_precision=entry.average_precision,
+            average_precision_std=entry.average_precision_std,
+            suggested_threshold=entry.suggested_threshold,
         )
-        for entry in report.get("per_tag") or []
+        for entry in report.per_tag
     ]
 
 
 def curves(report: Report) -> list[Curve]:
     """The PR curves of the tags that have one (a tag without positive images has none)."""
-    found = []
-    for entry in report.get("per_tag") or []:
-        curve = entry.get("pr_curve") or {}
-        if curve.get("precision") and curve.get("recall"):
-            found.append(Curve(str(entry.get("tag", "?")), list(curve["precision"]), list(curve["recall"])))
-    return found
+    return [
+        Curve(entry.tag, list(entry.pr_curve.precision), list(entry.pr_curve.recall))
+        for entry in report.per_tag
+        if entry.pr_curve.precision and entry.pr_curve.recall
+    ]
 
 
 def reliability(report: Report, stage: str) -> list[dict[str, float]]:
     """Reliability bins `before` or `after` calibration: lower, upper, count, mean_confidence, accuracy."""
-    bins = report.get(f"reliability_{stage}_calibration") or []
-    return [b for b in bins if {"mean_confidence", "accuracy", "count"} <= set(b)]
+    bins = report.reliability_before_calibration if stage == "before" else report.reliability_after_calibration
+    return [asdict(b) for b in bins]
 
 
 def mistakes(report: Report, limit: int) -> list[Outcome]:
@@ -175,22 +171,20 @@ def mistakes(report: Report, limit: int) -> list[Outcome]:
     Multiclass: the probability given to the wrong top tag. Multilabel: the strongest wrong yes/no,
     p for a tag wrongly given and 1 - p for a tag wrongly missed.
     """
-    tags = list(report.get("tags") or [])
-    keys = list(report.get("image_keys") or [])
     found = []
-    for image in report.get("images") or []:
-        truth, predicted = set(image.get("true_tags") or []), set(image.get("predicted_tags") or [])
-        probabilities = dict(zip(tags, image.get("probabilities") or [], strict=False))
+    for image in report.images:
+        truth, predicted = set(image.true_tags), set(image.predicted_tags)
+        probabilities = dict(zip(report.tags, image.probabilities, strict=False))
         if truth == predicted or not probabilities:
             continue
-        if report.get("multilabel"):
+        if report.multilabel:
             confidence = max(
                 [probabilities.get(t, 0.0) for t in predicted - truth]
                 + [1.0 - probabilities.get(t, 1.0) for t in truth - predicted]
             )
         else:
             confidence = max(probabilities.get(t, 0.0) for t in predicted) if predicted else 0.0
-        found.append(Outcome(_image_key(image, keys), sorted(truth), sorted(predicted), float(confidence)))
+        found.append(Outcome(report.image_key(image), sorted(truth), sorted(predicted), float(confidence)))
     found.sort(key=lambda m: m.confidence, reverse=True)
     return found[:limit]
 
@@ -200,24 +194,16 @@ def confusion_cell(report: Report, actual: str, predicted: str) -> list[Outcome]
 
     Most confident first; `confidence` is the probability given to `predicted`. Empty for Multilabel.
     """
-    if report.get("multilabel"):
+    if report.multilabel:
         return []
-    tags = list(report.get("tags") or [])
-    keys = list(report.get("image_keys") or [])
     found = []
-    for image in report.get("images") or []:
-        if image.get("true_tags") != [actual] or image.get("predicted_tags") != [predicted]:
+    for image in report.images:
+        if image.true_tags != [actual] or image.predicted_tags != [predicted]:
             continue
-        probabilities = dict(zip(tags, image.get("probabilities") or [], strict=False))
-        found.append(Outcome(_image_key(image, keys), [actual], [predicted], float(probabilities.get(predicted, 0.0))))
+        probabilities = dict(zip(report.tags, image.probabilities, strict=False))
+        found.append(Outcome(report.image_key(image), [actual], [predicted], float(probabilities.get(predicted, 0.0))))
     found.sort(key=lambda o: o.confidence, reverse=True)
     return found
-
-
-def _image_key(image: dict, keys: list[str]) -> str | None:
-    """The training image (blob key = sha256) a report entry is about; None when the report cannot say."""
-    index = image.get("index")
-    return keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sightline.service.importing import ImportItem
 from sightline.service.iterations import trained_iteration, trained_model
+from sightline.service.report import StoredReport
 from sightline.service.views import IterationView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration
@@ -22,6 +23,11 @@ class Evaluation:
     iteration: IterationView
     report: dict  # EvaluationReport.to_dict() with `image_paths`; {} when no image could be scored
     errors: list[tuple[str, str]]  # (path, why it was left out)
+
+    @property
+    def summary(self) -> StoredReport | None:
+        """The report typed, as the front ends read every report (None when no image could be scored)."""
+        return StoredReport.from_dict(self.report)
 
     def to_dict(self) -> dict:
         return {

@@ -1,7 +1,7 @@
 """An iteration's evaluation report, as stored, or recomputed at another probability threshold.
 
-The report is the engine's `EvaluationReport.to_dict()` plus `warnings`, `skipped_images`,
-`image_keys` (the sha256 of each image trained on) and `tag_ids` ({tag name then: tag id}). The CLI
+The report is read once into a `StoredReport` (see `service.report`: what it holds, how old reports
+load). The CLI
 (`iterations show --threshold`), the API (`performance?threshold=`) and the web UI's threshold slider
 all read it here; Custom Vision's GetImagePerformances reads its per-image out-of-fold probabilities,
 and the listings as of an iteration (`snapshot`) the images and tags it trained on.
@@ -23,39 +23,46 @@ from sightline.errors import NotTrainedError
 from sightline.service.images import image_view
 from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
+from sightline.service.report import EvaluatedImage, StoredReport, TagFigures
 from sightline.service.tags import get_tag_row, tag_summary
 from sightline.service.training import iteration_view
 from sightline.service.views import ImagePerformanceView, IterationView, TagView
 from sightline.service.workspace import Workspace
 from sightline.store import Image, Tag
 
-Report = dict[str, Any]
+Report = StoredReport  # the name the front ends know
 
 
 def iteration_report(
     ws: Workspace, project: str, iteration: str | None = None, *, threshold: float | None = None
-) -> tuple[IterationView, Report]:
-    """The iteration (default: the latest) and its report ({} until training has completed)."""
+) -> tuple[IterationView, Report | None]:
+    """The iteration (default: the latest) and its report (None until training has completed)."""
     with ws.session() as session:
         row = find_iteration_row(session, find_project_row(session, project), iteration)
-        view, report = iteration_view(row), dict(row.report or {})
-    if threshold is None or not report or math.isclose(threshold, report.get("threshold", -1.0)):
-        return view, report  # the trained threshold keeps the spread across folds, which recomputing loses
-    return view, at_threshold(report, threshold)
+        view, report = iteration_view(row), StoredReport.from_dict(row.report)
+    return view, _at(report, threshold)
+
+
+def _at(report: Report | None, threshold: float | None) -> Report | None:
+    """The report at `threshold`: as stored at the trained threshold, which keeps the spread across
+    folds (recomputing loses it)."""
+    if threshold is None or report is None:
+        return report
+    if report.threshold is not None and math.isclose(threshold, report.threshold):
+        return report
+    return at_threshold(report, threshold)
 
 
 def test_set_report(
     ws: Workspace, project: str, iteration: str | None = None, *, threshold: float | None = None
-) -> Report:
+) -> Report | None:
     """The iteration (default: the latest) scored on the project's test set when training finished:
-    the held-out figures (at `threshold`, default the trained one). {} when the project had no test
+    the held-out figures (at `threshold`, default the trained one). None when the project had no test
     set then (or the iteration is not trained)."""
     with ws.session() as session:
         row = find_iteration_row(session, find_project_row(session, project), iteration)
-        report = dict(row.test_report or {})
-    if threshold is None or not report or math.isclose(threshold, report.get("threshold", -1.0)):
-        return report
-    return at_threshold(report, threshold)
+        report = StoredReport.from_dict(row.test_report)
+    return _at(report, threshold)
 
 
 def trained_report(
@@ -69,40 +76,49 @@ def trained_report(
     """As `iteration_report`, but an iteration without a report (not trained yet, failed) is an error,
     whose message says that it has `what` once training has completed."""
     view, report = iteration_report(ws, project, iteration, threshold=threshold)
-    if not report:
+    if report is None:
         raise NotTrainedError(f"{view.name} is {view.status}: it has {what} once training has completed")
     return view, report
+
+
+def _defined(value: float) -> float | None:
+    """A metric that may be undefined (NaN: nothing predicted, or nothing to find) as float or None."""
+    return None if math.isnan(value) else float(value)
 
 
 def at_threshold(report: Report, threshold: float) -> Report:
     """The report with precision and recall (overall and per tag) recomputed at another threshold.
 
     Computed from the stored out-of-fold probabilities; the spread across folds cannot be (fold
-    membership is not stored), so the *_std figures are dropped.
+    membership is not stored), so the *_std figures are dropped. A tag that no image reaches the
+    threshold for has no precision (None, not 0).
     """
     from sklearn.metrics import precision_score, recall_score  # here: scikit-learn costs the CLI ~1 s to import
 
-    tags = list(report.get("tags") or [])
-    images = [i for i in report.get("images") or [] if len(i.get("probabilities") or []) == len(tags)]
+    tags = report.tags
+    images = [i for i in report.images if len(i.probabilities) == len(tags)]
     if not tags or not images:
         return report
-    truth = np.array([[t in (i.get("true_tags") or []) for t in tags] for i in images], dtype=int)
-    predicted = (np.array([i["probabilities"] for i in images], dtype=float) >= threshold).astype(int)
-    per_tag = {entry.get("tag"): dict(entry) for entry in report.get("per_tag") or []}
+    truth = np.array([[t in i.true_tags for t in tags] for i in images], dtype=int)
+    predicted = (np.array([i.probabilities for i in images], dtype=float) >= threshold).astype(int)
+    per_tag = {entry.tag: entry for entry in report.per_tag}
     for j, tag in enumerate(tags):
-        entry = per_tag.setdefault(tag, {"tag": tag})
-        entry["precision"] = float(precision_score(truth[:, j], predicted[:, j], zero_division=0.0))
-        entry["recall"] = float(recall_score(truth[:, j], predicted[:, j], zero_division=0.0))
-        entry["precision_std"] = entry["recall_std"] = None
-    return {
-        **report,
-        "threshold": threshold,
-        "precision": float(precision_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
-        "recall": float(recall_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
-        "precision_std": None,  # bootstrapped at the trained threshold only
-        "recall_std": None,
-        "per_tag": list(per_tag.values()),
-    }
+        per_tag[tag] = replace(
+            per_tag.get(tag, TagFigures(tag)),
+            precision=_defined(precision_score(truth[:, j], predicted[:, j], zero_division=np.nan)),
+            recall=_defined(recall_score(truth[:, j], predicted[:, j], zero_division=np.nan)),
+            precision_std=None,
+            recall_std=None,
+        )
+    return replace(
+        report,
+        threshold=threshold,
+        precision=_defined(precision_score(truth.ravel(), predicted.ravel(), zero_division=np.nan)),
+        recall=_defined(recall_score(truth.ravel(), predicted.ravel(), zero_division=np.nan)),
+        precision_std=None,  # bootstrapped at the trained threshold only
+        recall_std=None,
+        per_tag=list(per_tag.values()),
+    )
 
 
 def image_performances(
@@ -120,7 +136,8 @@ def image_performances(
     `tag_ids` keeps images that carried any of those tags when trained. Images deleted since are left out.
     """
     report = trained_report(ws, project, iteration)[1]
-    tags = list(report.get("tags") or [])
+    assert report is not None
+    tags = report.tags
     with ws.session() as session:
         project_id = find_project_row(session, project).id
         trained = trained_tags(session, project_id, report)
@@ -136,9 +153,7 @@ def image_performances(
             skip=skip,
         )
         for image, entry in page:
-            probabilities = sorted(
-                zip(tags, entry.get("probabilities") or [], strict=False), key=lambda p: p[1], reverse=True
-            )
+            probabilities = sorted(zip(tags, entry.probabilities, strict=False), key=lambda p: p[1], reverse=True)
             trained_with = tags_as_trained(entry, trained)
             views.append(
                 ImagePerformanceView(
@@ -158,6 +173,7 @@ def count_image_performances(
 ) -> int:
     """How many images `image_performances` has to show (with the same `tag_ids` filter)."""
     report = trained_report(ws, project, iteration)[1]
+    assert report is not None
     with ws.session() as session:
         return len(evaluated(session, find_project_row(session, project).id, report, tag_ids))
 
@@ -173,8 +189,8 @@ def trained_tags(session: Session, project_id: str, report: Report) -> dict[str,
     since are absent (a tag created later under a deleted one's name is another tag).
     """
     rows = session.scalars(select(Tag).where(Tag.project_id == project_id)).all()
-    recorded = report.get("tag_ids")
-    if not isinstance(recorded, dict):
+    recorded = report.tag_ids
+    if recorded is None:
         return {tag.name: tag for tag in rows}
     by_id = {tag.id: tag for tag in rows}
     return {name: by_id[tag_id] for name, tag_id in recorded.items() if tag_id in by_id}
@@ -185,9 +201,9 @@ def as_trained(tag: Tag, name: str, image_count: int = 0) -> TagView:
     return replace(tag_summary(tag, image_count), name=name)
 
 
-def tags_as_trained(entry: dict, trained: dict[str, Tag]) -> list[TagView]:
+def tags_as_trained(entry: EvaluatedImage, trained: dict[str, Tag]) -> list[TagView]:
     """The tags a report entry (one image) was trained with, those that still exist, by name."""
-    names = [name for name in entry.get("true_tags") or [] if name in trained]
+    names = [name for name in entry.true_tags if name in trained]
     return [as_trained(trained[name], name) for name in sorted(names, key=str.casefold)]
 
 
@@ -198,24 +214,23 @@ def evaluated(
     tag_ids: Sequence[str] = (),
     condition: ColumnElement[bool] | None = None,
     trained: dict[str, Tag] | None = None,
-) -> list[tuple[Any, dict]]:
+) -> list[tuple[Any, EvaluatedImage]]:
     """(id/created/sha256 row, report entry) for each evaluated image still in the project.
 
     `tag_ids` keeps those that carried any of these tags when trained (each must exist: NotFoundTag);
     `condition` (on `Image`) is applied to the image as it is now. `trained`: `trained_tags` of the
     report, when the caller has it already.
     """
-    keys = list(report.get("image_keys") or [])
-    entries: dict[str, dict] = {}
-    for entry in report.get("images") or []:
-        index = entry.get("index")
-        if isinstance(index, int) and 0 <= index < len(keys):
-            entries[keys[index]] = entry
+    entries: dict[str, EvaluatedImage] = {}
+    for entry in report.images:
+        key = report.image_key(entry)
+        if key is not None:
+            entries[key] = entry
     if tag_ids:
         ids = {get_tag_row(session, project_id, tag_id).id for tag_id in dict.fromkeys(tag_ids)}
         trained = trained if trained is not None else trained_tags(session, project_id, report)
         wanted = {name for name, tag in trained.items() if tag.id in ids}
-        entries = {key: e for key, e in entries.items() if wanted & set(e.get("true_tags") or [])}
+        entries = {key: e for key, e in entries.items() if wanted & set(e.true_tags)}
     rows = _rows_by_sha256(session, project_id, list(entries), (Image.id, Image.created, Image.sha256), condition)
     return [(row, entries[row.sha256]) for row in rows]
 
@@ -249,7 +264,7 @@ def evaluated_page(
     newest_first: bool = True,
     take: int = 50,
     skip: int = 0,
-) -> list[tuple[Image, dict]]:
+) -> list[tuple[Image, EvaluatedImage]]:
     """A page of `evaluated` images, newest (or oldest) first: (image row with its metadata, report entry)."""
     ordered = sorted(
         evaluated(session, project_id, report, tag_ids, condition, trained),

@@ -40,10 +40,11 @@ def list_tags(ws: Workspace, project_id: str, iteration: str | None) -> list[Tag
     if not iteration:
         return tags.list_tags(ws, project_id)
     report = performance.trained_report(ws, project_id, iteration, what=_WHAT)[1]
-    counts = Counter(name for entry in report.get("images") or [] for name in set(entry.get("true_tags") or []))
+    assert report is not None
+    counts = Counter(name for entry in report.images for name in set(entry.true_tags))
     with ws.session() as session:
         trained = performance.trained_tags(session, find_project_row(session, project_id).id, report)
-        names = [name for name in dict.fromkeys(report.get("tags") or []) if name in trained]
+        names = [name for name in dict.fromkeys(report.tags) if name in trained]
         return [performance.as_trained(trained[name], name, counts[name]) for name in sorted(names, key=str.casefold)]
 
 

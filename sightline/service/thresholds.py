@@ -20,6 +20,7 @@ from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, NotTrainedError
 from sightline.service.iterations import find_iteration_row
 from sightline.service.projects import find_project_row
+from sightline.service.report import StoredReport
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Project, utcnow
 
@@ -120,33 +121,38 @@ def _trained(session: Session, project: Project, iteration_id: str | None) -> It
     return iteration
 
 
+def _report(iteration: Iteration) -> StoredReport:
+    return StoredReport.from_dict(iteration.report) or StoredReport()
+
+
 def _reported_tags(iteration: Iteration) -> list[str]:
-    return [str(t) for t in (iteration.report or {}).get("tags") or []]
+    return _report(iteration).tags
 
 
 def _suggested(iteration: Iteration, tags: list[str], target_precision: float | None) -> dict[str, float]:
     """Per tag: the report's best-F1 threshold, or the lowest reaching `target_precision` out of fold."""
-    report = iteration.report or {}
+    report = _report(iteration)
     if target_precision is None:
-        per_tag = {e.get("tag"): e.get("suggested_threshold") for e in report.get("per_tag") or []}
-        return {t: float(per_tag[t]) for t in tags if per_tag.get(t) is not None}
+        per_tag = {e.tag: e.suggested_threshold for e in report.per_tag}
+        return {t: float(v) for t in tags if (v := per_tag.get(t)) is not None}
     import numpy as np
 
     from sightline.learn.decisions import suggest_thresholds
 
-    images = [i for i in report.get("images") or [] if len(i.get("probabilities") or []) == len(tags)]
+    images = [i for i in report.images if len(i.probabilities) == len(tags)]
     if not images:
         return {}
-    truth = np.array([[t in (i.get("true_tags") or []) for t in tags] for i in images], dtype=int)
-    probs = np.array([i["probabilities"] for i in images], dtype=float)
-    values = suggest_thresholds(truth, probs, target_precision=target_precision, default=float(report["threshold"]))
+    truth = np.array([[t in i.true_tags for t in tags] for i in images], dtype=int)
+    probs = np.array([i.probabilities for i in images], dtype=float)
+    default = report.threshold if report.threshold is not None else float(iteration.project.threshold)
+    values = suggest_thresholds(truth, probs, target_precision=target_precision, default=default)
     return {t: float(v) for t, v in zip(tags, values, strict=True)}
 
 
 def _view(project: Project, iteration: Iteration) -> ThresholdsView:
     tags = _reported_tags(iteration)
     own = {t: float(v) for t, v in (iteration.tag_thresholds or {}).items()}
-    per_tag_report = {e.get("tag"): e.get("suggested_threshold") for e in (iteration.report or {}).get("per_tag") or []}
+    per_tag_report = {e.tag: e.suggested_threshold for e in _report(iteration).per_tag}
     return ThresholdsView(
         project_id=project.id,
         iteration_id=iteration.id,

@@ -40,9 +40,7 @@ def _charts(report: performance.Report) -> dict[str, str | None]:
     before, after = reporting.reliability(report, "before"), reporting.reliability(report, "after")
     return {
         "pr_curves": figures.pr_curves(curves, rows) if curves else None,
-        "reliability": figures.reliability(
-            before, after, report.get("ece_before_calibration"), report.get("ece_after_calibration")
-        )
+        "reliability": figures.reliability(before, after, report.ece_before_calibration, report.ece_after_calibration)
         if before or after
         else None,
     }
@@ -93,9 +91,9 @@ def performance_json(ws: WS, project_id: str, iteration: str | None = None, thre
     view, report = performance.trained_report(ws, project_id, chosen, threshold=threshold)
     return {
         "iteration": {"id": view.id, "name": view.name},
-        "threshold": report.get("threshold"),
-        "precision": report.get("precision"),
-        "recall": report.get("recall"),
+        "threshold": report.threshold,
+        "precision": report.precision,
+        "recall": report.recall,
         "per_tag": [
             {
                 "tag": r.tag,

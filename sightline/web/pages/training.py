@@ -60,10 +60,10 @@ def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dic
     if latest.status == IterationStatus.COMPLETED:
         _, report = performance.iteration_report(ws, project_id, latest.id)
         if report:
-            headline = ("precision", "recall", "mAP" if report.get("multilabel") else "accuracy")
+            headline = ("precision", "recall", "mAP" if report.multilabel else "accuracy")
             overall = reporting.overall(report)
             result["figures"] = {k: overall[k] for k in headline if overall.get(k) is not None}
-            result["threshold"] = report.get("threshold")
+            result["threshold"] = report.threshold
     return result
 
 
