@@ -96,8 +96,8 @@ def test_local_folder_and_manifest_with_bad_images_to_jsonl(published, tmp_path)
         published.ws, "Shapes", [Path(good).read_bytes()], publish_name="production", store=False
     )
     first = by_path[good]["tags"]
-    assert [p["tag_name"] for p in view.predictions] == [t["tag"] for t in first]
-    assert [p["probability"] for p in view.predictions] == pytest.approx([t["probability"] for t in first], abs=1e-6)
+    assert [p.tag_name for p in view.predictions] == [t["tag"] for t in first]
+    assert [p.probability for p in view.predictions] == pytest.approx([t["probability"] for t in first], abs=1e-6)
 
 
 def test_parquet_output_and_clear_errors(published, tmp_path):

@@ -178,11 +178,11 @@ def test_train_publish_predict_review(ws):
         [to_jpeg(make_image(["circle"], seed=4242)), to_jpeg(make_unrelated_image(7)), b"junk"],
         publish_name="production",
     )
-    assert circle.predictions[0]["tag_name"] == "circle"
-    assert [p["probability"] for p in circle.predictions] == sorted(
-        (p["probability"] for p in circle.predictions), reverse=True
+    assert circle.predictions[0].tag_name == "circle"
+    assert [p.probability for p in circle.predictions] == sorted(
+        (p.probability for p in circle.predictions), reverse=True
     )
-    assert sum(p["probability"] for p in circle.predictions) == pytest.approx(1.0, abs=1e-6)
+    assert sum(p.probability for p in circle.predictions) == pytest.approx(1.0, abs=1e-6)
     assert unrelated.unknown_score > circle.unknown_score
     assert broken.reason == "not_an_image"
     stored = predictions.list_predictions(ws, project.id)
@@ -207,7 +207,7 @@ def test_multilabel_training_with_negative_images(ws):
     done = iterations.get_iteration(ws, project.id, queued.id)
     assert done.status == "Completed", done.error
     (view,) = predictions.predict(ws, project.id, [to_jpeg(make_image(["square"], seed=777))], store=False)
-    names = [p["tag_name"] for p in view.predictions]
+    names = [p.tag_name for p in view.predictions]
     assert set(names) >= {"circle", "square", "triangle"}
     assert view.stored is False and predictions.list_predictions(ws, project.id) == []
 

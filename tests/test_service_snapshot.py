@@ -96,7 +96,7 @@ def test_an_iteration_shows_its_tags_and_images_as_trained(ws):
 
     evaluated = performance.image_performances(ws, pid, it, tag_ids=[circle], take=256)
     assert len(evaluated) == 4 and {(t.id, t.name) for p in evaluated for t in p.trained_tags} == {(circle, "circle")}
-    assert {p["tag_id"] for p in evaluated[0].predictions} == {circle, square}
+    assert {p.tag_id for p in evaluated[0].predictions} == {circle, square}
 
 
 def test_tags_deleted_since_are_left_out_and_older_reports_match_tags_by_name(ws):

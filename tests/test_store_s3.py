@@ -48,7 +48,7 @@ def test_upload_train_publish_predict_export_and_delete_on_s3(s3_ws: Workspace):
     (view,) = predictions.predict(
         ws, project.id, [to_jpeg(make_image(["circle"], seed=4242))], publish_name="production"
     )
-    assert view.stored and view.predictions[0]["tag_name"] in {"circle", "square", "triangle"}
+    assert view.stored and view.predictions[0].tag_name in {"circle", "square", "triangle"}
     assert predictions.prediction_image(ws, project.id, view.id)[:2] == b"\xff\xd8"
     export = iterations.export_iteration(ws, project.id, done.id, "ONNX")
     assert export.status == "Completed"
@@ -59,7 +59,7 @@ def test_upload_train_publish_predict_export_and_delete_on_s3(s3_ws: Workspace):
     (again,) = predictions.predict(
         other, project.id, [to_jpeg(make_image(["circle"], seed=4242))], publish_name="production", store=False
     )
-    assert again.predictions == [{**p} for p in view.predictions]
+    assert again.predictions == view.predictions
 
     iterations.unpublish_iteration(ws, project.id, done.id)
     projects.delete_project(ws, project.id)

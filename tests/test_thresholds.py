@@ -18,6 +18,7 @@ from sightline.api.keys import load_keys
 from sightline.cli import app as cli_app
 from sightline.errors import InvalidRequestError
 from sightline.service import Worker, Workspace, iterations, predictions, thresholds, training
+from sightline.service.views import PredictedTag
 from sightline.synthetic import make_image, to_jpeg
 
 PROBE = to_jpeg(make_image(["square"], seed=4242))
@@ -50,34 +51,34 @@ def trained(workspace: tuple[Workspace, str]) -> tuple[Workspace, str]:
     return workspace
 
 
-def _next(ws: Workspace, project_id: str) -> dict[str, dict]:
+def _next(ws: Workspace, project_id: str) -> dict[str, PredictedTag]:
     (view,) = predictions.predict(ws, project_id, [PROBE], store=False)
-    return {p["tag_name"]: p for p in view.predictions}
+    return {p.tag_name: p for p in view.predictions}
 
 
 def _top_and_low(ws: Workspace, project_id: str) -> tuple[str, str]:
-    ranked = sorted(_next(ws, project_id).values(), key=lambda p: -p["probability"])
-    return ranked[0]["tag_name"], ranked[-1]["tag_name"]
+    ranked = sorted(_next(ws, project_id).values(), key=lambda p: -p.probability)
+    return ranked[0].tag_name, ranked[-1].tag_name
 
 
 def test_per_tag_thresholds_through_the_service_act_on_the_next_prediction(trained):
     ws, project_id = trained
     before = _next(ws, project_id)
-    assert all(p["threshold"] == 0.5 for p in before.values())
+    assert all(p.threshold == 0.5 for p in before.values())
     top, low = _top_and_low(ws, project_id)
     view = thresholds.set_thresholds(ws, project_id, tags={top: 1.0, low: 0.0})
     assert view.per_tag == {top: 1.0, low: 0.0} and view.tags[top] == 1.0
     after = _next(ws, project_id)
-    assert after[top]["threshold"] == 1.0 and not after[top]["above_threshold"]
-    assert after[low]["threshold"] == 0.0 and after[low]["above_threshold"]
+    assert after[top].threshold == 1.0 and not after[top].above_threshold
+    assert after[low].threshold == 0.0 and after[low].above_threshold
     (view,) = predictions.predict(ws, project_id, [PROBE], store=True)
     assert view.uncertain and view.reasons[0]["code"] == "below_threshold" and view.reasons[0]["threshold"] == 1.0
     (stored,) = predictions.list_predictions(ws, project_id)
-    assert stored.reasons == view.reasons and stored.predictions[0]["threshold"] == 1.0
+    assert stored.reasons == view.reasons and stored.predictions[0].threshold == 1.0
 
     cleared = thresholds.set_thresholds(ws, project_id, clear=True, threshold=0.3)
     assert cleared.per_tag == {} and set(cleared.tags.values()) == {0.3}
-    assert all(p["threshold"] == 0.3 for p in _next(ws, project_id).values())
+    assert all(p.threshold == 0.3 for p in _next(ws, project_id).values())
 
 
 def test_suggested_thresholds_apply_in_one_step_and_bad_values_change_nothing(trained):
@@ -101,7 +102,7 @@ def test_the_cli_shows_and_sets_per_tag_thresholds(trained, tmp_path: Path):
     result = runner.invoke(cli_app, ["thresholds", "Shapes", "--tag", f"{top}=0.999", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["per_tag"] == {top: 0.999}
-    assert not _next(ws, project_id)[top]["above_threshold"]
+    assert not _next(ws, project_id)[top].above_threshold
     probe = tmp_path / "probe.jpg"
     probe.write_bytes(PROBE)
     predicted = runner.invoke(cli_app, ["predict", "Shapes", "--json", "--no-store", str(probe)])
@@ -178,4 +179,4 @@ def test_the_web_form_sets_per_tag_thresholds(trained):
     assert page.status_code == 200 and 'id="thresholds-form"' in page.text and f'name="tag:{top}"' in page.text
     assert posted.status_code == 303
     assert thresholds.get_thresholds(ws, project_id).per_tag == {top: 0.999}
-    assert not _next(ws, project_id)[top]["above_threshold"]
+    assert not _next(ws, project_id)[top].above_threshold

@@ -189,7 +189,7 @@ def test_quick_test_a_file_store_it_and_accept_it_in_the_queue(page, web_server:
     assert page.locator(".threshold-line").count() == len(KINDS)
     (stored,) = predictions.list_predictions(ws, pid)
     assert f"prediction={stored.id}" in page.url
-    assert page.inner_text(".tag-bars li >> nth=0").startswith(stored.predictions[0]["tag_name"])
+    assert page.inner_text(".tag-bars li >> nth=0").startswith(stored.predictions[0].tag_name)
     _load_images(page)
     screenshot(page, "quicktest")
 
@@ -200,10 +200,10 @@ def test_quick_test_a_file_store_it_and_accept_it_in_the_queue(page, web_server:
     _load_images(page)
     item = page.locator(f"#prediction-{stored.id}")
     top = stored.predictions[0]
-    accept = item.get_by_role("button", name=f"Accept {top['tag_name']}")
+    accept = item.get_by_role("button", name=f"Accept {top.tag_name}")
     if not accept.count():  # the tiny model's top tag may not reach the threshold: pick it instead
         item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
-        item.get_by_label(top["tag_name"]).check()
+        item.get_by_label(top.tag_name).check()
         accept = item.get_by_role("button", name="Add to training set")
     screenshot(page, "predictions")
     accept.click()
@@ -237,15 +237,15 @@ def test_quick_test_a_url_without_storing_then_correct_a_stored_one(page, web_se
     assert "choose an image file" in page.inner_text(".problem")
 
     (fresh,) = predictions.predict(ws, pid, [_photo(99)], iteration_id=trained.iteration_id)
-    wrong = next(p for p in fresh.predictions if p["tag_name"] != fresh.predictions[0]["tag_name"])
+    wrong = next(p for p in fresh.predictions if p.tag_name != fresh.predictions[0].tag_name)
     page.goto(f"/projects/{pid}/predictions")
     item = page.locator(f"#prediction-{fresh.id}")
     item.locator("details").evaluate("d => { d.open = true; }")  # open, whether or not it was
-    item.get_by_label(wrong["tag_name"]).check()
+    item.get_by_label(wrong.tag_name).check()
     item.get_by_role("button", name="Add to training set").click()
-    assert f"as {wrong['tag_name']}" in page.inner_text(".notice")
+    assert f"as {wrong.tag_name}" in page.inner_text(".notice")
     (added,) = [i for i in images.list_images(ws, pid, take=200) if i.original_name == f"prediction {fresh.id}"]
-    assert [t.name for t in added.tags] == [wrong["tag_name"]]
+    assert [t.name for t in added.tags] == [wrong.tag_name]
 
 
 def test_flags_are_explained_in_plain_words(page, web_server: RunningServer, trained: Trained) -> None:

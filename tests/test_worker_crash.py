@@ -222,7 +222,7 @@ def test_a_killed_worker_is_replaced_and_the_iteration_completes(queued: QueuedT
     )
     assert isinstance(circle, PredictionView) and isinstance(square, PredictionView)
     assert circle.iteration_id == done.id
-    assert circle.predictions[0]["tag_name"] == "circle" and square.predictions[0]["tag_name"] == "square"
+    assert circle.predictions[0].tag_name == "circle" and square.predictions[0].tag_name == "square"
     assert replacement.process.wait(timeout=30) == 0, replacement.output
 
 

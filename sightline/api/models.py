@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +29,7 @@ from sightline.service.views import (
     MetadataUpdate,
     PredictionView,
     ProjectView,
+    TagScore,
     TagView,
 )
 
@@ -511,7 +513,7 @@ class ImagePrediction(CamelModel):
 
     @classmethod
     def of(cls, view: PredictionView) -> ImagePrediction:
-        ranked = sorted(view.predictions, key=lambda p: p["probability"], reverse=True)
+        ranked = sorted(view.predictions, key=lambda p: p.probability, reverse=True)
         return cls(
             id=view.id,
             project=view.project_id,
@@ -519,11 +521,11 @@ class ImagePrediction(CamelModel):
             created=view.created,
             predictions=[
                 Prediction(
-                    probability=p["probability"],
-                    tag_id=p.get("tag_id"),
-                    tag_name=p["tag_name"],
-                    above_threshold=bool(p.get("above_threshold", p["probability"] >= view.threshold)),
-                    threshold=float(p.get("threshold", view.threshold)),
+                    probability=p.probability,
+                    tag_id=p.tag_id,
+                    tag_name=p.tag_name,
+                    above_threshold=p.above_threshold,
+                    threshold=p.threshold,
                 )
                 for p in ranked
             ],
@@ -609,9 +611,9 @@ class TagProbability(CamelModel):
     tag_name: str
 
     @classmethod
-    def ranked(cls, predictions: list[dict[str, Any]]) -> list[TagProbability]:
-        ordered = sorted(predictions, key=lambda p: p["probability"], reverse=True)
-        return [cls(probability=p["probability"], tag_id=p.get("tag_id"), tag_name=p["tag_name"]) for p in ordered]
+    def ranked(cls, predictions: Sequence[TagScore]) -> list[TagProbability]:
+        ordered = sorted(predictions, key=lambda p: p.probability, reverse=True)
+        return [cls(probability=p.probability, tag_id=p.tag_id, tag_name=p.tag_name) for p in ordered]
 
 
 class StoredImagePrediction(CamelModel):

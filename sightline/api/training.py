@@ -734,7 +734,7 @@ def _suggested(ws: Workspace, project_id: str, iteration_id: str, tag_ids: list[
     wanted = set(tag_ids) if tag_ids else None
     rows = []
     for image, view in predictions.suggest_for_untagged(ws, project_id, iteration_id):
-        hits = {p["tag_id"] for p in view.predictions if p["probability"] >= threshold and p["tag_id"]}
+        hits = {p.tag_id for p in view.predictions if p.probability >= threshold and p.tag_id}
         rows.append((image, view, hits if wanted is None else hits & wanted))
     return rows
 
@@ -753,7 +753,7 @@ def query_suggested_images(
         (i, v) for i, v, hits in _suggested(ws, project_id, iteration_id, token.tag_ids, token.threshold or 0.0) if hits
     ]
     descending = token.sort_by == "UncertaintyDescending"
-    rows.sort(key=lambda row: 1 - max((p["probability"] for p in row[1].predictions), default=0.0), reverse=descending)
+    rows.sort(key=lambda row: 1 - max((p.probability for p in row[1].predictions), default=0.0), reverse=descending)
     start = int(token.continuation) if (token.continuation or "").isdigit() else 0
     size = token.max_count or 50
     domain = domain_id(projects.get_project(ws, project_id).domain)

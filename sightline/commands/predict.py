@@ -127,19 +127,19 @@ def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
         return
     table = Table(show_header=False, box=None, padding=(0, 1, 0, 2))
     for prediction in result.predictions[:_TOP]:
-        probability = prediction["probability"]
-        passed = prediction["above_threshold"]
+        probability = prediction.probability
+        passed = prediction.above_threshold
         filled = round(probability * _BAR_WIDTH)
         bar = Text("█" * filled, style="green" if passed else "grey50") + Text("░" * (_BAR_WIDTH - filled), "grey23")
-        limit = prediction.get("threshold", result.threshold)
+        limit = prediction.threshold
         table.add_row(
-            Text(prediction["tag_name"]), bar, f"{probability:6.1%}", "✓" if passed else "", f"(threshold {limit:g})"
+            Text(prediction.tag_name), bar, f"{probability:6.1%}", "✓" if passed else "", f"(threshold {limit:g})"
         )
     console.print(table)
     hidden = len(result.predictions) - _TOP
     if hidden > 0:
-        console.print(f"  ... {hidden} more tags below {result.predictions[_TOP - 1]['probability']:.1%}")
-    if not any(p["above_threshold"] for p in result.predictions):
+        console.print(f"  ... {hidden} more tags below {result.predictions[_TOP - 1].probability:.1%}")
+    if not any(p.above_threshold for p in result.predictions):
         console.print("  no tag reaches its threshold")
     for reason in result.reasons:
         label = "[red]UNKNOWN[/red]" if reason.get("code") == "unknown" else "[yellow]UNCERTAIN[/yellow]"

@@ -21,7 +21,7 @@ from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
 from sightline.service.tags import get_tag_row
-from sightline.service.views import ImageAddResult, ImageFile, ImageView, PredictionView
+from sightline.service.views import ImageAddResult, ImageFile, ImageView, PredictedTag, PredictionView
 from sightline.service.workspace import Workspace
 from sightline.store import Iteration, IterationStatus, Prediction, Project, Tag, new_id, utcnow
 
@@ -123,13 +123,13 @@ def predict(
             out.append(result.error)
             continue
         predictions = [
-            {
-                "tag_id": target.tag_ids.get(t.tag),
-                "tag_name": t.tag,
-                "probability": float(t.probability),
-                "above_threshold": bool(t.above_threshold),
-                "threshold": float(t.threshold),
-            }
+            PredictedTag(
+                tag_id=target.tag_ids.get(t.tag),
+                tag_name=t.tag,
+                probability=float(t.probability),
+                above_threshold=bool(t.above_threshold),
+                threshold=float(t.threshold),
+            )
             for t in result.tags
         ]
         view = PredictionView(
@@ -162,7 +162,7 @@ def _store(ws: Workspace, view: PredictionView, data: bytes) -> None:
                 iteration_id=view.iteration_id,
                 image_key=key,
                 created=view.created,
-                results=view.predictions,
+                results=[p.to_dict() for p in view.predictions],
                 uncertain=view.uncertain,
                 unknown_score=view.unknown_score,
                 reasons=view.reasons,
@@ -181,7 +181,7 @@ def prediction_view(row: Prediction, threshold: float, unknown_threshold: float 
         project_id=row.project_id,
         iteration_id=row.iteration_id,
         created=row.created,
-        predictions=row.results,
+        predictions=[PredictedTag.from_dict(p, threshold) for p in row.results],
         threshold=threshold,
         uncertain=row.uncertain,
         unknown_score=row.unknown_score or 0.0,

@@ -119,6 +119,34 @@ class IterationView:
 
 
 @dataclass(frozen=True)
+class TagScore:
+    """One tag's probability for an image (out of fold, in an iteration's performance views)."""
+
+    tag_id: str | None  # None: the tag was deleted since
+    tag_name: str
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PredictedTag(TagScore):
+    """One tag of a prediction: its probability, the threshold it is held to, and whether it reaches it."""
+
+    above_threshold: bool = False
+    threshold: float = 0.5
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], threshold: float) -> PredictedTag:
+        """A stored row; rows stored before per-tag thresholds were held to the project's `threshold`."""
+        probability = float(data["probability"])
+        limit = float(data.get("threshold", threshold))
+        above = bool(data.get("above_threshold", probability >= limit))
+        return cls(data.get("tag_id"), str(data["tag_name"]), probability, above, limit)
+
+
+@dataclass(frozen=True)
 class PredictionView:
     """A prediction as returned and, when stored, as kept for review."""
 
@@ -126,7 +154,7 @@ class PredictionView:
     project_id: str
     iteration_id: str | None
     created: datetime
-    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability, above_threshold, threshold}]
+    predictions: list[PredictedTag]  # high to low
     threshold: float  # the project's one threshold (each tag's own is in `predictions`)
     uncertain: bool
     unknown_score: float
@@ -134,6 +162,12 @@ class PredictionView:
     reasons: list[dict[str, Any]] = field(default_factory=list)  # why uncertain: `sightline.learn.decisions.Reason`
     stored: bool = False
     reviewed: bool = False
+
+    def __post_init__(self) -> None:
+        rows = [
+            p if isinstance(p, PredictedTag) else PredictedTag.from_dict(p, self.threshold) for p in self.predictions
+        ]
+        object.__setattr__(self, "predictions", rows)  # a stored row (a dict) becomes typed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,7 +206,7 @@ class ImagePerformanceView:
 
     image: ImageView
     trained_tags: list[TagView]
-    predictions: list[dict[str, Any]]  # [{tag_id, tag_name, probability}], high to low
+    predictions: list[TagScore]  # high to low
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,6 +26,6 @@ def explain(prediction: PredictionView, *, multilabel: bool) -> list[Flag]:
     flags = [Flag(str(r.get("code")), describe_reason(r)) for r in prediction.reasons]
     if prediction.uncertain and not prediction.reasons:
         flags.append(Flag("uncertain", "Uncertain: a person should check."))
-    if tags and not any(t.get("above_threshold") for t in tags) and not flags:
+    if tags and not any(t.above_threshold for t in tags) and not flags:
         flags.append(Flag("none-above", "No tag reaches its threshold."))
     return flags
