@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sightline.api.models import IterationPerformance
+from sightline.api.schemas import IterationPerformance
 from sightline.commands.render import percent
 from sightline.learn.evaluation import build_report
 from sightline.reporting import performance as reporting

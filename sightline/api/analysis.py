@@ -24,7 +24,7 @@ from sightline.api.context import WS, Fetching
 from sightline.api.errors import ApiError, describe_errors
 from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.api.keys import require_subscription_key
-from sightline.api.models import CamelModel, ImageUrl
+from sightline.api.schemas import CamelModel, ImageUrl
 from sightline.codes import ErrorCode
 from sightline.service.analysis import analyze_image
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.links import Links
-from sightline.api.models import PredictionQueryResult, PredictionQueryToken, StoredImagePrediction
+from sightline.api.schemas import PredictionQueryResult, PredictionQueryToken, StoredImagePrediction
 from sightline.codes import ErrorCode
 from sightline.service import Workspace, predictions, projects
 from sightline.service.predictions import TagRange

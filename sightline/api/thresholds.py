@@ -15,7 +15,7 @@ from pydantic import Field
 
 from sightline.api.context import WS, IterationId, ProjectId
 from sightline.api.keys import require_training_key
-from sightline.api.models import CamelModel
+from sightline.api.schemas import CamelModel
 from sightline.service import tags as tag_service
 from sightline.service import thresholds
 from sightline.service.thresholds import ThresholdsView

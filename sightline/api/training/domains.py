@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from sightline.api.context import AppDomains
-from sightline.api.models import Domain
+from sightline.api.schemas import Domain
 
 router = APIRouter()
 

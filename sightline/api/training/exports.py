@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from sightline.api.context import WS, IterationId, ProjectId
 from sightline.api.links import SignedLinks
-from sightline.api.models import Export
+from sightline.api.schemas import Export
 from sightline.service import iterations
 
 router = APIRouter()

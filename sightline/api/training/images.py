@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from sightline.api.context import WS, ProjectId, id_list
 from sightline.api.links import SignedLinks
-from sightline.api.models import Image
+from sightline.api.schemas import Image
 from sightline.api.training.params import (
     _TAGGED,
     AsOfIteration,

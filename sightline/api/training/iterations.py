@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 from sightline.api.context import WS, IterationId, ProjectId, id_list
 from sightline.api.errors import ApiError
 from sightline.api.links import SignedLinks
-from sightline.api.models import ImagePerformance, Iteration, IterationPerformance, IterationUpdate, TrainingParameters
+from sightline.api.schemas import ImagePerformance, Iteration, IterationPerformance, IterationUpdate, TrainingParameters
 from sightline.api.training.params import Skip, TagIds, Take
 from sightline.codes import ErrorCode
 from sightline.service import iterations, performance, tags, training

@@ -13,7 +13,9 @@ from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_image
 from sightline.api.links import SignedLinks
-from sightline.api.models import (
+from sightline.api.prediction import classify
+from sightline.api.prediction_query import query_predictions as run_prediction_query
+from sightline.api.schemas import (
     ImagePrediction,
     ImageUrl,
     PredictionQueryResult,
@@ -24,8 +26,6 @@ from sightline.api.models import (
     SuggestedTagAndRegionQueryToken,
     TagFilter,
 )
-from sightline.api.prediction import classify
-from sightline.api.prediction_query import query_predictions as run_prediction_query
 from sightline.errors import ImageError
 from sightline.service import Workspace, predictions, projects, tags
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sightline.api.context import WS, AppDomains, ProjectId, id_list
 from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
-from sightline.api.models import Project, ProjectExport, ProjectSettings, ProjectUpdate
+from sightline.api.schemas import Project, ProjectExport, ProjectSettings, ProjectUpdate
 from sightline.codes import ErrorCode
 from sightline.errors import NotFoundError
 from sightline.service import copying, iterations, projects

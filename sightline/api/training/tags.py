@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sightline.api.context import WS, ProjectId, TagId
-from sightline.api.models import Tag, TagUpdate
+from sightline.api.schemas import Tag, TagUpdate
 from sightline.api.training.params import AsOfIteration
 from sightline.service import snapshot, tags
 

@@ -12,7 +12,7 @@ from sightline.api.context import WS, Fetching, ProjectId, id_list
 from sightline.api.errors import ApiError
 from sightline.api.fetch import fetch_all
 from sightline.api.links import SignedLinks
-from sightline.api.models import (
+from sightline.api.schemas import (
     ImageCreateSummary,
     ImageFileCreateBatch,
     ImageIdCreateBatch,
