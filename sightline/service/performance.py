@@ -26,7 +26,7 @@ from sightline.service.projects import find_project_row
 from sightline.service.report import EvaluatedImage, StoredReport, TagFigures
 from sightline.service.tags import get_tag_row, tag_summary
 from sightline.service.training import iteration_view
-from sightline.service.views import ImagePerformanceView, IterationView, TagScore, TagView
+from sightline.service.views import ImagePerformanceView, IterationView, ScoredTag, TagView
 from sightline.service.workspace import Workspace
 from sightline.store import Image, Tag
 
@@ -160,7 +160,7 @@ def image_performances(
                     image=image_view(image, trained_with),
                     trained_tags=trained_with,
                     predictions=[
-                        TagScore(trained[t].id if t in trained else None, t, float(p)) for t, p in probabilities
+                        ScoredTag(trained[t].id if t in trained else None, t, float(p)) for t, p in probabilities
                     ],
                 )
             )

@@ -119,7 +119,7 @@ class IterationView:
 
 
 @dataclass(frozen=True)
-class TagScore:
+class ScoredTag:
     """One tag's probability for an image (out of fold, in an iteration's performance views)."""
 
     tag_id: str | None  # None: the tag was deleted since
@@ -131,7 +131,7 @@ class TagScore:
 
 
 @dataclass(frozen=True)
-class PredictedTag(TagScore):
+class PredictedTag(ScoredTag):
     """One tag of a prediction: its probability, the threshold it is held to, and whether it reaches it."""
 
     above_threshold: bool = False
@@ -206,7 +206,7 @@ class ImagePerformanceView:
 
     image: ImageView
     trained_tags: list[TagView]
-    predictions: list[TagScore]  # high to low
+    predictions: list[ScoredTag]  # high to low
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

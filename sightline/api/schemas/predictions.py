@@ -13,7 +13,7 @@ from sightline.service.views import (
     ImagePerformanceView,
     ImageView,
     PredictionView,
-    TagScore,
+    ScoredTag,
 )
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class TagProbability(CamelModel):
     tag_name: str
 
     @classmethod
-    def ranked(cls, predictions: Sequence[TagScore]) -> list[TagProbability]:
+    def ranked(cls, predictions: Sequence[ScoredTag]) -> list[TagProbability]:
         ordered = sorted(predictions, key=lambda p: p.probability, reverse=True)
         return [cls(probability=p.probability, tag_id=p.tag_id, tag_name=p.tag_name) for p in ordered]
 
