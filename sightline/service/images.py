@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.imaging import inspect_image, make_thumbnail, sniff_format
+from sightline.imaging import ImageInfo, inspect_image, make_thumbnail, sniff_format
 from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
@@ -130,7 +130,7 @@ def _add_images_once(
     ws: Workspace, project_id: str, images: Sequence[NewImage], tags: Sequence[str]
 ) -> list[ImageAddResult]:
     results: list[ImageAddResult | None] = [None] * len(images)
-    checked: list[tuple[int, NewImage, object]] = []
+    checked: list[tuple[int, NewImage, ImageInfo]] = []
     for i, item in enumerate(images):
         label = item.name or f"image {i + 1}"
         try:
@@ -175,7 +175,7 @@ _UPLOAD_ATTEMPTS = 3
 def _store_batch(
     ws: Workspace,
     project_id: str,
-    checked: list[tuple[int, NewImage, object]],
+    checked: list[tuple[int, NewImage, ImageInfo]],
     results: list[ImageAddResult | None],
     tags: Sequence[str],
     written: list[str],
@@ -186,13 +186,11 @@ def _store_batch(
         common = _resolve_tags(session, project, tags)
         count = session.scalar(select(func.count()).select_from(Image).where(Image.project_id == project.id)) or 0
         rows: dict[int, Image] = {}
+        batch = _BatchRows(ws, session, project, common, written, count)
         for i, item, info in checked:
-            label = item.name or f"image {i + 1}"
-            results[i], row = _add_one(ws, session, project, item, info, common, label, written, count)
+            results[i], row = batch.add(item, info, item.name or f"image {i + 1}")
             if row is not None:
                 rows[i] = row
-            if results[i].status == ImageStatus.OK:
-                count += 1
         session.flush()
         views = {i: image_view(row) for i, row in rows.items()}  # after the flush: with tags and metadata
         return [
@@ -200,58 +198,67 @@ def _store_batch(
         ]
 
 
-def _add_one(
-    ws: Workspace,
-    session: Session,
-    project: Project,
-    item: NewImage,
-    info,
-    common: list[Tag],
-    label: str,
-    written: list[str],
-    count: int,
-) -> tuple[ImageAddResult, Image | None]:
-    """One image of a batch: its result (view filled in by the caller) and its row, when there is one."""
-    sha = ws.blobs.key_for(item.data)
-    existing = session.scalar(select(Image).where(Image.project_id == project.id, Image.sha256 == sha))
-    if existing is not None:
-        return ImageAddResult(label, ImageStatus.OKDuplicate, message="the project already has this image"), existing
-    if count >= ws.limits.max_images_per_project:
-        return ImageAddResult(
-            label, ImageStatus.ErrorLimitExceed, message=f"the project has {count} images, the limit"
-        ), None
-    try:
-        tags = common + [t for t in _resolve_tags(session, project, item.tags) if t not in common]
-        _check_tag_rules(project, tags, ws, label)
-    except (InvalidRequestError, NotFoundError, LimitExceededError) as error:
-        status = _STATUS_FOR_TAG_ERROR.get(error.code, ImageStatus.ErrorInvalidTag)
-        return ImageAddResult(label, status, message=str(error)), None
-    if len(item.metadata) > ws.limits.max_metadata_per_image:
-        return ImageAddResult(
-            label,
-            ImageStatus.ErrorMetadataLimitExceed,
-            message=f"{len(item.metadata)} metadata entries, over {ws.limits.max_metadata_per_image}",
-        ), None
-    if not ws.blobs.exists(sha):
-        written.append(sha)
-    ws.blobs.put(item.data)
-    ws.blobs.put_derived(sha, THUMBNAIL_SUFFIX, make_thumbnail(item.data))
-    image = Image(
-        project_id=project.id,
-        sha256=sha,
-        blob_key=sha,
-        width=info.width,
-        height=info.height,
-        format=info.format,
-        size_bytes=len(item.data),
-        original_name=item.name,
-        test_set=item.test_set,
-    )
-    session.add(image)
-    session.flush()
-    session.add_all(ImageTag(image_id=image.id, tag_id=t.id) for t in tags)
-    session.add_all(ImageMetadata(image_id=image.id, key=str(k), value=str(v)) for k, v in item.metadata.items())
-    return ImageAddResult(label, ImageStatus.OK), image
+@dataclass
+class _BatchRows:
+    """The rows of one upload batch, added in one session: the tags every image gets (`common`), the
+    project's image count so far, and the blobs the batch wrote (`written`: removed if it fails)."""
+
+    ws: Workspace
+    session: Session
+    project: Project
+    common: list[Tag]
+    written: list[str]
+    count: int
+
+    def add(self, item: NewImage, info: ImageInfo, label: str) -> tuple[ImageAddResult, Image | None]:
+        """One image: its result (view filled in by the caller) and its row, when there is one."""
+        sha = self.ws.blobs.key_for(item.data)
+        existing = self.session.scalar(select(Image).where(Image.project_id == self.project.id, Image.sha256 == sha))
+        if existing is not None:
+            return ImageAddResult(
+                label, ImageStatus.OKDuplicate, message="the project already has this image"
+            ), existing
+        if self.count >= self.ws.limits.max_images_per_project:
+            return ImageAddResult(
+                label, ImageStatus.ErrorLimitExceed, message=f"the project has {self.count} images, the limit"
+            ), None
+        try:
+            tags = self.common + [
+                t for t in _resolve_tags(self.session, self.project, item.tags) if t not in self.common
+            ]
+            _check_tag_rules(self.project, tags, self.ws, label)
+        except (InvalidRequestError, NotFoundError, LimitExceededError) as error:
+            status = _STATUS_FOR_TAG_ERROR.get(error.code, ImageStatus.ErrorInvalidTag)
+            return ImageAddResult(label, status, message=str(error)), None
+        if len(item.metadata) > self.ws.limits.max_metadata_per_image:
+            return ImageAddResult(
+                label,
+                ImageStatus.ErrorMetadataLimitExceed,
+                message=f"{len(item.metadata)} metadata entries, over {self.ws.limits.max_metadata_per_image}",
+            ), None
+        if not self.ws.blobs.exists(sha):
+            self.written.append(sha)
+        self.ws.blobs.put(item.data)
+        self.ws.blobs.put_derived(sha, THUMBNAIL_SUFFIX, make_thumbnail(item.data))
+        image = Image(
+            project_id=self.project.id,
+            sha256=sha,
+            blob_key=sha,
+            width=info.width,
+            height=info.height,
+            format=info.format,
+            size_bytes=len(item.data),
+            original_name=item.name,
+            test_set=item.test_set,
+        )
+        self.session.add(image)
+        self.session.flush()
+        self.session.add_all(ImageTag(image_id=image.id, tag_id=t.id) for t in tags)
+        self.session.add_all(
+            ImageMetadata(image_id=image.id, key=str(k), value=str(v)) for k, v in item.metadata.items()
+        )
+        self.count += 1
+        return ImageAddResult(label, ImageStatus.OK), image
 
 
 def _forget_blobs(ws: Workspace, keys: list[str]) -> None:
