@@ -13,6 +13,8 @@ from sightline.api.training.params import (
     _TAGGED,
     AsOfIteration,
     ImageIds,
+    ImageQuery,
+    ImageQueryParameters,
     MetadataFilter,
     OrderBy,
     Skip,
@@ -32,24 +34,20 @@ def _list(
     ws: Workspace,
     links: SignedLinks,
     project_id: str,
-    iteration_id: str | None,
+    query: ImageQuery,
     tagged: bool | None,
-    tag_ids: str | None,
-    order: str | None,
-    take: int,
-    skip: int,
     metadata_filter: str | None = None,
 ) -> list[Image]:
-    """The workspace's images, or (with `iteration_id`) those that iteration trained on."""
+    """The workspace's images, or (with `query.iteration_id`) those that iteration trained on."""
     rows = snapshot.list_images(
         ws,
         project_id,
-        iteration_id,
+        query.iteration_id,
         tagged=tagged,
-        tag_ids=id_list(tag_ids),
-        take=take,
-        skip=skip,
-        newest_first=order != "Oldest",
+        tag_ids=query.tag_ids,
+        take=query.take,
+        skip=query.skip,
+        newest_first=query.newest_first,
         metadata_filter=metadata_filter,
     )
     return [Image.of(view, project_id, links) for view in rows]
@@ -74,16 +72,11 @@ def get_images(
     ws: WS,
     links: SignedLinks,
     project_id: ProjectId,
-    iteration_id: AsOfIteration = None,
-    tag_ids: TagIds = None,
+    query: ImageQueryParameters,
     tagging_status: TaggingStatus = None,
     metadata_filter: MetadataFilter = None,
-    order_by: OrderBy = None,
-    take: Take = 50,
-    skip: Skip = 0,
 ) -> list[Image]:
-    tagged = _TAGGED[tagging_status]
-    return _list(ws, links, project_id, iteration_id, tagged, tag_ids, order_by, take, skip, metadata_filter)
+    return _list(ws, links, project_id, query, _TAGGED[tagging_status], metadata_filter)
 
 
 @router.get("/projects/{projectId}/images/count", tags=["Images"])
@@ -103,13 +96,9 @@ def get_tagged_images(
     ws: WS,
     links: SignedLinks,
     project_id: ProjectId,
-    iteration_id: AsOfIteration = None,
-    tag_ids: TagIds = None,
-    order_by: OrderBy = None,
-    take: Take = 50,
-    skip: Skip = 0,
+    query: ImageQueryParameters,
 ) -> list[Image]:
-    return _list(ws, links, project_id, iteration_id, True, tag_ids, order_by, take, skip)
+    return _list(ws, links, project_id, query, True)
 
 
 @router.get("/projects/{projectId}/images/tagged/count", tags=["Images"])
@@ -130,7 +119,7 @@ def get_untagged_images(
     skip: Skip = 0,
 ) -> list[Image]:
     """Images without tags; as of an iteration there are none (training uses tagged images only)."""
-    return _list(ws, links, project_id, iteration_id, False, None, order_by, take, skip)
+    return _list(ws, links, project_id, ImageQuery(iteration_id, None, order_by != "Oldest", take, skip), False)
 
 
 @router.get("/projects/{projectId}/images/untagged/count", tags=["Images"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
+
+from sightline.api.context import id_list
 
 TagIds = Annotated[str | None, Query(alias="tagIds", description="Comma-separated tag ids.")]
 ImageIds = Annotated[str | None, Query(alias="imageIds", description="Comma-separated image ids.")]
@@ -33,3 +36,29 @@ AsOfIteration = Annotated[
 ]
 
 _TAGGED = {None: None, "All": None, "Tagged": True, "Untagged": False}
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    """Which images a listing shows: as of an iteration (None: the workspace), carrying any of `tag_ids`
+    (None: any), newest or oldest first, one page."""
+
+    iteration_id: str | None
+    tag_ids: list[str] | None
+    newest_first: bool
+    take: int
+    skip: int
+
+
+def image_query(
+    iteration_id: AsOfIteration = None,
+    tag_ids: TagIds = None,
+    order_by: OrderBy = None,
+    take: Take = 50,
+    skip: Skip = 0,
+) -> ImageQuery:
+    """The listing's query parameters, with Custom Vision's names, as one `ImageQuery`."""
+    return ImageQuery(iteration_id, id_list(tag_ids), order_by != "Oldest", take, skip)
+
+
+ImageQueryParameters = Annotated[ImageQuery, Depends(image_query)]
