@@ -3,6 +3,9 @@
 It ties the layers together without adding logic of its own: `imaging` decodes, a backbone embeds
 (through the embedding cache), `learn` fits the head, calibrates and evaluates, and decides what each
 prediction means (threshold, uncertain, unknown).
+
+Over 400 lines, knowingly: it is the public engine class (`sightline.Classifier`), and its methods
+(fit, predict, evaluate, save/load) are thin, each delegating to the layer that does the work.
 """
 
 from __future__ import annotations

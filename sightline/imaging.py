@@ -5,6 +5,9 @@ path, which file. Everything that can be refused from the header (format, pixel 
 refused before any pixel is decoded. Decoding is a real share of inference time, so JPEGs are
 decoded at reduced scale with `draft()` when the target size is known, and `decode_batches`
 decodes in threads while the caller runs the model on the previous batch.
+
+Over 400 lines, knowingly: validation and decoding share one guarded open (`_load`: limits, draft,
+decompression-bomb checks), which must not exist in two copies.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Images: upload (validated, deduplicated, blobs before rows), list, count, tag, untag, delete."""
+"""Images: upload (validated, deduplicated, blobs before rows), list, count, tag, untag, delete.
+
+Over 400 lines, knowingly: uploads, tagging and metadata share the row helpers (`image_view`,
+`_image_row`, `_resolve_tags`) and Custom Vision's per-image statuses. The next split is uploads
+(`add_images` and its batch) into their own module, once the branches editing this file are merged.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 A prediction names its tags by id and name with calibrated probabilities, sorted high to low, and
 says whether each passes the threshold, whether a person should look (`uncertain`), and how unlike
 the training images the image is (`unknown_score`, `unknown`).
+
+About 400 lines: predicting, keeping, listing and reviewing stored predictions share one row shape
+(`prediction_view`) and its filters.
 """
 
 from __future__ import annotations

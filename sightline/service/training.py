@@ -3,6 +3,9 @@
 `start_training` only validates and queues (the answer is immediate, as in Custom Vision); a worker
 (`sightline.service.worker`) claims the job and calls `run_training_job`, which records progress,
 honours cancellation, and stores the trained model as a blob and its report on the iteration.
+
+Over 400 lines, knowingly: the checks before queueing and the job body read the same project rows
+and options (selected tags, test set, groups), which one module keeps in step.
 """
 
 from __future__ import annotations
