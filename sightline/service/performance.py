@@ -136,7 +136,6 @@ def image_performances(
     `tag_ids` keeps images that carried any of those tags when trained. Images deleted since are left out.
     """
     report = trained_report(ws, project, iteration)[1]
-    assert report is not None
     tags = report.tags
     with ws.session() as session:
         project_id = find_project_row(session, project).id
@@ -172,7 +171,6 @@ def count_image_performances(
 ) -> int:
     """How many images `image_performances` has to show (with the same `tag_ids` filter)."""
     report = trained_report(ws, project, iteration)[1]
-    assert report is not None
     with ws.session() as session:
         return len(evaluated(session, find_project_row(session, project).id, report, tag_ids))
 

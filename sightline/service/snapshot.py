@@ -40,7 +40,6 @@ def list_tags(ws: Workspace, project_id: str, iteration: str | None) -> list[Tag
     if not iteration:
         return tags.list_tags(ws, project_id)
     report = performance.trained_report(ws, project_id, iteration, what=_WHAT)[1]
-    assert report is not None
     counts = Counter(name for entry in report.images for name in set(entry.true_tags))
     with ws.session() as session:
         trained = performance.trained_tags(session, find_project_row(session, project_id).id, report)
