@@ -72,7 +72,7 @@ def test_per_tag_thresholds_through_the_service_act_on_the_next_prediction(train
     assert after[top].threshold == 1.0 and not after[top].above_threshold
     assert after[low].threshold == 0.0 and after[low].above_threshold
     (view,) = predictions.predict(ws, project_id, [PROBE], store=True)
-    assert view.uncertain and view.reasons[0]["code"] == "below_threshold" and view.reasons[0]["threshold"] == 1.0
+    assert view.uncertain and view.reasons[0].code == "below_threshold" and view.reasons[0].threshold == 1.0
     (stored,) = predictions.list_predictions(ws, project_id)
     assert stored.reasons == view.reasons and stored.predictions[0].threshold == 1.0
 

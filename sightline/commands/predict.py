@@ -142,8 +142,8 @@ def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
     if not any(p.above_threshold for p in result.predictions):
         console.print("  no tag reaches its threshold")
     for reason in result.reasons:
-        label = "[red]UNKNOWN[/red]" if reason.get("code") == "unknown" else "[yellow]UNCERTAIN[/yellow]"
-        console.print(f"  {label} ({reason.get('code')}): {escape(describe_reason(reason))}", highlight=False)
+        label = "[red]UNKNOWN[/red]" if reason.code == "unknown" else "[yellow]UNCERTAIN[/yellow]"
+        console.print(f"  {label} ({reason.code}): {escape(describe_reason(reason))}", highlight=False)
     if not result.unknown:
         console.print(f"  unknown score {result.unknown_score:.2f} (how unlike the training images it is)", style="dim")
     if result.stored:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sightline import telemetry
 from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
+from sightline.learn.decisions import Reason
 from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
 from sightline.service.projects import find_project_row
@@ -145,7 +146,7 @@ def predict(
             uncertain=result.uncertain,
             unknown_score=result.unknown_score,
             unknown=result.unknown,
-            reasons=[r.to_dict() for r in result.reasons],
+            reasons=list(result.reasons),
             stored=store,
         )
         if store:
@@ -168,7 +169,7 @@ def _store(ws: Workspace, view: PredictionView, data: bytes) -> None:
                 results=[p.to_dict() for p in view.predictions],
                 uncertain=view.uncertain,
                 unknown_score=view.unknown_score,
-                reasons=view.reasons,
+                reasons=[r.to_dict() for r in view.reasons],
             )
         )
 
@@ -189,7 +190,7 @@ def prediction_view(row: Prediction, threshold: float, unknown_threshold: float 
         uncertain=row.uncertain,
         unknown_score=row.unknown_score or 0.0,
         unknown=unknown,
-        reasons=list(row.reasons or []),
+        reasons=[Reason.from_dict(r) for r in row.reasons or []],
         stored=True,
         reviewed=row.reviewed,
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sightline.codes import ImageStatus, IterationStatus
+from sightline.learn.decisions import Reason
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class PredictionView:
     uncertain: bool
     unknown_score: float
     unknown: bool
-    reasons: list[dict[str, Any]] = field(default_factory=list)  # why uncertain: `sightline.learn.decisions.Reason`
+    reasons: list[Reason] = field(default_factory=list)  # why uncertain
     stored: bool = False
     reviewed: bool = False
 
@@ -168,9 +169,10 @@ class PredictionView:
             p if isinstance(p, PredictedTag) else PredictedTag.from_dict(p, self.threshold) for p in self.predictions
         ]
         object.__setattr__(self, "predictions", rows)  # a stored row (a dict) becomes typed
+        object.__setattr__(self, "reasons", [r if isinstance(r, Reason) else Reason.from_dict(r) for r in self.reasons])
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reasons": [r.to_dict() for r in self.reasons]}  # a reason's unused fields left out
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class Flag:
 def explain(prediction: PredictionView, *, multilabel: bool) -> list[Flag]:
     """The flags of a prediction, each with a sentence a person can act on (empty: a clear answer)."""
     tags = prediction.predictions
-    flags = [Flag(str(r.get("code")), describe_reason(r)) for r in prediction.reasons]
+    flags = [Flag(r.code, describe_reason(r)) for r in prediction.reasons]
     if prediction.uncertain and not prediction.reasons:
         flags.append(Flag("uncertain", "Uncertain: a person should check."))
     if tags and not any(t.above_threshold for t in tags) and not flags:

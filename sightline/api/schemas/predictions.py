@@ -69,7 +69,7 @@ class ImagePrediction(CamelModel):
             ],
             threshold=view.threshold,
             uncertain=view.uncertain,
-            reasons=[{to_camel(k): v for k, v in r.items()} for r in view.reasons],
+            reasons=[{to_camel(k): v for k, v in r.to_dict().items()} for r in view.reasons],
             unknown_score=view.unknown_score,
             unknown=view.unknown,
         )
