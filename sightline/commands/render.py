@@ -154,8 +154,13 @@ def print_iteration(view: IterationView) -> None:
 
 
 def print_overall(report: performance.Report) -> None:
-    """The headline figures on one line: `precision 93.3%  recall 91.1%  mAP 97.0%  accuracy 93.3%`."""
-    figures = [f"{name} {percent(value)}" for name, value in performance.overall(report).items() if value is not None]
+    """The headline figures on one line: `precision 93.3%  recall 91.1%  mAP 97.0%  accuracy 93.3%`.
+    Precision and recall always show (a dash when undefined); the others only where they apply."""
+    figures = [
+        f"{name} {percent(value)}"
+        for name, value in performance.overall(report).items()
+        if value is not None or name in ("precision", "recall")
+    ]
     console.print(Text("  ".join(figures)))
 
 
