@@ -75,7 +75,6 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     console.print(table)
 
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Above this many images the `tag` command shows a progress bar (on stderr).
 _PROGRESS_FROM = 8
 
@@ -85,14 +84,12 @@ def _image_paths(inputs: list[Path]) -> list[Path]:
 
     Hidden files in folders are skipped: `._photo.jpg` is macOS metadata, not a photo.
     """
+    from sightline.imaging import IMAGE_SUFFIXES, is_image_name  # lazy: `sightline --help` stays fast
+
     paths: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(
-                p
-                for p in item.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-            )
+            found = sorted(p for p in item.rglob("*") if is_image_name(p.name) and p.is_file())
             if not found:
                 raise ImageNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {item}")
             paths += found

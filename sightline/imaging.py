@@ -27,7 +27,15 @@ from typing import BinaryIO, Literal
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
-from sightline._image_formats import SUPPORTED_FORMATS, SUPPORTED_LIST, sniff_format, to_rgb
+from sightline._image_formats import (  # noqa: F401  (IMAGE_SUFFIXES, is_image_name, media_type: re-exported)
+    IMAGE_SUFFIXES,
+    SUPPORTED_FORMATS,
+    SUPPORTED_LIST,
+    is_image_name,
+    media_type,
+    sniff_format,
+    to_rgb,
+)
 from sightline.config import ImageLimits, env_int
 from sightline.errors import (
     CorruptImageError,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.imaging import inspect_image, make_thumbnail, sniff_format
+from sightline.imaging import inspect_image, make_thumbnail, media_type
 from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
@@ -46,8 +46,6 @@ MAX_IMAGES_PER_BATCH = 64
 #: The renditions of a stored image: derived-blob suffix and longest side. "original" is the blob itself.
 _RENDITIONS = {"resized": ("resized", 1024), "thumbnail": (THUMBNAIL_SUFFIX, 256)}
 RENDITIONS = ("original", *_RENDITIONS)
-_MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
-                "BMP": "image/bmp", "WEBP": "image/webp", "TIFF": "image/tiff"}  # fmt: skip
 
 
 @dataclass
@@ -368,7 +366,7 @@ def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
     """An image blob as stored, or a JPEG of it no larger than its rendition's side (made once, then kept)."""
     if kind == "original":
         data = ws.blobs.get(key)
-        return ImageFile(data, _MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream"))
+        return ImageFile(data, media_type(data))
     if kind not in _RENDITIONS:
         raise InvalidRequestError(f"no image rendition {kind!r}: use one of {', '.join(RENDITIONS)}")
     suffix, side = _RENDITIONS[kind]
