@@ -55,7 +55,7 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     """List the known backbones (image encoders)."""
     from rich.table import Table
 
-    from sightline.backbones import list_backbones
+    from sightline.service.engine import list_backbones
 
     rows = list_backbones()
     if as_json:
@@ -134,13 +134,13 @@ def tag(
 
     Several tags can be right at once, each scored on its own. Exit code 1 if an image was unreadable.
     """
-    from sightline.tagging import Tagger
+    from sightline.service.engine import new_tagger
 
     if tags is not None and tags_file is not None:
         raise typer.BadParameter("give --tag or --tags-file, not both")
     vocabulary = _names(tags) if tags is not None else tags_file
     paths = _image_paths(images)
-    tagger = Tagger(
+    tagger = new_tagger(
         backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,
         top=top or None, categories=_names(category), include=_names(include), exclude=_names(exclude),
     )  # fmt: skip

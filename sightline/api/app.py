@@ -31,8 +31,8 @@ from sightline.api.fetch import FetchPolicy
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import FailureThrottle, RateLimiter
-from sightline.backbones import default_backbone_name
 from sightline.service import Workspace, start_background_worker
+from sightline.service.engine import default_backbone_name, default_tagger
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger
@@ -105,7 +105,7 @@ def create_app(
     mount_docs(app)
     app.state.domains = domains = Domains.of(backbones or default_backbones(), azure_domains)
     tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
-    app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(tagging, domains.backbones))
+    app.state.tagger = TaggerSlot(lambda: tagger or default_tagger(tagging, domains.backbones))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
     app.state.auth_failures = (
         FailureThrottle.from_env() if auth_failures_per_minute is None else FailureThrottle(auth_failures_per_minute)
@@ -143,20 +143,6 @@ def create_app(
 def cors_origins_from_env() -> list[str]:
     """`SIGHTLINE_CORS_ORIGINS`: comma-separated origins (`https://app.example.com`), `*` for any; none by default."""
     return [o.strip().rstrip("/") for o in os.environ.get("SIGHTLINE_CORS_ORIGINS", "").split(",") if o.strip()]
-
-
-def _default_tagger(configured: str | None, domains: Sequence[str]) -> Tagger:
-    """The tagger on the configured backbone, else on the first domain that can tag, else the default backbone."""
-    from sightline.backbones import create_backbone
-    from sightline.tagging import Tagger
-
-    if configured:
-        return Tagger(configured)
-    for name in domains:
-        backbone = create_backbone(name)
-        if backbone.has_text or backbone.task == "classification":
-            return Tagger(backbone)
-    return Tagger(default_backbone_name())
 
 
 def _attach(app: FastAPI, ws: Workspace, max_batch: int) -> None:

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from sightline.backbones import resolve_backbone_name
 from sightline.errors import NotFoundError, SightlineError
+from sightline.service.engine import resolve_backbone_name
 
 _NAMESPACE = uuid.UUID("6f0c5a52-3b4e-5d2a-9a51-7e1d3c9b8f40")
 

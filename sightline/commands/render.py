@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sightline.reporting import performance
+from sightline.service import IterationStatus
 from sightline.service.views import IterationView
-from sightline.store import IterationStatus
 
 # soft_wrap: a status line stays one line (greppable, and paths are not split); tables still fit the width.
 console = Console(soft_wrap=True)

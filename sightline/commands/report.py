@@ -17,9 +17,8 @@ import sightline
 from sightline.commands.context import ProjectArg, open_workspace
 from sightline.commands.render import console, fail, percent, when
 from sightline.reporting import performance
-from sightline.service import Workspace, images, projects
+from sightline.service import IterationStatus, Workspace, images, projects
 from sightline.service.views import IterationView, ProjectView
-from sightline.store import IterationStatus
 
 
 def report(

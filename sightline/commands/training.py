@@ -33,10 +33,9 @@ from sightline.commands.render import (
 )
 from sightline.errors import ConflictError
 from sightline.reporting import performance
-from sightline.service import Worker, Workspace, iterations, projects, training
+from sightline.service import IterationStatus, Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
 from sightline.service.views import IterationView
-from sightline.store import IterationStatus
 
 iterations_app = typer.Typer(help="List and inspect the trained iterations of a project.", no_args_is_help=True)
 

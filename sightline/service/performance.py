@@ -80,25 +80,24 @@ def at_threshold(report: Report, threshold: float) -> Report:
     Computed from the stored out-of-fold probabilities; the spread across folds cannot be (fold
     membership is not stored), so the *_std figures are dropped.
     """
-    from sklearn.metrics import precision_score, recall_score  # here: scikit-learn costs the CLI ~1 s to import
+    from sightline.learn.rethreshold import precision_recall_at
 
     tags = list(report.get("tags") or [])
     images = [i for i in report.get("images") or [] if len(i.get("probabilities") or []) == len(tags)]
     if not tags or not images:
         return report
     truth = np.array([[t in (i.get("true_tags") or []) for t in tags] for i in images], dtype=int)
-    predicted = (np.array([i["probabilities"] for i in images], dtype=float) >= threshold).astype(int)
+    figures = precision_recall_at(truth, np.array([i["probabilities"] for i in images], dtype=float), threshold)
     per_tag = {entry.get("tag"): dict(entry) for entry in report.get("per_tag") or []}
-    for j, tag in enumerate(tags):
+    for tag, tag_figures in zip(tags, figures.per_tag, strict=True):
         entry = per_tag.setdefault(tag, {"tag": tag})
-        entry["precision"] = float(precision_score(truth[:, j], predicted[:, j], zero_division=0.0))
-        entry["recall"] = float(recall_score(truth[:, j], predicted[:, j], zero_division=0.0))
+        entry["precision"], entry["recall"] = tag_figures.precision, tag_figures.recall
         entry["precision_std"] = entry["recall_std"] = None
     return {
         **report,
         "threshold": threshold,
-        "precision": float(precision_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
-        "recall": float(recall_score(truth.ravel(), predicted.ravel(), zero_division=0.0)),
+        "precision": figures.overall.precision,
+        "recall": figures.overall.recall,
         "precision_std": None,  # bootstrapped at the trained threshold only
         "recall_std": None,
         "per_tag": list(per_tag.values()),
