@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from sightline.api.bodies import max_request_bytes
-from sightline.api.fetch import FetchPolicy
 from sightline.api.ratelimit import RateLimiter
 from sightline.config import SETTINGS, check_environment, env_flag, env_int
 from sightline.errors import ConfigError
+from sightline.http.fetch import FetchPolicy
 from sightline.store import BlobStore
 
 REPOSITORY = Path(__file__).resolve().parents[1]

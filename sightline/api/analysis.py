@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from sightline.api.bodies import one_image_from_body
 from sightline.api.context import WS, Fetching
 from sightline.api.errors import ApiError, describe_errors
-from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.api.keys import require_subscription_key
 from sightline.api.models import CamelModel, ImageUrl
+from sightline.http.fetch import FetchPolicy, fetch_image
 from sightline.service.analysis import analyze_image
 
 if TYPE_CHECKING:

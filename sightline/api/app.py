@@ -1,12 +1,12 @@
-"""The HTTP app: Custom Vision's Training and Prediction APIs, and Image Analysis' tags, over one workspace.
+"""The HTTP API: Custom Vision's Training and Prediction APIs, and Image Analysis' tags, over one workspace.
 
-    app = create_app()                        # the configured workspace, opened on startup
+    app = create_api()                        # the configured workspace, opened on startup
     uvicorn.run(app, host="127.0.0.1", port=8080)
 
 Training routes answer under /customvision/v3.3/training and /customvision/v3.4-preview/training
 (what the Python SDK 3.1 calls), prediction routes under /customvision/v3.0/prediction and v3.1,
 Image Analysis at /computervision/imageanalysis:analyze. The OpenAPI document is at /openapi.json.
-The web UI (`sightline.web`) is served at `/`.
+`sightline.app.create_app` adds the web UI (`sightline.web`) at `/` to this app.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
 from sightline.api.docs import mount_docs
-from sightline.api.domains import Domains
-from sightline.api.errors import install_error_handlers
-from sightline.api.fetch import FetchPolicy
+from sightline.api.errors import HtmlErrorPage, install_error_handlers
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import FailureThrottle, RateLimiter
+from sightline.http.domains import Domains
+from sightline.http.fetch import FetchPolicy
 from sightline.service import Workspace, start_background_worker
 from sightline.service.engine import default_backbone_name, default_tagger
 
@@ -46,7 +46,7 @@ def default_backbones() -> list[str]:
     return [default_backbone_name(), "tiny"]
 
 
-def create_app(
+def create_api(
     ws: Workspace | None = None,
     *,
     start_worker: bool = True,
@@ -55,7 +55,7 @@ def create_app(
     tagger: Tagger | None = None,
     rate_limit: float | None = None,
     max_batch: int = 32,
-    web: bool = True,
+    html_error_page: HtmlErrorPage | None = None,
     cors_origins: Sequence[str] | None = None,
     tagger_backbone: str | None = None,
     azure_domains: Mapping[str, str] | None = None,
@@ -72,8 +72,9 @@ def create_app(
     first request). `rate_limit`: requests per second per key (default `SIGHTLINE_RATE_LIMIT`; 0: none).
     `max_batch`: the most concurrent predictions run as one batch (1: none). A lone request never waits for a
     batch; at 32 clients, batching measured 1.2-1.6x the throughput of one by one on 2 CPU cores
-    (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also serve the browser UI at `/` (sign-in
-    with the Training-Key). `cors_origins`: the origins whose browser scripts may call the API (default
+    (benchmarks/api_load.py), and far more is expected on a GPU. `html_error_page`: how errors answer a browser
+    asking for HTML outside the API's paths (the web UI's page; default: Azure's JSON everywhere).
+    `cors_origins`: the origins whose browser scripts may call the API (default
     `SIGHTLINE_CORS_ORIGINS`, comma-separated, `*` for any; none when unset). `auth_failures_per_minute`: wrong
     keys and sign-ins allowed per client address after a burst of 10 (default
     `SIGHTLINE_AUTH_FAILURES_PER_MINUTE`, 10; 0: no throttle).
@@ -113,7 +114,7 @@ def create_app(
     app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
     if ws is not None:
         _attach(app, ws, max_batch)
-    install_error_handlers(app)
+    install_error_handlers(app, html_error_page)
     app.add_middleware(BodyLimitMiddleware)
     app.middleware("http")(operations.count_requests)
     app.include_router(operations.router)
@@ -133,10 +134,6 @@ def create_app(
         app.include_router(prediction.router, prefix=prefix)
         app.include_router(detection.prediction_router, prefix=prefix)
     app.include_router(analysis.router)
-    if web:
-        from sightline.web import mount_web
-
-        mount_web(app)
     return app
 
 

@@ -8,6 +8,7 @@ is a bug: logged with its traceback, answered 500 `ErrorUnknown` without details
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -89,6 +90,9 @@ def describe_errors(errors) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+#: What a browser gets instead of the error JSON: (request, status, code, message) -> a page.
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+
 #: Paths that always answer errors as JSON; elsewhere a browser asking for HTML gets the web UI's error page.
 _API_PREFIXES = ("/customvision/", IMAGE_ANALYSIS_PREFIX, "/openapi.json", "/docs", "/redoc")
 
@@ -136,7 +140,10 @@ async def _on_disconnect(request: Request, _error: ClientDisconnect) -> Response
     return Response(status_code=400)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, html_error_page: HtmlErrorPage | None = None) -> None:
+    """Errors answer in Azure's JSON shape; with `html_error_page`, a browser asking for HTML outside the
+    API's paths gets that page instead (the app factory passes the web UI's)."""
+    app.state.html_error_page = html_error_page
     app.add_exception_handler(SightlineError, _on_sightline_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
-from sightline.api.domains import DomainEntry, domain_id
+from sightline.http.domains import DomainEntry, domain_id
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ImageAddResult,

@@ -17,9 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from sightline.api.batching import Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body, one_image_from_body
 from sightline.api.context import WS, AppDomains, Batcher, Fetching, IterationId, ProjectId, TagId, id_list
-from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
-from sightline.api.fetch import fetch_all, fetch_image
 from sightline.api.keys import require_training_key
 from sightline.api.links import SignedLinks
 from sightline.api.models import (
@@ -58,6 +56,8 @@ from sightline.api.models import (
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
 from sightline.errors import ImageError, NotFoundError
+from sightline.http.domains import domain_id
+from sightline.http.fetch import fetch_all, fetch_image
 from sightline.service import (
     Workspace,
     copying,

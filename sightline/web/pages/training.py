@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from sightline.api.context import WS
+from sightline.http.context import WS
 from sightline.reporting import performance as reporting
 from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView
