@@ -36,7 +36,7 @@ from sightline._image_formats import (  # noqa: F401  (IMAGE_SUFFIXES, is_image_
     sniff_format,
     to_rgb,
 )
-from sightline.config import ImageLimits, env_int
+from sightline.config import ImageLimits, default_of, env_int
 from sightline.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -327,7 +327,7 @@ def _malloc_trim():
 
 
 #: Default decode budget: one maximum-size image (50 M pixels) plus room for ordinary photos beside it.
-DEFAULT_DECODE_BUDGET_PIXELS = 64_000_000
+DEFAULT_DECODE_BUDGET_PIXELS: int = default_of("SIGHTLINE_DECODE_BUDGET_PIXELS")
 _budget: PixelBudget | None = None
 _budget_lock = threading.Lock()
 
@@ -337,7 +337,7 @@ def decode_budget() -> PixelBudget:
     global _budget
     with _budget_lock:
         if _budget is None:
-            _budget = PixelBudget(env_int("SIGHTLINE_DECODE_BUDGET_PIXELS", DEFAULT_DECODE_BUDGET_PIXELS))
+            _budget = PixelBudget(env_int("SIGHTLINE_DECODE_BUDGET_PIXELS"))
         return _budget
 
 

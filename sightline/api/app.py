@@ -11,7 +11,6 @@ Image Analysis at /computervision/imageanalysis:analyze. The OpenAPI document is
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from sightline.api.errors import HtmlErrorPage, install_error_handlers
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import FailureThrottle, RateLimiter
+from sightline.config import check_environment, env_text
 from sightline.http.domains import Domains
 from sightline.http.fetch import FetchPolicy
 from sightline.service import Workspace, start_background_worker
@@ -80,6 +80,8 @@ def create_api(
     `SIGHTLINE_AUTH_FAILURES_PER_MINUTE`, 10; 0: no throttle).
     """
 
+    check_environment()  # a bad SIGHTLINE_* value stops the start with one line, never a server that answers 500
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = None
@@ -105,7 +107,7 @@ def create_api(
     )
     mount_docs(app)
     app.state.domains = domains = Domains.of(backbones or default_backbones(), azure_domains)
-    tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
+    tagging = tagger_backbone or env_text("SIGHTLINE_TAGGER_BACKBONE")
     app.state.tagger = TaggerSlot(lambda: tagger or default_tagger(tagging, domains.backbones))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
     app.state.auth_failures = (
@@ -139,7 +141,7 @@ def create_api(
 
 def cors_origins_from_env() -> list[str]:
     """`SIGHTLINE_CORS_ORIGINS`: comma-separated origins (`https://app.example.com`), `*` for any; none by default."""
-    return [o.strip().rstrip("/") for o in os.environ.get("SIGHTLINE_CORS_ORIGINS", "").split(",") if o.strip()]
+    return [o.strip().rstrip("/") for o in (env_text("SIGHTLINE_CORS_ORIGINS") or "").split(",") if o.strip()]
 
 
 def _attach(app: FastAPI, ws: Workspace, max_batch: int) -> None:

@@ -15,6 +15,7 @@ from itertools import islice
 from sqlalchemy import delete, select
 
 from sightline import telemetry
+from sightline.config import default_of, env_int
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.service.images import blob_rendition
 from sightline.service.iterations import find_iteration_row, trained_model
@@ -366,13 +367,11 @@ def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> Predic
 
 
 #: How long stored predictions are kept by default (Azure keeps them 30 days): `SIGHTLINE_PREDICTION_RETENTION_DAYS`.
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS: int = default_of("SIGHTLINE_PREDICTION_RETENTION_DAYS")
 
 
 def retention_days() -> int:
-    from sightline.config import env_int
-
-    return env_int("SIGHTLINE_PREDICTION_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    return env_int("SIGHTLINE_PREDICTION_RETENTION_DAYS")
 
 
 def purge_predictions(ws: Workspace, older_than_days: int | None = None) -> int:
