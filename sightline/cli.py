@@ -18,7 +18,7 @@ from sightline.config import check_environment
 from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger, TagResult
+    from sightline.service.engine import Tagger, TagResult
 
 
 def _flag_type(self: TyperOption, ctx: object) -> str | None:

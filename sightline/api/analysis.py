@@ -28,7 +28,7 @@ from sightline.http.fetch import FetchPolicy, fetch_image
 from sightline.service.analysis import analyze_image
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger
+    from sightline.service.engine import Tagger
 
 PREFIX = "/computervision"
 API_VERSIONS = ("2023-10-01", "2024-02-01")

@@ -35,7 +35,7 @@ from sightline.service import Workspace, start_background_worker
 from sightline.service.engine import default_backbone_name, default_tagger
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger
+    from sightline.service.engine import Tagger
 
 TRAINING_VERSIONS = ("v3.3", "v3.4-preview")
 PREDICTION_VERSIONS = ("v3.0", "v3.1")

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from sightline.backbones import PACKAGED_DEFAULT, default_backbone_name, list_backbones, resolve_backbone_name
 
-if TYPE_CHECKING:
-    from sightline.tagging import Tagger
+if TYPE_CHECKING:  # the types front ends annotate with, named here so that they import the service only
+    from sightline.tagging import Tagger as Tagger
+    from sightline.tagging import TagResult as TagResult
 
 __all__ = [
     "PACKAGED_DEFAULT",
