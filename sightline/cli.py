@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperOption
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sightline.service.engine import Tagger, TagResult
 
 
-def _flag_type(self: TyperOption, ctx: object) -> str | None:
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
     """Help shows `--json`, not `--json <bool>`: a flag takes no value, so it has no type to show."""
     return None if getattr(self, "is_flag", False) else _option_type(self, ctx)
 

@@ -128,7 +128,7 @@ def image_sha256(source: ImageSource) -> str:
     if isinstance(source, bytes | bytearray | memoryview):
         return hashlib.sha256(source).hexdigest()
     with _open_file(source) as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()  # type: ignore[arg-type]  # a real file: has readinto
 
 
 def load_image(
@@ -166,7 +166,7 @@ def preprocess(image: Image.Image, spec: PreprocessSpec) -> np.ndarray:
         scale, offset = scale[:, None, None], offset[:, None, None]
     out = np.empty(pixels.shape, dtype=np.float32)  # C-contiguous whatever the layout of `pixels`
     np.multiply(pixels, scale, out=out)
-    out -= offset
+    out -= offset  # type: ignore[arg-type]  # numpy's stubs type float32 / float32 as complex here
     return out
 
 
@@ -244,7 +244,7 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
     """Open, check the header, decode (with draft when allowed) and rotate upright."""
     subject = _subject(source)
     owned = not isinstance(source, Image.Image)  # never draft or rotate a caller's image in place
-    image = _open(source, limits) if owned else source
+    image = source if isinstance(source, Image.Image) else _open(source, limits)
     width, height = image.size
     _check_dimensions(width, height, limits, subject)
     try:

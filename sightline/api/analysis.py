@@ -42,7 +42,8 @@ class TaggerSlot:
     """The tagger, built on the first analyze request (embedding a vocabulary takes a while), then shared."""
 
     def __init__(self, make: Callable[[], Tagger]):
-        self._make, self._tagger, self._lock = make, None, threading.Lock()
+        self._make, self._lock = make, threading.Lock()
+        self._tagger: Tagger | None = None
 
     def get(self) -> Tagger:
         with self._lock:

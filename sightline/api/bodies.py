@@ -165,7 +165,7 @@ async def _multipart(request: Request, content_type: str, max_parts: int) -> lis
     if not boundary:
         raise ApiError(400, "BadRequestImageStream", "a multipart/form-data body needs a boundary")
     collector = _PartCollector(max_parts)
-    parser = MultipartParser(boundary, collector.callbacks())
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]  # the callbacks' TypedDict, as a dict
     try:
         async for chunk in request.stream():
             parser.write(chunk)

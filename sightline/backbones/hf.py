@@ -83,7 +83,7 @@ def _missing_weights_message(model_id: str, why: str) -> str:
 
 def weights_available(model_id: str) -> bool:
     """Whether `resolve_model_dir` would find or fetch the model, answered without downloading it."""
-    if Path(model_id).expanduser().is_dir() or (models_dir() and (models_dir() / model_id).is_dir()):
+    if Path(model_id).expanduser().is_dir() or ((folder := models_dir()) and (folder / model_id).is_dir()):
         return True
     try:
         from huggingface_hub import snapshot_download
@@ -101,8 +101,8 @@ def resolve_model_dir(model_id: str) -> Path:
     as_path = Path(model_id).expanduser()
     if as_path.is_dir():
         return as_path
-    if models_dir() and (models_dir() / model_id).is_dir():
-        return models_dir() / model_id
+    if (folder := models_dir()) and (folder / model_id).is_dir():
+        return folder / model_id
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
@@ -359,8 +359,8 @@ class HFBackbone(Backbone):
 def _pick_device(device: str) -> str:
     if device != "auto":
         return device
-    if device := env_text("SIGHTLINE_DEVICE"):
-        return device
+    if configured := env_text("SIGHTLINE_DEVICE"):
+        return configured
     try:
         import torch
 

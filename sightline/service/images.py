@@ -446,7 +446,7 @@ def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]
             image = _image_row(session, project, image_id)
             (tag,) = _resolve_tags(session, project, [tag_ref])
             result = session.execute(delete(ImageTag).where(ImageTag.image_id == image.id, ImageTag.tag_id == tag.id))
-            removed += result.rowcount or 0
+            removed += result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
     return removed
 
 
@@ -533,7 +533,7 @@ def delete_images(
         if not all_images:
             condition = condition & Image.id.in_(list(image_ids or ()))
         keys = list(session.scalars(select(Image.blob_key).where(condition)))
-        deleted = session.execute(delete(Image).where(condition)).rowcount or 0
+        deleted = session.execute(delete(Image).where(condition)).rowcount or 0  # type: ignore[attr-defined]  # as above
     cleanup.forget_unreferenced(ws, keys)  # after the commit: shared blobs stay
     return deleted
 

@@ -120,7 +120,8 @@ def _split_column(path: Path, header: list[str], rows: list[list[str]]) -> dict[
     if "split" not in lowered[1:]:
         return None
     column = lowered.index("split")
-    splits, bad = {}, {}
+    splits: dict[int, str] = {}
+    bad: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         value = (row[column] if column < len(row) else "").strip().lower() or "train"
         if value not in SPLIT_FOLDERS:

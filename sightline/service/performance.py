@@ -228,7 +228,7 @@ def _rows_by_sha256(
 ) -> list[Any]:
     """`columns` of the project's images whose sha256 is in `shas` (reports name images by content),
     queried in chunks of `_CHUNK` ids."""
-    rows = []
+    rows: list[Any] = []
     for start in range(0, len(shas), _CHUNK):
         query = select(*columns).where(Image.project_id == project_id, Image.sha256.in_(shas[start : start + _CHUNK]))
         if condition is not None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -243,7 +244,7 @@ def list_predictions(
             query = query.where(Prediction.created >= since)
         if until is not None:
             query = query.where(Prediction.created <= until)
-        order_by = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if suspected else []
+        order_by: list[Any] = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if suspected else []
         newest = Prediction.created.asc() if order == "Oldest" else Prediction.created.desc()
         query = query.order_by(*order_by, newest, Prediction.id)
         if not tag_ranges:
@@ -279,7 +280,7 @@ def delete_predictions(ws: Workspace, project_id: str, prediction_ids: Sequence[
         result = session.execute(
             delete(Prediction).where(Prediction.project_id == project.id, Prediction.id.in_(list(prediction_ids)))
         )
-        return result.rowcount or 0
+        return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: Sequence[str]) -> str:
@@ -288,12 +289,13 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
 
     image = prediction_image(ws, project_id, prediction_id)
     (result,) = add_images(ws, project_id, [NewImage(image, name=f"prediction {prediction_id}", tags=list(tags))])
+    if not result.ok:
+        raise InvalidRequestError(result.message or result.status, "BadRequestImageTags")
+    assert result.image is not None  # added, or already there
     if result.status == "OKDuplicate":  # already in the training set: make its tags the reviewed ones
         tag_images(ws, project_id, [(result.image.id, tag) for tag in tags])
-    elif not result.ok:
-        raise InvalidRequestError(result.message or result.status, "BadRequestImageTags")
     with ws.session() as session:
-        row = session.get(Prediction, prediction_id)
+        row = session.get_one(Prediction, prediction_id)
         row.reviewed = True
     return result.image.id
 

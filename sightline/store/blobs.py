@@ -22,6 +22,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fsspec.core import url_to_fs
 
@@ -45,7 +46,7 @@ def default_blob_url() -> str:
 
 def _timestamp(info: dict) -> float | None:
     """A file's modification time from fsspec's info (local `mtime`, object stores `LastModified`)."""
-    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    modified: Any = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
     if hasattr(modified, "timestamp"):
         modified = modified.timestamp()
     return float(modified) if modified is not None else None

@@ -101,7 +101,7 @@ def create_engine_for(url: str) -> Engine:
         # One shared connection, or every new connection would see its own empty database.
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        folder = Path(parsed.database).expanduser().parent
+        folder = Path(parsed.database or "").expanduser().parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -165,7 +165,7 @@ def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | None) -> str:
     """Driver messages span lines; a CLI error is one line."""
     return " ".join(str(exc).split())
 
