@@ -26,9 +26,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check sightline tests benchmarks
 	$(PY) -m ruff format --check sightline tests benchmarks
+	$(PY) -m mypy
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check sightline tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 
 bench: $(STAMP)

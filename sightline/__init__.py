@@ -8,10 +8,8 @@
 Attributes load lazily, so `import sightline.imaging` (or the CLI's --help) stays fast.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -24,13 +22,18 @@ _EXPORTS = {
 }
 __all__ = ["Classifier", "ImagePrediction", "SightlineError", "__version__", "create_backbone", "list_backbones"]
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from sightline.backbones import create_backbone, list_backbones
     from sightline.classifier import Classifier, ImagePrediction
     from sightline.errors import SightlineError
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        return getattr(_importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'sightline' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (loaded lazily) beside what the module holds, for `dir()` and completion."""
+    return sorted({*globals(), *__all__})

@@ -126,7 +126,9 @@ class Classifier:
         self.uncertainty_margin = uncertainty_margin
         self.unknown_threshold = unknown_threshold
         self.zero_shot_prior = zero_shot_prior
-        self.cache = default_embedding_cache() if cache == "disk" else cache
+        if isinstance(cache, str) and cache != "disk":
+            raise ValueError(f"cache={cache!r}: give 'disk', None or an EmbeddingCache")
+        self.cache: EmbeddingCache | None = default_embedding_cache() if isinstance(cache, str) else cache
         self.batch_size = batch_size
         self.limits = limits
         self.random_state = random_state
@@ -250,7 +252,9 @@ class Classifier:
         for row, name in enumerate(classes):
             if name == self.negative_tag:
                 continue  # "none of these" has no text; its prior is neutral
-            prompts = prompts_for(vocabulary.get(name))
+            tag = vocabulary.get(name)
+            assert tag is not None  # the vocabulary was made from these names
+            prompts = prompts_for(tag)
             weights[row] = l2_normalize(l2_normalize(self.backbone.embed_text(prompts)).mean(axis=0))
         bias = np.full(len(classes), self.backbone.zero_shot_bias, dtype=np.float64)
         return weights * self.backbone.zero_shot_scale, bias

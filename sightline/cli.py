@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperOption
@@ -18,10 +18,10 @@ from sightline.config import check_environment
 from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger, TagResult
+    from sightline.service.engine import Tagger, TagResult
 
 
-def _flag_type(self: TyperOption, ctx: object) -> str | None:
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
     """Help shows `--json`, not `--json <bool>`: a flag takes no value, so it has no type to show."""
     return None if getattr(self, "is_flag", False) else _option_type(self, ctx)
 
@@ -55,7 +55,7 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     """List the known backbones (image encoders)."""
     from rich.table import Table
 
-    from sightline.backbones import list_backbones
+    from sightline.service.engine import list_backbones
 
     rows = list_backbones()
     if as_json:
@@ -75,7 +75,6 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     console.print(table)
 
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Above this many images the `tag` command shows a progress bar (on stderr).
 _PROGRESS_FROM = 8
 
@@ -85,14 +84,12 @@ def _image_paths(inputs: list[Path]) -> list[Path]:
 
     Hidden files in folders are skipped: `._photo.jpg` is macOS metadata, not a photo.
     """
+    from sightline.imaging import IMAGE_SUFFIXES, is_image_name  # lazy: `sightline --help` stays fast
+
     paths: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(
-                p
-                for p in item.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-            )
+            found = sorted(p for p in item.rglob("*") if is_image_name(p.name) and p.is_file())
             if not found:
                 raise ImageNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {item}")
             paths += found
@@ -137,13 +134,13 @@ def tag(
 
     Several tags can be right at once, each scored on its own. Exit code 1 if an image was unreadable.
     """
-    from sightline.tagging import Tagger
+    from sightline.service.engine import new_tagger
 
     if tags is not None and tags_file is not None:
         raise typer.BadParameter("give --tag or --tags-file, not both")
     vocabulary = _names(tags) if tags is not None else tags_file
     paths = _image_paths(images)
-    tagger = Tagger(
+    tagger = new_tagger(
         backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,
         top=top or None, categories=_names(category), include=_names(include), exclude=_names(exclude),
     )  # fmt: skip

@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from sightline.backbones import PACKAGED_DEFAULT, create_backbone, resolve_backbone_name
 from sightline.codes import IterationStatus
 from sightline.commands.context import open_workspace
 from sightline.commands.predict import print_prediction
@@ -24,6 +23,7 @@ from sightline.commands.render import print_report
 from sightline.commands.training import train_and_watch
 from sightline.errors import ModelNotFoundError, NotFoundError
 from sightline.service import images, iterations, predictions, projects, tags, training
+from sightline.service.engine import PACKAGED_DEFAULT, load_backbone, new_tagger, resolve_backbone_name
 from sightline.service.images import NewImage
 from sightline.service.performance import iteration_report
 from sightline.synthetic import make_lens_cap_image, to_jpeg
@@ -40,7 +40,7 @@ def demo_photos() -> Path:
 def _choose_backbone(console: Console, name: str) -> str:
     wanted = resolve_backbone_name(name)
     try:
-        create_backbone(wanted)
+        load_backbone(wanted)
         return wanted
     except ModelNotFoundError as error:
         if wanted == PACKAGED_DEFAULT:
@@ -103,9 +103,7 @@ def run_demo(console: Console, backbone: str = "default") -> None:
 
 def _tag_one(console: Console, backbone: str, photo: Path) -> None:
     """Pre-built tagging: what is in the photo, with no training at all."""
-    from sightline.tagging import Tagger
-
     console.rule(f"4. pre-built tags, no training: {photo.name}")
-    result = Tagger(backbone, threshold=0.2, top=8).tag([photo])[0]
+    result = new_tagger(backbone, threshold=0.2, top=8).tag([photo])[0]
     shown = ", ".join(f"{t.name} {t.confidence:.2f}" for t in result.tags) or "no tag reaches 0.2"
     console.print(f"  {shown}")

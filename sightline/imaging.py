@@ -30,8 +30,16 @@ from typing import BinaryIO, Literal
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
-from sightline._image_formats import SUPPORTED_FORMATS, SUPPORTED_LIST, sniff_format, to_rgb
-from sightline.config import ImageLimits, env_int
+from sightline._image_formats import (  # noqa: F401  (IMAGE_SUFFIXES, is_image_name, media_type: re-exported)
+    IMAGE_SUFFIXES,
+    SUPPORTED_FORMATS,
+    SUPPORTED_LIST,
+    is_image_name,
+    media_type,
+    sniff_format,
+    to_rgb,
+)
+from sightline.config import ImageLimits, default_of, env_int
 from sightline.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -123,7 +131,7 @@ def image_sha256(source: ImageSource) -> str:
     if isinstance(source, bytes | bytearray | memoryview):
         return hashlib.sha256(source).hexdigest()
     with _open_file(source) as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()  # type: ignore[arg-type]  # a real file: has readinto
 
 
 def load_image(
@@ -161,7 +169,7 @@ def preprocess(image: Image.Image, spec: PreprocessSpec) -> np.ndarray:
         scale, offset = scale[:, None, None], offset[:, None, None]
     out = np.empty(pixels.shape, dtype=np.float32)  # C-contiguous whatever the layout of `pixels`
     np.multiply(pixels, scale, out=out)
-    out -= offset
+    out -= offset  # type: ignore[arg-type]  # numpy's stubs type float32 / float32 as complex here
     return out
 
 
@@ -239,7 +247,7 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
     """Open, check the header, decode (with draft when allowed) and rotate upright."""
     subject = _subject(source)
     owned = not isinstance(source, Image.Image)  # never draft or rotate a caller's image in place
-    image = _open(source, limits) if owned else source
+    image = source if isinstance(source, Image.Image) else _open(source, limits)
     width, height = image.size
     _check_dimensions(width, height, limits, subject)
     try:
@@ -322,7 +330,7 @@ def _malloc_trim():
 
 
 #: Default decode budget: one maximum-size image (50 M pixels) plus room for ordinary photos beside it.
-DEFAULT_DECODE_BUDGET_PIXELS = 64_000_000
+DEFAULT_DECODE_BUDGET_PIXELS: int = default_of("SIGHTLINE_DECODE_BUDGET_PIXELS")
 _budget: PixelBudget | None = None
 _budget_lock = threading.Lock()
 
@@ -332,7 +340,7 @@ def decode_budget() -> PixelBudget:
     global _budget
     with _budget_lock:
         if _budget is None:
-            _budget = PixelBudget(env_int("SIGHTLINE_DECODE_BUDGET_PIXELS", DEFAULT_DECODE_BUDGET_PIXELS))
+            _budget = PixelBudget(env_int("SIGHTLINE_DECODE_BUDGET_PIXELS"))
         return _budget
 
 

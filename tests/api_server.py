@@ -16,8 +16,9 @@ from typing import ClassVar, TypeVar
 
 from fastapi import FastAPI
 
-from sightline.api import create_app, load_keys
+from sightline.api import load_keys
 from sightline.api.server import serve_in_thread
+from sightline.app import create_app
 from sightline.backbones import create_backbone
 from sightline.service import Workspace
 from sightline.store import BlobStore, open_store

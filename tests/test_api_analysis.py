@@ -8,7 +8,7 @@ import httpx
 import pytest
 from api_server import RunningServer, sightline_server, static_http_server
 
-from sightline.api.fetch import FetchPolicy
+from sightline.http.fetch import FetchPolicy
 from sightline.synthetic import make_image, to_jpeg
 from sightline.tagging import Tagger
 

@@ -21,7 +21,7 @@ from api_server import RunningServer, sightline_server, static_http_server
 from conftest import SHARED_MODELS, needs_shared_models
 from web_fixtures import open_page
 
-from sightline.api.domains import domain_id
+from sightline.http.domains import domain_id
 from sightline.synthetic import make_image, single_label_dataset, to_jpeg
 
 customvision = pytest.importorskip("azure.cognitiveservices.vision.customvision")

@@ -13,7 +13,8 @@ import re
 import pytest
 from store_fixtures import DIALECTS, fresh_pg_schema_url
 
-from sightline.api import create_app, load_keys
+from sightline.api import load_keys
+from sightline.app import create_app
 from sightline.service import Workspace, images, projects, tags
 from sightline.service.images import NewImage
 from sightline.store import BlobStore, open_store

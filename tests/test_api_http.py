@@ -11,8 +11,8 @@ import httpx
 import pytest
 from api_server import RunningServer, run_async, sightline_server, static_http_server
 
-from sightline.api.domains import domain_id
 from sightline.config import ImageLimits
+from sightline.http.domains import domain_id
 from sightline.service import projects
 from sightline.synthetic import make_image, single_label_dataset, to_jpeg
 

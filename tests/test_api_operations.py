@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from api_server import run_async
 
-from sightline.api import create_app, load_keys
+from sightline.api import load_keys
+from sightline.app import create_app
 from sightline.service import Workspace
 from sightline.store import BlobStore
 

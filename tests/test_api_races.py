@@ -15,7 +15,7 @@ import pytest
 from api_server import RunningServer, sightline_server
 from store_fixtures import DIALECTS, fresh_pg_schema_url
 
-from sightline.api.domains import domain_id
+from sightline.http.domains import domain_id
 from sightline.synthetic import single_label_dataset
 
 KINDS = ["circle", "square"]

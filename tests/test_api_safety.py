@@ -15,13 +15,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from sightline.api import create_app, fetch, load_keys, rotate_keys
+from sightline.api import load_keys, rotate_keys
 from sightline.api.batching import PredictionBatcher, Target
 from sightline.api.bodies import BodyLimitMiddleware
-from sightline.api.fetch import FetchPolicy, fetch_image, is_public
 from sightline.api.keys import KeyRing
 from sightline.api.ratelimit import RateLimiter
+from sightline.app import create_app
 from sightline.errors import ImageTooLargeError, ImageUrlError, NotAnImageError, NotFoundError
+from sightline.http import fetch
+from sightline.http.fetch import FetchPolicy, fetch_image, is_public
 from sightline.service import Workspace
 from sightline.store import BlobStore
 

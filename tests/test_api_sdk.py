@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from api_server import RunningServer, sightline_server, static_http_server
 
-from sightline.api.domains import domain_id
-from sightline.api.fetch import FetchPolicy
+from sightline.http.domains import domain_id
+from sightline.http.fetch import FetchPolicy
 from sightline.synthetic import make_image, multi_label_dataset, single_label_dataset, to_jpeg
 
 customvision = pytest.importorskip("azure.cognitiveservices.vision.customvision")

@@ -18,9 +18,9 @@ import pytest
 from api_server import RunningServer, sightline_server
 from PIL import Image as PILImage
 
-from sightline.api.domains import domain_id
 from sightline.api.keys import KeyRing, rotate_keys
 from sightline.api.links import image_resource, sign
+from sightline.http.domains import domain_id
 from sightline.imaging import PreprocessSpec, decode_for_model
 from sightline.synthetic import make_image, single_label_dataset, to_jpeg
 

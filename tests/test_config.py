@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from sightline.api.bodies import max_request_bytes
-from sightline.api.fetch import FetchPolicy
 from sightline.api.ratelimit import RateLimiter
-from sightline.config import SETTINGS, check_environment, env_flag, env_int
+from sightline.config import SETTINGS, check_environment, env_flag, env_int, settings_markdown
 from sightline.errors import ConfigError
+from sightline.http.fetch import FetchPolicy
 from sightline.store import BlobStore
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -85,3 +85,49 @@ def test_the_server_does_not_start_on_a_bad_value(tmp_path: Path, name: str, val
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {name}={value!r} is not valid: use "), done.stderr
+
+
+def test_text_settings_keep_their_rule():
+    with pytest.raises(ConfigError) as caught:
+        check_environment({"SIGHTLINE_AZURE_DOMAINS": "General"})
+    assert (
+        str(caught.value)
+        == "SIGHTLINE_AZURE_DOMAINS='General' is not valid: use `name=backbone` pairs separated by `;`"
+    )
+    check_environment({"SIGHTLINE_AZURE_DOMAINS": "General=tiny; Food=tiny;", "SIGHTLINE_HOME": "~/x"})
+
+
+def test_declared_defaults_are_what_the_readers_use(monkeypatch):
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert max_request_bytes() == SETTINGS["SIGHTLINE_MAX_REQUEST_BYTES"].default == 256 * 1024 * 1024
+    assert RateLimiter.from_env().rate == SETTINGS["SIGHTLINE_RATE_LIMIT"].default == 0.0
+    assert env_int("SIGHTLINE_MAX_TAGS_PER_IMAGE") == 100 and env_int("SIGHTLINE_THREADS", 3) == 3
+    assert FetchPolicy.from_env().timeout_seconds == SETTINGS["SIGHTLINE_URL_TIMEOUT_SECONDS"].default == 15.0
+
+
+def test_the_readme_settings_table_is_generated_from_the_settings():
+    """Run `python scripts/settings_table.py` after declaring or changing a setting."""
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    assert settings_markdown() in readme
+    for name in SETTINGS:
+        assert readme.count(f"| `{name}` |") == 1, name
+
+
+def test_no_module_reads_the_environment_but_config():
+    """Every setting is declared in SETTINGS and read through it (so it is checked at start-up and documented)."""
+    package = REPOSITORY / "sightline"
+    readers = [
+        str(path.relative_to(REPOSITORY))
+        for path in package.rglob("*.py")
+        if path.name != "config.py" and ("os.environ" in (text := path.read_text()) or "getenv(" in text)
+    ]
+    assert readers == []
+
+
+def test_the_app_factory_refuses_a_bad_value(monkeypatch):
+    from sightline.app import create_app
+
+    monkeypatch.setenv("SIGHTLINE_MAX_REQUEST_BYTES", "1e6")
+    with pytest.raises(ConfigError, match="SIGHTLINE_MAX_REQUEST_BYTES"):
+        create_app(start_worker=False, backbones=["tiny"])

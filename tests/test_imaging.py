@@ -530,3 +530,26 @@ def test_the_decode_budget_bounds_the_pixels_decoding_at_once():
     # The 500-pixel image counts as the whole budget (it decodes alone); the rest never exceed 100 together.
     assert budget.peak <= 100
     assert most[0] <= 100 or most[0] == 500
+
+
+def test_one_list_of_formats_and_one_rule_for_image_file_names():
+    """Folder walks (CLI `tag`, `import`, batch sources) and served media types share one format list."""
+    from sightline.imaging import IMAGE_SUFFIXES, SUPPORTED_FORMATS, is_image_name, media_type
+
+    assert {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"} == IMAGE_SUFFIXES
+    assert {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF"} == SUPPORTED_FORMATS
+    assert is_image_name("a/b/Photo.JPG") and is_image_name("s3://bucket/x/y.webp")
+    assert not is_image_name("a/._photo.jpg") and not is_image_name("notes.txt") and not is_image_name(".jpg")
+    assert media_type(b"\x89PNG\r\n\x1a\n" + b"\0" * 8) == "image/png"
+    assert media_type(b"not an image") == "application/octet-stream"
+
+
+def test_folder_import_skips_hidden_files_as_the_cli_does(tmp_path):
+    """`sightline import` used to pick up `._photo.jpg` (macOS metadata) and then fail on it."""
+    from sightline.service.importing import folder_items
+
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "cat" / "._a.jpg").write_bytes(b"x")
+    (tmp_path / "cat" / "notes.txt").write_bytes(b"x")
+    assert [item.path.name for item in folder_items(tmp_path)] == ["a.jpg"]

@@ -13,8 +13,8 @@ from api_server import run_async
 from shapes_project import shapes_project
 from typer.testing import CliRunner
 
-from sightline.api import create_app
 from sightline.api.keys import load_keys
+from sightline.app import create_app
 from sightline.cli import app as cli_app
 from sightline.errors import InvalidRequestError
 from sightline.service import Worker, Workspace, iterations, predictions, thresholds, training

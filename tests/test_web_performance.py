@@ -10,8 +10,8 @@ from api_server import RunningServer, sightline_server, static_http_server
 from shapes_project import shapes_project
 from web_fixtures import open_page, screenshot, sign_in
 
-from sightline.api.fetch import FetchPolicy
 from sightline.errors import NotFoundError
+from sightline.http.fetch import FetchPolicy
 from sightline.reporting import performance as reporting
 from sightline.reporting.reasons import describe_reason
 from sightline.service import Worker, images, iterations, performance, predictions, projects, tags, training

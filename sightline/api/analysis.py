@@ -22,14 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from sightline.api.bodies import one_image_from_body
 from sightline.api.context import WS, Fetching
 from sightline.api.errors import ApiError, describe_errors
-from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.api.keys import require_subscription_key
 from sightline.api.schemas import CamelModel, ImageUrl
 from sightline.codes import ErrorCode
+from sightline.http.fetch import FetchPolicy, fetch_image
 from sightline.service.analysis import analyze_image
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger
+    from sightline.service.engine import Tagger
 
 PREFIX = "/computervision"
 API_VERSIONS = ("2023-10-01", "2024-02-01")
@@ -43,7 +43,8 @@ class TaggerSlot:
     """The tagger, built on the first analyze request (embedding a vocabulary takes a while), then shared."""
 
     def __init__(self, make: Callable[[], Tagger]):
-        self._make, self._tagger, self._lock = make, None, threading.Lock()
+        self._make, self._lock = make, threading.Lock()
+        self._tagger: Tagger | None = None
 
     def get(self) -> Tagger:
         with self._lock:

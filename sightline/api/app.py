@@ -1,17 +1,16 @@
-"""The HTTP app: Custom Vision's Training and Prediction APIs, and Image Analysis' tags, over one workspace.
+"""The HTTP API: Custom Vision's Training and Prediction APIs, and Image Analysis' tags, over one workspace.
 
-    app = create_app()                        # the configured workspace, opened on startup
+    app = create_api()                        # the configured workspace, opened on startup
     uvicorn.run(app, host="127.0.0.1", port=8080)
 
 Training routes answer under /customvision/v3.3/training and /customvision/v3.4-preview/training
 (what the Python SDK 3.1 calls), prediction routes under /customvision/v3.0/prediction and v3.1,
 Image Analysis at /computervision/imageanalysis:analyze. The OpenAPI document is at /openapi.json.
-The web UI (`sightline.web`) is served at `/`.
+`sightline.app.create_app` adds the web UI (`sightline.web`) at `/` to this app.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -25,17 +24,18 @@ from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
 from sightline.api.docs import mount_docs
-from sightline.api.domains import Domains
-from sightline.api.errors import install_error_handlers
-from sightline.api.fetch import FetchPolicy
+from sightline.api.errors import HtmlErrorPage, install_error_handlers
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import FailureThrottle, RateLimiter
-from sightline.backbones import default_backbone_name
+from sightline.config import check_environment, env_text
+from sightline.http.domains import Domains
+from sightline.http.fetch import FetchPolicy
 from sightline.service import Workspace, start_background_worker
+from sightline.service.engine import default_backbone_name, default_tagger
 
 if TYPE_CHECKING:
-    from sightline.tagging import Tagger
+    from sightline.service.engine import Tagger
 
 TRAINING_VERSIONS = ("v3.3", "v3.4-preview")
 PREDICTION_VERSIONS = ("v3.0", "v3.1")
@@ -46,7 +46,7 @@ def default_backbones() -> list[str]:
     return [default_backbone_name(), "tiny"]
 
 
-def create_app(
+def create_api(
     ws: Workspace | None = None,
     *,
     start_worker: bool = True,
@@ -55,7 +55,7 @@ def create_app(
     tagger: Tagger | None = None,
     rate_limit: float | None = None,
     max_batch: int = 32,
-    web: bool = True,
+    html_error_page: HtmlErrorPage | None = None,
     cors_origins: Sequence[str] | None = None,
     tagger_backbone: str | None = None,
     azure_domains: Mapping[str, str] | None = None,
@@ -72,12 +72,15 @@ def create_app(
     first request). `rate_limit`: requests per second per key (default `SIGHTLINE_RATE_LIMIT`; 0: none).
     `max_batch`: the most concurrent predictions run as one batch (1: none). A lone request never waits for a
     batch; at 32 clients, batching measured 1.2-1.6x the throughput of one by one on 2 CPU cores
-    (benchmarks/api_load.py), and far more is expected on a GPU. `web`: also serve the browser UI at `/` (sign-in
-    with the Training-Key). `cors_origins`: the origins whose browser scripts may call the API (default
+    (benchmarks/api_load.py), and far more is expected on a GPU. `html_error_page`: how errors answer a browser
+    asking for HTML outside the API's paths (the web UI's page; default: Azure's JSON everywhere).
+    `cors_origins`: the origins whose browser scripts may call the API (default
     `SIGHTLINE_CORS_ORIGINS`, comma-separated, `*` for any; none when unset). `auth_failures_per_minute`: wrong
     keys and sign-ins allowed per client address after a burst of 10 (default
     `SIGHTLINE_AUTH_FAILURES_PER_MINUTE`, 10; 0: no throttle).
     """
+
+    check_environment()  # a bad SIGHTLINE_* value stops the start with one line, never a server that answers 500
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,8 +107,8 @@ def create_app(
     )
     mount_docs(app)
     app.state.domains = domains = Domains.of(backbones or default_backbones(), azure_domains)
-    tagging = tagger_backbone or os.environ.get("SIGHTLINE_TAGGER_BACKBONE")
-    app.state.tagger = TaggerSlot(lambda: tagger or _default_tagger(tagging, domains.backbones))
+    tagging = tagger_backbone or env_text("SIGHTLINE_TAGGER_BACKBONE")
+    app.state.tagger = TaggerSlot(lambda: tagger or default_tagger(tagging, domains.backbones))
     app.state.rate_limiter = RateLimiter.from_env() if rate_limit is None else RateLimiter(rate_limit)
     app.state.auth_failures = (
         FailureThrottle.from_env() if auth_failures_per_minute is None else FailureThrottle(auth_failures_per_minute)
@@ -113,7 +116,7 @@ def create_app(
     app.state.fetch_policy = fetch_policy or FetchPolicy.from_env(ws.image_limits if ws else None)
     if ws is not None:
         _attach(app, ws, max_batch)
-    install_error_handlers(app)
+    install_error_handlers(app, html_error_page)
     app.add_middleware(BodyLimitMiddleware)
     app.middleware("http")(operations.count_requests)
     app.include_router(operations.router)
@@ -133,30 +136,12 @@ def create_app(
         app.include_router(prediction.router, prefix=prefix)
         app.include_router(detection.prediction_router, prefix=prefix)
     app.include_router(analysis.router)
-    if web:
-        from sightline.web import mount_web
-
-        mount_web(app)
     return app
 
 
 def cors_origins_from_env() -> list[str]:
     """`SIGHTLINE_CORS_ORIGINS`: comma-separated origins (`https://app.example.com`), `*` for any; none by default."""
-    return [o.strip().rstrip("/") for o in os.environ.get("SIGHTLINE_CORS_ORIGINS", "").split(",") if o.strip()]
-
-
-def _default_tagger(configured: str | None, domains: Sequence[str]) -> Tagger:
-    """The tagger on the configured backbone, else on the first domain that can tag, else the default backbone."""
-    from sightline.backbones import create_backbone
-    from sightline.tagging import Tagger
-
-    if configured:
-        return Tagger(configured)
-    for name in domains:
-        backbone = create_backbone(name)
-        if backbone.has_text or backbone.task == "classification":
-            return Tagger(backbone)
-    return Tagger(default_backbone_name())
+    return [o.strip().rstrip("/") for o in (env_text("SIGHTLINE_CORS_ORIGINS") or "").split(",") if o.strip()]
 
 
 def _attach(app: FastAPI, ws: Workspace, max_batch: int) -> None:

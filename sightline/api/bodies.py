@@ -15,13 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError, error_response
 from sightline.codes import ErrorCode
-from sightline.config import env_float, env_int
+from sightline.config import default_of, env_float, env_int
 from sightline.service.images import MAX_IMAGES_PER_BATCH, NewImage
 
 #: The largest request body by default (64 images of up to 4 MB each fit, as base64 JSON too).
-DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_REQUEST_BYTES: int = default_of("SIGHTLINE_MAX_REQUEST_BYTES")
 #: Longest wait for the next part of a request body.
-DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
+DEFAULT_BODY_TIMEOUT_SECONDS: float = default_of("SIGHTLINE_BODY_TIMEOUT_SECONDS")
 
 
 #: How the routes that read the body themselves document it in the OpenAPI schema.
@@ -39,7 +39,7 @@ IMAGE_BODY_OPENAPI = {
 
 
 def max_request_bytes() -> int:
-    return env_int("SIGHTLINE_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
+    return env_int("SIGHTLINE_MAX_REQUEST_BYTES")
 
 
 def _too_large(limit: int) -> ApiError:
@@ -47,7 +47,7 @@ def _too_large(limit: int) -> ApiError:
 
 
 def body_timeout_seconds() -> float:
-    return env_float("SIGHTLINE_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT_SECONDS)
+    return env_float("SIGHTLINE_BODY_TIMEOUT_SECONDS")
 
 
 class BodyLimitMiddleware:
@@ -168,7 +168,7 @@ async def _multipart(request: Request, content_type: str, max_parts: int) -> lis
     if not boundary:
         raise ApiError(400, ErrorCode.BadRequestImageStream, "a multipart/form-data body needs a boundary")
     collector = _PartCollector(max_parts)
-    parser = MultipartParser(boundary, collector.callbacks())
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]  # the callbacks' TypedDict, as a dict
     try:
         async for chunk in request.stream():
             parser.write(chunk)

@@ -1,7 +1,5 @@
-"""What routes get from the app (workspace, domains, URL fetch policy, prediction batcher); query helpers.
-
-The getters are `async def` only so that FastAPI calls them in the event loop: a plain `def`
-dependency costs a hop to a worker thread on every request, for an attribute read.
+"""What the API's routes get from the app: the shared request context (`sightline.http.context`), the
+prediction batcher, and Custom Vision's query and path parameters.
 """
 
 from __future__ import annotations
@@ -11,30 +9,30 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from sightline.api.batching import PredictionBatcher
-from sightline.api.domains import Domains
-from sightline.api.fetch import FetchPolicy
-from sightline.service import Workspace
+from sightline.http.context import WS, AppDomains, Fetching, domains, fetch_policy, workspace
 
-
-async def workspace(request: Request) -> Workspace:
-    return request.app.state.ws
-
-
-async def domains(request: Request) -> Domains:
-    return request.app.state.domains
-
-
-async def fetch_policy(request: Request) -> FetchPolicy:
-    return request.app.state.fetch_policy
+__all__ = [
+    "WS",
+    "AppDomains",
+    "Batcher",
+    "Fetching",
+    "IterationId",
+    "ProjectId",
+    "PublishedName",
+    "TagId",
+    "batcher",
+    "domains",
+    "fetch_policy",
+    "id_list",
+    "workspace",
+]
 
 
 async def batcher(request: Request) -> PredictionBatcher:
+    """`async def` for the same reason as `sightline.http.context`'s getters: no thread hop per request."""
     return request.app.state.batcher
 
 
-WS = Annotated[Workspace, Depends(workspace)]
-AppDomains = Annotated[Domains, Depends(domains)]
-Fetching = Annotated[FetchPolicy, Depends(fetch_policy)]
 Batcher = Annotated[PredictionBatcher, Depends(batcher)]
 
 

@@ -8,6 +8,8 @@ is a bug: logged with its traceback, answered 500 `ErrorUnknown` without details
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,9 +75,10 @@ IMAGE_ANALYSIS_PREFIX = "/computervision/"
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, *, path: str = ""
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, *, path: str = ""
 ) -> JSONResponse:
     """Custom Vision's error JSON; Image Analysis' on its routes (Custom Vision's code kept as `innererror`)."""
+    body: dict[str, Any]
     if path.startswith(IMAGE_ANALYSIS_PREFIX):
         outer = ErrorCode.InvalidRequest if status in (400, 413, 415) else str(status)
         body = {"error": {"code": outer, "message": message, "innererror": {"code": code, "message": message}}}
@@ -98,6 +101,9 @@ def describe_errors(errors) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+#: What a browser gets instead of the error JSON: (request, status, code, message) -> a page.
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+
 #: Paths that always answer errors as JSON; elsewhere a browser asking for HTML gets the web UI's error page.
 _API_PREFIXES = ("/customvision/", IMAGE_ANALYSIS_PREFIX, "/openapi.json", "/docs", "/redoc")
 
@@ -110,7 +116,9 @@ def _wants_page(request: Request) -> bool:
     )
 
 
-def _respond(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def _respond(
+    request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     if _wants_page(request):
         return request.app.state.html_error_page(request, status, code, message)
     return error_response(status, code, message, headers, path=request.url.path)
@@ -145,9 +153,13 @@ async def _on_disconnect(request: Request, _error: ClientDisconnect) -> Response
     return Response(status_code=400)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(SightlineError, _on_sightline_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(ClientDisconnect, _on_disconnect)
+def install_error_handlers(app: FastAPI, html_error_page: HtmlErrorPage | None = None) -> None:
+    """Errors answer in Azure's JSON shape; with `html_error_page`, a browser asking for HTML outside the
+    API's paths gets that page instead (the app factory passes the web UI's)."""
+    app.state.html_error_page = html_error_page
+    # Starlette types every handler as taking Exception; each of these is registered for its own subclass.
+    app.add_exception_handler(SightlineError, _on_sightline_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _on_disconnect)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

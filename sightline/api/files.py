@@ -7,7 +7,7 @@ It is checked before anything is looked up, so a bad one learns nothing about wh
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -29,7 +29,9 @@ Kind = Annotated[str, Path(pattern="^(original|resized|thumbnail)$", description
 ImageId = Annotated[str, Path(alias="imageId")]
 PredictionId = Annotated[str, Path(alias="predictionId")]
 Platform = Annotated[str, Path(pattern="^ONNX$")]
-_IMAGE = {200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The image."}}
+_IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The image."}
+}
 _MAX_AGE_S = 24 * 3600
 
 

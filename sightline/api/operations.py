@@ -63,10 +63,10 @@ def _backbone_ready(app) -> str:
     """Load the default domain's backbone once (it is cached by the registry); ok from then on."""
     if getattr(app.state, "backbone_ready", False):
         return "ok"
-    from sightline.backbones import create_backbone
+    from sightline.service.engine import load_backbone
 
     try:
-        create_backbone(app.state.domains.default)
+        load_backbone(app.state.domains.default)
     except Exception as exc:
         return f"error: {exc}"
     app.state.backbone_ready = True

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from sightline.api.batching import PredictionBatcher, Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, one_image_from_body
 from sightline.api.context import Batcher, Fetching, ProjectId, PublishedName
-from sightline.api.fetch import fetch_image
 from sightline.api.keys import require_prediction_key
 from sightline.api.schemas import ImagePrediction, ImageUrl
+from sightline.http.fetch import fetch_image
 
 router = APIRouter(dependencies=[Depends(require_prediction_key)], tags=["Prediction"])
 

@@ -6,11 +6,11 @@ send the returned token back unchanged to continue, and a token without one mean
 
 from __future__ import annotations
 
-from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.links import Links
 from sightline.api.schemas import PredictionQueryResult, PredictionQueryToken, StoredImagePrediction
 from sightline.codes import ErrorCode
+from sightline.http.domains import domain_id
 from sightline.service import Workspace, predictions, projects
 from sightline.service.predictions import TagRange
 

@@ -26,7 +26,7 @@ class RateLimiter:
 
     @classmethod
     def from_env(cls) -> RateLimiter:
-        return cls(env_float("SIGHTLINE_RATE_LIMIT", 0.0))
+        return cls(env_float("SIGHTLINE_RATE_LIMIT"))
 
     def wait_seconds(self, key: str) -> float:
         """0 when `key` may go ahead now (and one token is spent), else how long until it may."""
@@ -72,7 +72,7 @@ class FailureThrottle:
 
     @classmethod
     def from_env(cls) -> FailureThrottle:
-        return cls(env_float("SIGHTLINE_AUTH_FAILURES_PER_MINUTE", 10.0))
+        return cls(env_float("SIGHTLINE_AUTH_FAILURES_PER_MINUTE"))
 
     def check(self, address: str) -> None:
         """429 when `address` has used up its failures (spends nothing)."""

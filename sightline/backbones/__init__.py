@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from typing import Any
 
@@ -19,7 +18,7 @@ from sightline.backbones.catalog import CATALOG
 from sightline.backbones.lite import PACKAGED_DEFAULT
 from sightline.backbones.lite import VARIANTS as LITE_VARIANTS
 from sightline.backbones.runtime import EmbeddedImages, embed_images
-from sightline.config import DEFAULT_BACKBONE, cache_dir, models_dir
+from sightline.config import DEFAULT_BACKBONE, cache_dir, env_flag, env_text, models_dir
 from sightline.errors import UnknownBackboneError
 
 __all__ = [
@@ -52,11 +51,11 @@ def default_embedding_cache() -> EmbeddingCache:
 def default_backbone_name() -> str:
     """What `default` means here: `SIGHTLINE_BACKBONE`, else the recommended image-text model when its
     weights can be had, else the packaged EfficientNet-Lite0 (said once, in one line), never `tiny`."""
-    chosen = os.environ.get("SIGHTLINE_BACKBONE")
+    chosen = env_text("SIGHTLINE_BACKBONE")
     if chosen:
         return chosen
-    return _default_here(os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("SIGHTLINE_MODELS", ""),
-                         os.environ.get("HF_HOME", ""))  # fmt: skip
+    return _default_here(str(env_flag("HF_HUB_OFFLINE")), env_text("SIGHTLINE_MODELS") or "",
+                         env_text("HF_HOME") or "")  # fmt: skip
 
 
 @functools.cache

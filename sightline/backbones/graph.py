@@ -47,7 +47,7 @@ class GraphTail:
     def name(self, what: str) -> str:
         return f"{self.prefix}/{what}"
 
-    def const(self, what: str, value: np.ndarray) -> str:
+    def const(self, what: str, value: np.ndarray | Sequence[float]) -> str:
         """A float32 (or int64 for integer arrays) constant, returned by name."""
         onnx = require_onnx()
         array = np.asarray(value)

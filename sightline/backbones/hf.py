@@ -26,7 +26,7 @@ from sightline.backbones.base import Backbone, digest
 from sightline.backbones.cache import DiskEmbeddingCache
 from sightline.backbones.graph import require_onnx
 from sightline.backbones.torch_export import ExportedTower, export_tower, quiet_torch, tower_path
-from sightline.config import cache_dir, models_dir
+from sightline.config import cache_dir, env_flag, env_text, models_dir
 from sightline.errors import ExportError, ModelConfigError, ModelError, ModelNotFoundError
 from sightline.imaging import PreprocessSpec
 
@@ -58,12 +58,12 @@ def quiet_libraries() -> Iterator[None]:
 
 
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    return env_flag("HF_HUB_OFFLINE")
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """A bounded check, so a machine without network fails in seconds instead of hanging on retries."""
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    host = urlparse(env_text("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
     try:
         with socket.create_connection((host, 443), timeout=timeout):
             return True
@@ -83,7 +83,7 @@ def _missing_weights_message(model_id: str, why: str) -> str:
 
 def weights_available(model_id: str) -> bool:
     """Whether `resolve_model_dir` would find or fetch the model, answered without downloading it."""
-    if Path(model_id).expanduser().is_dir() or (models_dir() and (models_dir() / model_id).is_dir()):
+    if Path(model_id).expanduser().is_dir() or ((folder := models_dir()) and (folder / model_id).is_dir()):
         return True
     try:
         from huggingface_hub import snapshot_download
@@ -101,8 +101,8 @@ def resolve_model_dir(model_id: str) -> Path:
     as_path = Path(model_id).expanduser()
     if as_path.is_dir():
         return as_path
-    if models_dir() and (models_dir() / model_id).is_dir():
-        return models_dir() / model_id
+    if (folder := models_dir()) and (folder / model_id).is_dir():
+        return folder / model_id
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
@@ -359,8 +359,8 @@ class HFBackbone(Backbone):
 def _pick_device(device: str) -> str:
     if device != "auto":
         return device
-    if os.environ.get("SIGHTLINE_DEVICE"):
-        return os.environ["SIGHTLINE_DEVICE"]
+    if configured := env_text("SIGHTLINE_DEVICE"):
+        return configured
     try:
         import torch
 

@@ -89,7 +89,7 @@ def run_ray(
         ray.init(address=address or None, log_to_driver=False, include_dashboard=False)
     limits = limits or ImageLimits.from_env()
     ds = ray.data.read_binary_files(list(paths), include_paths=True, filesystem=_filesystem(paths))
-    ds = ds.map_batches(_decode_block, fn_kwargs={"spec": spec, "limits": limits}, batch_size=batch_size)
+    ds = ds.map_batches(_decode_block, fn_kwargs={"spec": spec, "limits": limits}, batch_size=batch_size)  # type: ignore[arg-type]  # Ray types batch functions loosely
     ds = ds.map_batches(
         Predictor,
         fn_constructor_kwargs={"published": published},

@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterable, Sequence
 
 from sightline.errors import ImageNotFoundError, InvalidRequestError
+from sightline.imaging import is_image_name
 from sightline.store import open_filesystem
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Column of a CSV manifest that holds the paths (else the first column).
 MANIFEST_COLUMN = "path"
 
@@ -53,7 +53,7 @@ def _expand(source: str) -> list[str]:
             os.path.join(root, name)
             for root, dirs, names in os.walk(source)
             for name in names
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+            if is_image_name(name)
             if not any(part.startswith(".") for part in os.path.relpath(root, source).split(os.sep) if part != ".")
         )
     if os.path.isfile(source):
@@ -70,11 +70,7 @@ def _remote(source: str) -> list[str]:
         names = [root]
     else:
         names = fs.find(root)
-    return sorted(
-        f"{protocol}://{name}"
-        for name in names
-        if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES and not name.rsplit("/", 1)[-1].startswith(".")
-    )
+    return sorted(f"{protocol}://{name}" for name in names if is_image_name(name))
 
 
 def _manifest(source: str) -> list[str]:

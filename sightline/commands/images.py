@@ -73,10 +73,11 @@ def add(
 
 
 def _print_result(result: ImageAddResult) -> None:
+    image_id = result.image.id if result.image is not None else ""  # an added or duplicate image is there
     if result.status == ImageStatus.OK:
-        console.print(f"added      {result.source} ({result.image.id})", markup=False, highlight=False)
+        console.print(f"added      {result.source} ({image_id})", markup=False, highlight=False)
     elif result.status == ImageStatus.OKDuplicate:
-        console.print(f"duplicate  {result.source} (already there as {result.image.id})", markup=False)
+        console.print(f"duplicate  {result.source} (already there as {image_id})", markup=False)
     else:
         console.print(f"failed     {result.source}: {result.message or result.status}", markup=False)
 

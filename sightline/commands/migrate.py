@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sightline.commands.context import AsJson, open_workspace
 from sightline.commands.render import console, print_json, progress_bar
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def migrate(
@@ -33,7 +36,7 @@ def migrate(
     from sightline.migration import migrate as run_migration
 
     with open_workspace() as ws, progress_bar() as bar:
-        tasks: dict[str, object] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(name: str, done: int, total: int) -> None:
             if name not in tasks:

@@ -120,7 +120,7 @@ def _as_json(path: Path, result: PredictionView | ImageError) -> dict:
     return {"image": str(path), **result.to_dict()}
 
 
-def print_prediction(path: Path, result: PredictionView | ImageError) -> None:
+def print_prediction(path: Path | str, result: PredictionView | ImageError) -> None:
     console.print(Text(str(path), style="bold"))
     if isinstance(result, ImageError):
         console.print(Text.assemble("  ", ("error:", "red"), f" {result}"))

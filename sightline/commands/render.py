@@ -147,9 +147,9 @@ def print_iteration(view: IterationView) -> None:
         Column("published as", lambda i: i.publish_name),
     ]
     if not view.status.is_terminal:
-        fields.append(("progress", lambda i: f"{i.progress_phase or ''} {i.progress_done}/{i.progress_total}"))
+        fields.append(Column("progress", lambda i: f"{i.progress_phase or ''} {i.progress_done}/{i.progress_total}"))
     if view.error:
-        fields.append(("error", lambda i: i.error))
+        fields.append(Column("error", lambda i: i.error))
     print_record(view, fields, as_json=False)
 
 

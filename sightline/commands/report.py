@@ -14,11 +14,10 @@ from typing import Annotated
 import typer
 
 import sightline
-from sightline.codes import IterationStatus
 from sightline.commands.context import ProjectArg, open_workspace
 from sightline.commands.render import console, fail, percent, when
 from sightline.reporting import performance
-from sightline.service import Workspace, images, projects
+from sightline.service import IterationStatus, Workspace, images, projects
 from sightline.service.views import IterationView, ProjectView
 
 

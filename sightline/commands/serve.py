@@ -38,7 +38,8 @@ def serve(
     """
     import uvicorn
 
-    from sightline.api import create_app, load_keys
+    from sightline.api import load_keys
+    from sightline.app import create_app
 
     with open_workspace() as ws:
         training_key = load_keys(ws).training_key  # created on first start, so the sign-in link works at once

@@ -17,7 +17,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sightline.codes import IterationStatus
 from sightline.commands.context import AsJson, ProjectArg, open_workspace
 from sightline.commands.render import (
     Column,
@@ -34,7 +33,7 @@ from sightline.commands.render import (
 )
 from sightline.errors import ConflictError
 from sightline.reporting import performance
-from sightline.service import Worker, Workspace, iterations, projects, training
+from sightline.service import IterationStatus, Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
 from sightline.service.views import IterationView
 

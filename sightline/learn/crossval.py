@@ -305,6 +305,7 @@ def cross_validate(
                 best = _snapshot(folds, tried, losses, C, logits, [fit.head for fit in fits])
             else:
                 break
+    assert best is not None  # the first C tried is always kept
     best.c_values, best.log_losses = tried, losses
     return best
 

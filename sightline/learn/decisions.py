@@ -93,7 +93,7 @@ def decide(
     order = np.argsort(-probs, kind="stable")
     tags = [TagDecision(str(classes[i]), float(probs[i]), bool(above[i]), float(thresholds[i])) for i in order]
     reasons = []
-    if unknown:
+    if unknown_score is not None and unknown_threshold is not None and unknown:
         reasons.append(Reason(UNKNOWN, unknown_score=float(unknown_score), unknown_threshold=float(unknown_threshold)))
     if multilabel:
         for i in order:

@@ -35,7 +35,7 @@ def image_count_warnings(counts: dict[str, int]) -> list[str]:
         warnings.append(
             f"Tags with fewer than {RECOMMENDED_IMAGES_PER_TAG} images give less reliable results: {listing}."
         )
-    largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
+    largest, smallest = max(counts, key=lambda t: counts[t]), min(counts, key=lambda t: counts[t])
     if counts[largest] > MAX_IMBALANCE_RATIO * counts[smallest]:
         warnings.append(
             f"The tags are imbalanced: {largest!r} has {counts[largest]} images and {smallest!r} only "

@@ -92,6 +92,7 @@ def train_model(
         "figures come from near-copies and are optimistic. Add images of other items."
         for j in single
     ]
+    assert found.near_duplicate_pairs is not None  # find_groups always finds them (maybe none)
     conflicts = conflicting_pairs(found.near_duplicate_pairs, Y)
     if len(conflicts):
         i, j = conflicts[0]

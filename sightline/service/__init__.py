@@ -23,8 +23,10 @@ from sightline.service import (
 )
 from sightline.service.worker import Worker, start_background_worker
 from sightline.service.workspace import ProjectLimits, Workspace
+from sightline.store import IterationStatus  # the front ends' name for an iteration's state
 
 __all__ = [
+    "IterationStatus",
     "ProjectLimits",
     "Worker",
     "Workspace",

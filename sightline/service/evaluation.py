@@ -43,7 +43,8 @@ def evaluate_items(
     """Score the iteration (default: the latest) on `items`, each with its tags."""
     view = trained_iteration(ws, project_id, iteration_id)
     with ws.session() as session:
-        artifact_key = session.get(Iteration, view.id).artifact_key
+        artifact_key = session.get_one(Iteration, view.id).artifact_key
+    assert artifact_key is not None  # a trained iteration has its model
     classifier = trained_model(ws, artifact_key, view.domain)
     labels = [item.tags if classifier.multilabel or len(item.tags) != 1 else item.tags[0] for item in items]
     score = classifier.score([str(item.path) for item in items], labels)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError, InvalidRequestError, LimitExceededError, NotFoundError
-from sightline.imaging import ImageInfo, inspect_image, make_thumbnail, sniff_format
+from sightline.imaging import ImageInfo, inspect_image, make_thumbnail, media_type
 from sightline.service import cleanup
 from sightline.service.metadata_filter import condition as metadata_condition
 from sightline.service.projects import find_project_row
@@ -56,8 +56,6 @@ MAX_IMAGES_PER_BATCH = 64
 #: The renditions of a stored image: derived-blob suffix and longest side. "original" is the blob itself.
 _RENDITIONS = {"resized": ("resized", 1024), "thumbnail": (THUMBNAIL_SUFFIX, 256)}
 RENDITIONS = ("original", *_RENDITIONS)
-_MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
-                "BMP": "image/bmp", "WEBP": "image/webp", "TIFF": "image/tiff"}  # fmt: skip
 
 
 @dataclass
@@ -381,7 +379,7 @@ def blob_rendition(ws: Workspace, key: str, kind: str) -> ImageFile:
     """An image blob as stored, or a JPEG of it no larger than its rendition's side (made once, then kept)."""
     if kind == "original":
         data = ws.blobs.get(key)
-        return ImageFile(data, _MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream"))
+        return ImageFile(data, media_type(data))
     if kind not in _RENDITIONS:
         raise InvalidRequestError(f"no image rendition {kind!r}: use one of {', '.join(RENDITIONS)}")
     suffix, side = _RENDITIONS[kind]
@@ -461,7 +459,7 @@ def untag_images(ws: Workspace, project_id: str, pairs: Iterable[tuple[str, str]
             image = _image_row(session, project, image_id)
             (tag,) = _resolve_tags(session, project, [tag_ref])
             result = session.execute(delete(ImageTag).where(ImageTag.image_id == image.id, ImageTag.tag_id == tag.id))
-            removed += result.rowcount or 0
+            removed += result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
     return removed
 
 
@@ -548,7 +546,7 @@ def delete_images(
         if not all_images:
             condition = condition & Image.id.in_(list(image_ids or ()))
         keys = list(session.scalars(select(Image.blob_key).where(condition)))
-        deleted = session.execute(delete(Image).where(condition)).rowcount or 0
+        deleted = session.execute(delete(Image).where(condition)).rowcount or 0  # type: ignore[attr-defined]  # as above
     cleanup.forget_unreferenced(ws, keys)  # after the commit: shared blobs stay
     return deleted
 

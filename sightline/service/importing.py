@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sightline.codes import ImageStatus
 from sightline.errors import InvalidRequestError
+from sightline.imaging import is_image_name
 from sightline.service.images import NewImage, add_images
 from sightline.service.tags import create_tag, list_tags
 from sightline.service.workspace import Workspace
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_FOLDERS = {"train", "val", "valid", "validation", "test"}
 TEST_SPLIT = "test"
 _BATCH = 64
@@ -69,7 +69,7 @@ def folder_items(root: Path, splits: set[str] | None = None) -> list[ImportItem]
         ImportItem(path, [folder.name])
         for folder in children
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+        if is_image_name(path.name) and path.is_file()
     ]
     if not items:
         raise InvalidRequestError(f"no images found under {root}: expected {root}/<tag>/<image files>")
@@ -121,7 +121,8 @@ def _split_column(path: Path, header: list[str], rows: list[list[str]]) -> dict[
     if "split" not in lowered[1:]:
         return None
     column = lowered.index("split")
-    splits, bad = {}, {}
+    splits: dict[int, str] = {}
+    bad: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         value = (row[column] if column < len(row) else "").strip().lower() or "train"
         if value not in SPLIT_FOLDERS:

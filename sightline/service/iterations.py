@@ -138,6 +138,7 @@ def exported_model(ws: Workspace, project_id: str, iteration_id: str | None = No
     with ws.session() as session:
         row = _trained_row(session, project_id, iteration_id)
         artifact_key, domain = row.artifact_key, row.domain
+    assert artifact_key is not None  # a trained row has its model
     export_key = f"{artifact_key}.{ONNX_EXPORT_SUFFIX}"
     if ws.blobs.exists(export_key):
         return ws.blobs.get(export_key)
@@ -173,7 +174,7 @@ def cancel_training(ws: Workspace, project_id: str, iteration_id: str | None = N
     with ws.session() as session:
         request_cancel(session, iteration_id)
     with ws.session() as session:
-        return iteration_view(session.get(Iteration, iteration_id))
+        return iteration_view(session.get_one(Iteration, iteration_id))
 
 
 def delete_iteration(ws: Workspace, project_id: str, iteration_id: str) -> None:

@@ -81,11 +81,6 @@ def trained_report(
     return view, report
 
 
-def _defined(value: float) -> float | None:
-    """A metric that may be undefined (NaN: nothing predicted, or nothing to find) as float or None."""
-    return None if math.isnan(value) else float(value)
-
-
 def at_threshold(report: Report, threshold: float) -> Report:
     """The report with precision and recall (overall and per tag) recomputed at another threshold.
 
@@ -93,28 +88,28 @@ def at_threshold(report: Report, threshold: float) -> Report:
     membership is not stored), so the *_std figures are dropped. A tag that no image reaches the
     threshold for has no precision (None, not 0).
     """
-    from sklearn.metrics import precision_score, recall_score  # here: scikit-learn costs the CLI ~1 s to import
+    from sightline.learn.rethreshold import precision_recall_at
 
     tags = report.tags
     images = [i for i in report.images if len(i.probabilities) == len(tags)]
     if not tags or not images:
         return report
     truth = np.array([[t in i.true_tags for t in tags] for i in images], dtype=int)
-    predicted = (np.array([i.probabilities for i in images], dtype=float) >= threshold).astype(int)
+    figures = precision_recall_at(truth, np.array([i.probabilities for i in images], dtype=float), threshold)
     per_tag = {entry.tag: entry for entry in report.per_tag}
-    for j, tag in enumerate(tags):
+    for tag, tag_figures in zip(tags, figures.per_tag, strict=True):
         per_tag[tag] = replace(
             per_tag.get(tag, TagFigures(tag)),
-            precision=_defined(precision_score(truth[:, j], predicted[:, j], zero_division=np.nan)),
-            recall=_defined(recall_score(truth[:, j], predicted[:, j], zero_division=np.nan)),
+            precision=tag_figures.precision,
+            recall=tag_figures.recall,
             precision_std=None,
             recall_std=None,
         )
     return replace(
         report,
         threshold=threshold,
-        precision=_defined(precision_score(truth.ravel(), predicted.ravel(), zero_division=np.nan)),
-        recall=_defined(recall_score(truth.ravel(), predicted.ravel(), zero_division=np.nan)),
+        precision=figures.overall.precision,
+        recall=figures.overall.recall,
         precision_std=None,  # bootstrapped at the trained threshold only
         recall_std=None,
         per_tag=list(per_tag.values()),
@@ -241,7 +236,7 @@ def _rows_by_sha256(
 ) -> list[Any]:
     """`columns` of the project's images whose sha256 is in `shas` (reports name images by content),
     queried in chunks of `_CHUNK` ids."""
-    rows = []
+    rows: list[Any] = []
     for start in range(0, len(shas), _CHUNK):
         query = select(*columns).where(Image.project_id == project_id, Image.sha256.in_(shas[start : start + _CHUNK]))
         if condition is not None:

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import delete, select
 
 from sightline import telemetry
 from sightline.codes import ErrorCode, ImageStatus
+from sightline.config import default_of, env_int
 from sightline.errors import ImageError, InvalidRequestError, NotFoundError
 from sightline.learn.decisions import Reason
 from sightline.service.images import blob_rendition
@@ -248,7 +250,7 @@ def list_predictions(
             query = query.where(Prediction.created >= since)
         if until is not None:
             query = query.where(Prediction.created <= until)
-        order_by = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if suspected else []
+        order_by: list[Any] = [Prediction.uncertain.desc(), Prediction.unknown_score.desc()] if suspected else []
         newest = Prediction.created.asc() if order == "Oldest" else Prediction.created.desc()
         query = query.order_by(*order_by, newest, Prediction.id)
         if not tag_ranges:
@@ -284,7 +286,7 @@ def delete_predictions(ws: Workspace, project_id: str, prediction_ids: Sequence[
         result = session.execute(
             delete(Prediction).where(Prediction.project_id == project.id, Prediction.id.in_(list(prediction_ids)))
         )
-        return result.rowcount or 0
+        return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: Sequence[str]) -> str:
@@ -293,12 +295,13 @@ def review_prediction(ws: Workspace, project_id: str, prediction_id: str, tags: 
 
     image = prediction_image(ws, project_id, prediction_id)
     (result,) = add_images(ws, project_id, [NewImage(image, name=f"prediction {prediction_id}", tags=list(tags))])
+    if not result.ok:
+        raise InvalidRequestError(result.message or result.status, ErrorCode.BadRequestImageTags)
+    assert result.image is not None  # added, or already there
     if result.status == ImageStatus.OKDuplicate:  # already in the training set: make its tags the reviewed ones
         tag_images(ws, project_id, [(result.image.id, tag) for tag in tags])
-    elif not result.ok:
-        raise InvalidRequestError(result.message or result.status, ErrorCode.BadRequestImageTags)
     with ws.session() as session:
-        row = session.get(Prediction, prediction_id)
+        row = session.get_one(Prediction, prediction_id)
         row.reviewed = True
     return result.image.id
 
@@ -372,13 +375,11 @@ def get_prediction(ws: Workspace, project_id: str, prediction_id: str) -> Predic
 
 
 #: How long stored predictions are kept by default (Azure keeps them 30 days): `SIGHTLINE_PREDICTION_RETENTION_DAYS`.
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS: int = default_of("SIGHTLINE_PREDICTION_RETENTION_DAYS")
 
 
 def retention_days() -> int:
-    from sightline.config import env_int
-
-    return env_int("SIGHTLINE_PREDICTION_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    return env_int("SIGHTLINE_PREDICTION_RETENTION_DAYS")
 
 
 def purge_predictions(ws: Workspace, older_than_days: int | None = None) -> int:

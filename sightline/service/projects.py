@@ -217,7 +217,7 @@ def update_project(
             if name is not None:
                 project.name = checked_name(name, ws)
             if description is not None:
-                project.description = checked_description(description)
+                project.description = checked_description(description) or ""
             if classification_type is not None:
                 kind = _classification_type(classification_type)
                 if kind != project.classification_type and kind == ClassificationType.MULTICLASS:

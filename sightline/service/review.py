@@ -115,7 +115,7 @@ def review(
         raise InvalidRequestError(result.message or result.status, ErrorCode.BadRequestImageTags)
     new = result.status == ImageStatus.OK
     with ws.session() as session:
-        image = session.get(Image, result.image.id)
+        image = session.get_one(Image, result.image.id)
         had = {link.tag_id for link in image.tag_links}
     added = [t for t in tag_ids if t not in had]
     try:

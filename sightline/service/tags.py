@@ -140,7 +140,7 @@ def update_tag(
                 )
             tag.name, tag.name_key = name, Tag.key_for(name)
         if description is not None:
-            tag.description = checked_description(description, "tag")
+            tag.description = checked_description(description, "tag") or ""
         if type is not None:
             tag.type = _tag_type(type)
         session.flush()

@@ -346,7 +346,7 @@ class _BlobImages(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         return self._ws.blobs.get(self._keys[index])
 
 
@@ -386,7 +386,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         iteration = session.get(Iteration, iteration_id)
         if iteration is None:
             raise NotFoundError(f"no iteration {iteration_id}", ErrorCode.NotFoundIteration)
-        project = session.get(Project, iteration.project_id)
+        project = session.get_one(Project, iteration.project_id)
         selected = (iteration.options or {}).get("selectedTags")
         data = training_set(session, project, selected)
         test = training_set(session, project, selected, test_set=True)

@@ -18,7 +18,7 @@ import traceback
 import uuid
 
 from sightline import telemetry
-from sightline.config import env_float
+from sightline.config import check_environment, env_float
 from sightline.errors import SightlineError
 from sightline.service.cleanup import collect_garbage
 from sightline.service.training import TrainingCancelled, run_training_job
@@ -40,11 +40,12 @@ class Worker:
         worker_id: str | None = None,
         gc_interval_seconds: float | None = None,
     ):
+        check_environment()  # a worker started from code, not the CLI, refuses a bad setting as the CLI does
         self.ws = ws
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         if gc_interval_seconds is None:
-            gc_interval_seconds = env_float("SIGHTLINE_GC_INTERVAL_HOURS", 24.0) * 3600
+            gc_interval_seconds = env_float("SIGHTLINE_GC_INTERVAL_HOURS") * 3600
         self.gc_interval_seconds = gc_interval_seconds
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from sightline.config import ImageLimits, env_int
+from sightline.config import ImageLimits, default_of, env_int
 from sightline.store import BlobStore, DatabaseEmbeddingCache, Store, open_store
 
 if TYPE_CHECKING:
@@ -25,18 +25,18 @@ if TYPE_CHECKING:
 class ProjectLimits:
     """Custom Vision's S0 limits by default; each is configurable (`SIGHTLINE_MAX_...`)."""
 
-    max_tags_per_project: int = 500
-    max_images_per_project: int = 100_000
-    max_tags_per_image: int = 100
+    max_tags_per_project: int = default_of("SIGHTLINE_MAX_TAGS_PER_PROJECT")
+    max_images_per_project: int = default_of("SIGHTLINE_MAX_IMAGES_PER_PROJECT")
+    max_tags_per_image: int = default_of("SIGHTLINE_MAX_TAGS_PER_IMAGE")
     max_metadata_per_image: int = 50
     max_name_length: int = 255
 
     @classmethod
     def from_env(cls) -> ProjectLimits:
         return cls(
-            max_tags_per_project=env_int("SIGHTLINE_MAX_TAGS_PER_PROJECT", cls.max_tags_per_project),
-            max_images_per_project=env_int("SIGHTLINE_MAX_IMAGES_PER_PROJECT", cls.max_images_per_project),
-            max_tags_per_image=env_int("SIGHTLINE_MAX_TAGS_PER_IMAGE", cls.max_tags_per_image),
+            max_tags_per_project=env_int("SIGHTLINE_MAX_TAGS_PER_PROJECT"),
+            max_images_per_project=env_int("SIGHTLINE_MAX_IMAGES_PER_PROJECT"),
+            max_tags_per_image=env_int("SIGHTLINE_MAX_TAGS_PER_IMAGE"),
         )
 
 

@@ -22,10 +22,11 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fsspec.core import url_to_fs
 
-from sightline.config import env_int, home
+from sightline.config import env_int, env_text, home
 from sightline.errors import BlobStoreError, ConfigError, StorageFullError
 
 #: The `put_derived` suffix a JPEG thumbnail of an image blob is stored under.
@@ -40,12 +41,12 @@ _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfs
 
 def default_blob_url() -> str:
     """`SIGHTLINE_BLOB_URL`, or the folder `blobs` under `SIGHTLINE_HOME`."""
-    return os.environ.get("SIGHTLINE_BLOB_URL") or str(home() / "blobs")
+    return env_text("SIGHTLINE_BLOB_URL") or str(home() / "blobs")
 
 
 def _timestamp(info: dict) -> float | None:
     """A file's modification time from fsspec's info (local `mtime`, object stores `LastModified`)."""
-    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    modified: Any = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
     if hasattr(modified, "timestamp"):
         modified = modified.timestamp()
     return float(modified) if modified is not None else None
@@ -81,19 +82,19 @@ def storage_options(url: str) -> dict:
     if url.split("://", 1)[0] not in ("s3", "s3a"):
         return {}
     config: dict = {
-        "retries": {"max_attempts": env_int("SIGHTLINE_S3_MAX_ATTEMPTS", 5), "mode": "standard"},
+        "retries": {"max_attempts": env_int("SIGHTLINE_S3_MAX_ATTEMPTS"), "mode": "standard"},
         "connect_timeout": 10,
         "read_timeout": 60,
     }
     options: dict = {"config_kwargs": config, "use_listings_cache": False, "skip_instance_cache": True}
     client: dict = {}
-    if endpoint := os.environ.get("SIGHTLINE_S3_ENDPOINT_URL"):
+    if endpoint := env_text("SIGHTLINE_S3_ENDPOINT_URL"):
         client["endpoint_url"] = endpoint
-    if region := os.environ.get("SIGHTLINE_S3_REGION"):
+    if region := env_text("SIGHTLINE_S3_REGION"):
         client["region_name"] = region
     if client:
         options["client_kwargs"] = client
-    key, secret = os.environ.get("SIGHTLINE_S3_ACCESS_KEY_ID"), os.environ.get("SIGHTLINE_S3_SECRET_ACCESS_KEY")
+    key, secret = env_text("SIGHTLINE_S3_ACCESS_KEY_ID"), env_text("SIGHTLINE_S3_SECRET_ACCESS_KEY")
     if key and secret:
         options.update(key=key, secret=secret)
     return options

@@ -7,7 +7,6 @@ separate migration step.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from sightline.config import home
+from sightline.config import env_text, home
 from sightline.errors import InvalidRequestError, StorageFullError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -38,7 +37,7 @@ _NUL_REFUSED = "cannot contain NUL"
 
 def database_url() -> str:
     """`SIGHTLINE_DATABASE_URL`, or a SQLite file under `SIGHTLINE_HOME`."""
-    return os.environ.get("SIGHTLINE_DATABASE_URL") or f"sqlite:///{home() / 'sightline.db'}"
+    return env_text("SIGHTLINE_DATABASE_URL") or f"sqlite:///{home() / 'sightline.db'}"
 
 
 def _normalise_url(url: str) -> URL:
@@ -102,7 +101,7 @@ def create_engine_for(url: str) -> Engine:
         # One shared connection, or every new connection would see its own empty database.
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        folder = Path(parsed.database).expanduser().parent
+        folder = Path(parsed.database or "").expanduser().parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -166,7 +165,7 @@ def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | None) -> str:
     """Driver messages span lines; a CLI error is one line."""
     return " ".join(str(exc).split())
 

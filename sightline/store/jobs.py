@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from sightline.store.models import Iteration, IterationStatus
@@ -106,7 +106,7 @@ def heartbeat(
         .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
-    return session.execute(renew).rowcount == 1
+    return _changed(session, renew) == 1
 
 
 def finish_job(
@@ -132,7 +132,7 @@ def finish_job(
         .values(status=status, error=error, finished_at=now, lease_expires_at=None, modified=now)
         .execution_options(synchronize_session=False)
     )
-    if session.execute(finish).rowcount != 1:
+    if _changed(session, finish) != 1:
         return False
     session.get(Iteration, iteration_id, populate_existing=True)  # refresh a copy the caller may hold
     return True
@@ -151,7 +151,7 @@ def request_cancel(session: Session, iteration_id: str, *, now: datetime | None 
         .values(status=IterationStatus.CANCELLED, finished_at=now, modified=now)
         .execution_options(synchronize_session=False)
     )
-    if session.execute(cancel_queued).rowcount == 1:
+    if _changed(session, cancel_queued) == 1:
         return IterationStatus.CANCELLED
     # Claimed between the two statements, or already running: flag it for its worker.
     flag_running = (
@@ -160,7 +160,7 @@ def request_cancel(session: Session, iteration_id: str, *, now: datetime | None 
         .values(cancel_requested=True, modified=now)
         .execution_options(synchronize_session=False)
     )
-    if session.execute(flag_running).rowcount == 1:
+    if _changed(session, flag_running) == 1:
         return IterationStatus.TRAINING
     return session.scalar(select(Iteration.status).where(Iteration.id == iteration_id))
 
@@ -192,5 +192,12 @@ def release_stale(session: Session, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
             .values(**values, finished_at=now, lease_expires_at=None, modified=now)
             .execution_options(synchronize_session=False)
         )
-        closed += session.execute(statement).rowcount
+        closed += _changed(session, statement)
     return closed
+
+
+def _changed(session: Session, statement: Executable) -> int:
+    """Rows an UPDATE changed (its result is a CursorResult; `Session.execute` is typed as any Result)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -120,6 +120,6 @@ def install(app: FastAPI) -> None:
     """Answer `SignInRequired` with its redirect (the API's handlers would make it error JSON)."""
 
     async def to_sign_in(request: Request, error: SignInRequired) -> RedirectResponse:
-        return RedirectResponse(error.headers["Location"], status_code=303)
+        return RedirectResponse((error.headers or {})["Location"], status_code=303)
 
-    app.add_exception_handler(SignInRequired, to_sign_in)
+    app.add_exception_handler(SignInRequired, to_sign_in)  # type: ignore[arg-type]  # Starlette's Exception-typed slot

@@ -11,8 +11,8 @@ import base64
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from sightline.api.fetch import FetchPolicy, fetch_image
 from sightline.errors import InvalidRequestError
+from sightline.http.fetch import FetchPolicy, fetch_image
 from sightline.imaging import make_thumbnail
 
 PREVIEW_SIDE = 512

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from sightline.api.domains import domain_id
 from sightline.codes import IterationStatus
+from sightline.http.domains import domain_id
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.report import StoredReport
 from sightline.service.views import (

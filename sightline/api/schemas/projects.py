@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from sightline.api.domains import DomainEntry, domain_id
+from sightline.http.domains import DomainEntry, domain_id
 from sightline.service.iterations import EXPORT_PLATFORMS
 from sightline.service.views import (
     ProjectView,

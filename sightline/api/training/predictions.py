@@ -9,9 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from sightline.api.batching import Target
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, one_image_from_body
 from sightline.api.context import WS, Batcher, Fetching, ProjectId, id_list
-from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
-from sightline.api.fetch import fetch_image
 from sightline.api.links import SignedLinks
 from sightline.api.prediction import classify
 from sightline.api.prediction_query import query_predictions as run_prediction_query
@@ -27,6 +25,8 @@ from sightline.api.schemas import (
     TagFilter,
 )
 from sightline.errors import ImageError
+from sightline.http.domains import domain_id
+from sightline.http.fetch import fetch_image
 from sightline.service import Workspace, predictions, projects, tags
 
 router = APIRouter()

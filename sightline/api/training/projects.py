@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sightline.api.context import WS, AppDomains, ProjectId, id_list
-from sightline.api.domains import domain_id
 from sightline.api.errors import ApiError
 from sightline.api.schemas import Project, ProjectExport, ProjectSettings, ProjectUpdate
 from sightline.codes import ErrorCode
 from sightline.errors import NotFoundError
+from sightline.http.domains import domain_id
 from sightline.service import copying, iterations, projects
 
 router = APIRouter()

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 from sightline.api.bodies import IMAGE_BODY_OPENAPI, check_batch_size, images_from_body
 from sightline.api.context import WS, Fetching, ProjectId, id_list
 from sightline.api.errors import ApiError
-from sightline.api.fetch import fetch_all
 from sightline.api.links import SignedLinks
 from sightline.api.schemas import (
     ImageCreateSummary,
@@ -25,6 +24,7 @@ from sightline.api.schemas import (
 from sightline.api.training.params import ImageIds, TagIds
 from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import ImageError
+from sightline.http.fetch import fetch_all
 from sightline.service import images, predictions
 from sightline.service.images import NewImage
 from sightline.service.views import ImageAddResult

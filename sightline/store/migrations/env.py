@@ -40,7 +40,7 @@ elif context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))  # type: ignore[arg-type]  # alembic_config() sets it
     try:
         with engine.begin() as conn:
             _run(conn)

@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sightline.api.context import WS
 from sightline.codes import ErrorCode, ImageStatus
 from sightline.errors import InvalidRequestError
+from sightline.http.context import WS
 from sightline.service import images, projects, tags
 from sightline.service.images import NewImage
 from sightline.service.views import ImageAddResult

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sightline import migration
-from sightline.api.context import WS, AppDomains
 from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError, SightlineError
+from sightline.http.context import WS, AppDomains
 from sightline.service import Workspace
 from sightline.web.render import page, redirect
 

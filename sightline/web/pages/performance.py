@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from sightline.api.context import WS
 from sightline.codes import IterationStatus
 from sightline.errors import InvalidRequestError
+from sightline.http.context import WS
 from sightline.reporting import figures
 from sightline.reporting import performance as reporting
 from sightline.service import Workspace, iterations, performance, projects, thresholds

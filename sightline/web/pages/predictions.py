@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sightline.api.context import WS
 from sightline.errors import InvalidRequestError
+from sightline.http.context import WS
 from sightline.service import predictions, projects, review, tags
 from sightline.web.flags import explain
 from sightline.web.render import page, redirect

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from sightline.api.context import WS
 from sightline.codes import IterationStatus
+from sightline.http.context import WS
 from sightline.service import iterations, projects
 from sightline.web.render import page, redirect
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from sightline.api.context import WS, Fetching
 from sightline.errors import ImageError
+from sightline.http.context import WS, Fetching
 from sightline.service import Workspace, iterations, predictions, projects
 from sightline.service.views import PredictionView
 from sightline.web.flags import explain

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from sightline.api.context import WS, AppDomains
 from sightline.codes import ErrorCode
 from sightline.errors import InvalidRequestError
+from sightline.http.context import WS, AppDomains
 from sightline.service import projects
 from sightline.web.render import page, redirect
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from sightline.api.context import WS, Fetching
+from sightline.http.context import WS, Fetching
 from sightline.service.analysis import analyze_image
 from sightline.web.image_input import one_image, preview_uri
 from sightline.web.render import page

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from sightline.api.context import WS
+from sightline.http.context import WS
 from sightline.service import projects, tags, training
 from sightline.web.render import page, redirect
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from sightline.api.context import WS
 from sightline.codes import IterationStatus
+from sightline.http.context import WS
 from sightline.reporting import performance as reporting
 from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView

@@ -9,15 +9,15 @@ Azure's object detection domains are known by id so that a project asking for on
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from sightline.backbones import resolve_backbone_name
 from sightline.codes import ErrorCode
+from sightline.config import env_text
 from sightline.errors import NotFoundError, SightlineError
+from sightline.service.engine import resolve_backbone_name
 
 _NAMESPACE = uuid.UUID("6f0c5a52-3b4e-5d2a-9a51-7e1d3c9b8f40")
 
@@ -75,7 +75,7 @@ def display_name(backbone: str) -> str:
 
 def azure_domains_from_env() -> dict[str, str]:
     """`SIGHTLINE_AZURE_DOMAINS`: `General=onnx:models/a.onnx;Food=hf:...`, Azure domain name (or id) to backbone."""
-    pairs = [p.split("=", 1) for p in os.environ.get("SIGHTLINE_AZURE_DOMAINS", "").split(";") if "=" in p]
+    pairs = [p.split("=", 1) for p in (env_text("SIGHTLINE_AZURE_DOMAINS") or "").split(";") if "=" in p]
     return {name.strip(): backbone.strip() for name, backbone in pairs if name.strip() and backbone.strip()}
 
 
