@@ -21,7 +21,13 @@ PACKAGE = Path(sightline.__file__).resolve().parent
 
 #: Lowest first. A top-level module or subpackage of `sightline` missing here fails the test: place it.
 LAYERS: list[set[str]] = [
-    {"config", "errors", "telemetry", "_image_formats"},  # settings, the exception tree, metrics counters
+    {
+        "config",
+        "errors",
+        "codes",
+        "telemetry",
+        "_image_formats",
+    },  # settings, the exception tree, Azure's words, metrics
     {"imaging", "synthetic"},  # bytes -> validated pixels; generated photos for tests and the demo
     {"backbones", "learn"},  # image encoders; estimators on embeddings
     {"classifier", "tagging", "vocabulary", "prompts", "export", "__init__"},  # the engine's front doors
