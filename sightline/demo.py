@@ -25,7 +25,7 @@ from sightline.errors import ModelNotFoundError, NotFoundError
 from sightline.service import images, iterations, predictions, projects, tags, training
 from sightline.service.engine import PACKAGED_DEFAULT, load_backbone, new_tagger, resolve_backbone_name
 from sightline.service.images import NewImage
-from sightline.service.performance import iteration_report
+from sightline.service.performance import trained_report
 from sightline.synthetic import make_lens_cap_image, to_jpeg
 
 PROJECT = "Sightline demo (clothing)"
@@ -78,7 +78,7 @@ def run_demo(console: Console, backbone: str = "default") -> None:
         if done.status != IterationStatus.COMPLETED:
             console.print(Text(f"training did not complete: {done.error}", style="red"))
             return
-        print_report(iteration_report(ws, project.id, done.id)[1])
+        print_report(trained_report(ws, project.id, done.id)[1])
 
         console.rule("3. quick test: new photos, and one taken with the lens cap on")
         tests = {f"new/{p.name}": p.read_bytes() for p in sorted((folder / "new").glob("*.jpg"))}

@@ -256,7 +256,9 @@ def suggest_tags(
     list (it cannot be tagged or trained on anyway).
     """
     tagger = Tagger(backbone, vocabulary=list(tag_names), threshold=0.0, add_parents=False)
-    own_name = {tagger.vocabulary.get(name).name: name for name in reversed(tag_names)}  # "Ripe", not "ripe"
+    own_name = {  # "Ripe", not "ripe"
+        tag.name: name for name in reversed(tag_names) if (tag := tagger.vocabulary.get(name)) is not None
+    }
     return [[(own_name[t.name], t.confidence) for t in result.tags] for result in tagger.tag(images)]
 
 

@@ -92,11 +92,11 @@ def _label_vocabulary(backbone: Backbone, vocabulary: VocabularyInput) -> tuple[
         tags = Vocabulary.from_names(names)
         if len(tags) != len(names):
             raise VocabularyError("two tags of the mapping have the same name (names ignore case and spacing)")
-        label_sets = []
+        mapped: list[list[int]] = []
         for tag, labels in zip(tags, vocabulary.values(), strict=True):
             if isinstance(labels, str) or not labels:
                 raise VocabularyError(f"tag {tag.name!r}: map it to a non-empty list of label names")
-            label_sets.append(sorted({index.find(label, for_tag=tag.name) for label in labels}))
-        return tags, label_sets
+            mapped.append(sorted({index.find(label, for_tag=tag.name) for label in labels}))
+        return tags, mapped
     tags = _open_vocabulary(vocabulary)
     return tags, [[index.find(tag.name, for_tag=tag.name)] for tag in tags]

@@ -43,13 +43,10 @@ class Image(CamelModel):
     @classmethod
     def of(cls, view: ImageView, project_id: str, links: Links | None = None) -> Image:
         """The image, with signed URLs of its bytes when `links` are given."""
-        uris = {}
-        if links is not None:
-            uris = {
-                "original_image_uri": links.image(project_id, view.id, "original"),
-                "resized_image_uri": links.image(project_id, view.id, "resized"),
-                "thumbnail_uri": links.image(project_id, view.id, "thumbnail"),
-            }
+
+        def uri(kind: str) -> str | None:
+            return links.image(project_id, view.id, kind) if links is not None else None
+
         return cls(
             id=view.id,
             created=view.created,
@@ -57,7 +54,9 @@ class Image(CamelModel):
             height=view.height,
             tags=[ImageTag.of(t) for t in view.tags] or None,
             metadata=view.metadata or None,
-            **uris,
+            original_image_uri=uri("original"),
+            resized_image_uri=uri("resized"),
+            thumbnail_uri=uri("thumbnail"),
         )
 
 

@@ -44,7 +44,7 @@ def _list(
         project_id,
         query.iteration_id,
         tagged=tagged,
-        tag_ids=query.tag_ids,
+        tag_ids=query.tag_ids or (),
         take=query.take,
         skip=query.skip,
         newest_first=query.newest_first,

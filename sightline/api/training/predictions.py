@@ -116,7 +116,8 @@ def query_suggested_images(
     ]
     descending = token.sort_by == "UncertaintyDescending"
     rows.sort(key=lambda row: 1 - max((p.probability for p in row[1].predictions), default=0.0), reverse=descending)
-    start = int(token.continuation) if (token.continuation or "").isdigit() else 0
+    continuation = token.continuation or ""
+    start = int(continuation) if continuation.isdigit() else 0
     size = token.max_count or 50
     domain = domain_id(projects.get_project(ws, project_id).domain)
     page = [StoredSuggestedTagAndRegion.of_image(i, v, links, domain) for i, v in rows[start : start + size]]
