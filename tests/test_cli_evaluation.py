@@ -83,3 +83,36 @@ def test_a_bad_split_value_is_one_clear_line(tmp_path: Path, capsys, monkeypatch
     assert info.value.code == 1
     assert "unknown split 'tset' (line 2)" in err and "Traceback" not in err
     assert json.loads(run("projects", "show", "Shapes", "--json").stdout)["image_count"] == 0
+
+
+def _reencode(source: Path, target: Path) -> None:
+    """The same picture saved again (other bytes, the same content): a near-duplicate."""
+    from PIL import Image as PILImage
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with PILImage.open(source) as photo:
+        photo.save(target, "JPEG", quality=70)
+
+
+def test_train_warns_of_label_conflicts_and_leaks_and_lists_them(tmp_path: Path):
+    data = _folder(tmp_path / "data", {"train": 6, "test": 2})
+    _reencode(data / "train" / "circle" / "0.jpg", data / "train" / "square" / "mislabelled.jpg")
+    _reencode(data / "train" / "triangle" / "1.jpg", data / "test" / "triangle" / "leak.jpg")
+    run("projects", "create", "Shapes", "--domain", "tiny")
+    run("images", "import", "Shapes", str(data))
+    trained = run("train", "Shapes").output
+    hint = "(list: sightline iterations show Shapes 'Iteration 1' --duplicates)"
+    assert f"warning: 1 pair of near-duplicate images carry different tags: probably labelling errors {hint}" in (
+        " ".join(trained.split())
+    )
+    assert "warning: 1 test image nearly copies a training image" in " ".join(trained.split())
+
+    listed = run("iterations", "show", "Shapes", "--duplicates").stdout
+    assert "label conflict" in listed and "test leak" in listed and "leak.jpg (test set) [triangle]" in listed
+    assert "mislabelled.jpg [square]" in listed and "near-duplicate of [tags]" in listed
+    pairs = json.loads(run("iterations", "show", "Shapes", "--duplicates", "--json").stdout)["pairs"]
+    assert [p["kind"] for p in pairs] == ["conflict", "leak"]
+    names = {p["first"]["original_name"].rsplit("/", 1)[-1] for p in pairs} | {
+        p["second"]["original_name"].rsplit("/", 1)[-1] for p in pairs
+    }
+    assert {"mislabelled.jpg", "0.jpg", "leak.jpg", "1.jpg"} == names

@@ -12,9 +12,11 @@ import shlex
 import signal
 import threading
 import time
+from pathlib import PurePath
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -38,7 +40,7 @@ from sightline.reporting.duplicates import duplicate_warnings
 from sightline.service import Worker, Workspace, iterations, projects, training
 from sightline.service import duplicates as duplicates_service
 from sightline.service import worker as worker_module
-from sightline.service.views import IterationView
+from sightline.service.views import ImageView, IterationView
 from sightline.store import IterationStatus
 
 iterations_app = typer.Typer(help="List and inspect the trained iterations of a project.", no_args_is_help=True)
@@ -226,18 +228,20 @@ def _show_duplicates(project: str, iteration: str | None, *, as_json: bool) -> N
     if not found.pairs:
         console.print(Text(f"{found.iteration.name}: no label conflicts, no test image copies a training image"))
         return
-    table = Table("kind", "image", "tags", "near-duplicate of", "tags")
+    table = Table("kind", escape("image [tags]"), escape("near-duplicate of [tags]"))
     for pair in found.pairs:
         kind = "label conflict" if pair.kind == duplicates_service.CONFLICT else "test leak"
-        table.add_row(kind, *_image_cells(pair.first_key, pair.first), *_image_cells(pair.second_key, pair.second))
+        table.add_row(kind, _image_cell(pair.first_key, pair.first), _image_cell(pair.second_key, pair.second))
     console.print(table)
 
 
-def _image_cells(key: str, image) -> tuple[str, str]:
+def _image_cell(key: str, image: ImageView | None) -> Text:
+    """The file name (a path is shortened to it), `(test set)`, its tags now; a deleted image by its key."""
     if image is None:
-        return f"{key[:12]} (deleted)", ""
-    name = image.original_name or key[:12]
-    return name + (" (test set)" if image.test_set else ""), ", ".join(t.name for t in image.tags)
+        return Text(f"{key[:12]}… (deleted)")
+    name = PurePath(image.original_name).name if image.original_name else key[:12] + "…"
+    test = " (test set)" if image.test_set else ""
+    return Text(f"{name}{test} [{', '.join(t.name for t in image.tags)}]")
 
 
 def publish(
