@@ -102,7 +102,7 @@ def test_train_warns_of_label_conflicts_and_leaks_and_lists_them(tmp_path: Path)
     run("images", "import", "Shapes", str(data))
     trained = run("train", "Shapes").output
     hint = "(list: sightline iterations show Shapes 'Iteration 1' --duplicates)"
-    assert f"warning: 1 pair of near-duplicate images carry different tags: probably labelling errors {hint}" in (
+    assert f"warning: 1 pair of near-duplicate images carries different tags: probably labelling errors {hint}" in (
         " ".join(trained.split())
     )
     assert "warning: 1 test image nearly copies a training image" in " ".join(trained.split())
@@ -116,3 +116,10 @@ def test_train_warns_of_label_conflicts_and_leaks_and_lists_them(tmp_path: Path)
         p["second"]["original_name"].rsplit("/", 1)[-1] for p in pairs
     }
     assert {"mislabelled.jpg", "0.jpg", "leak.jpg", "1.jpg"} == names
+
+    out = tmp_path / "report.html"
+    run("report", "Shapes", "--out", str(out))
+    page = out.read_text()
+    section = page[page.index("<h2>Duplicates and leakage</h2>") : page.index("<h2>Worst mistakes</h2>")]
+    assert "Label conflict" in section and "Test leak" in section and "test set" in section
+    assert section.count('src="data:image/jpeg;base64,') == 4  # both images of both pairs

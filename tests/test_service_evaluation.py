@@ -154,7 +154,7 @@ def test_label_conflicts_and_leaks_are_recorded_when_training_starts(ws):
     assert [set(pair) for pair in view.duplicate_checks.conflicting_images] == [{original, added[0].image.sha256}]
     assert view.duplicate_checks.leaked_images == []
     assert [w.kind for w in duplicate_warnings(view.duplicate_checks)] == ["conflict"]
-    assert "1 pair of near-duplicate images carry different tags" in duplicate_warnings(view.duplicate_checks)[0].text
+    assert "1 pair of near-duplicate images carries different tags" in duplicate_warnings(view.duplicate_checks)[0].text
 
     # only a test image added: training is needed again (figures on the new test set), no force
     square = to_jpeg(make_image(["square"], seed=101))  # the project's square-1.jpg

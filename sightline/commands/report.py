@@ -17,9 +17,12 @@ import sightline
 from sightline.commands.context import ProjectArg, open_workspace
 from sightline.commands.render import console, fail, percent, when
 from sightline.reporting import performance
-from sightline.service import Workspace, images, projects
+from sightline.reporting.duplicates import duplicate_warnings
+from sightline.service import Workspace, duplicates, images, projects
 from sightline.service.views import IterationView, ProjectView
 from sightline.store import IterationStatus
+
+DUPLICATES_SHOWN = 24  # pairs with thumbnails; `iterations show --duplicates` lists them all
 
 
 def report(
@@ -38,8 +41,11 @@ def report(
         if view.status != IterationStatus.COMPLETED or not data:
             fail(f"{view.name} is {view.status}: there is no evaluation to report yet")
         worst = performance.mistakes(data, mistakes)
-        thumbnails = {m.image_key: _thumbnail(ws, m.image_key) for m in worst if m.image_key}
-    page = render_page(project_view, view, data, worst, thumbnails, held_out)
+        found = duplicates.duplicate_report(ws, project, view.id)
+        keys = [m.image_key for m in worst if m.image_key]
+        keys += [key for pair in found.pairs[:DUPLICATES_SHOWN] for key in (pair.first_key, pair.second_key)]
+        thumbnails = {key: _thumbnail(ws, key) for key in dict.fromkeys(keys)}
+    page = render_page(project_view, view, data, worst, thumbnails, held_out, found)
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as error:
@@ -54,9 +60,11 @@ def render_page(
     worst: list[performance.Outcome],
     thumbnails: dict[str, str | None],
     held_out: performance.Report | None = None,
+    found: duplicates.DuplicateReport | None = None,
 ) -> str:
     """The report page as HTML text (no I/O: the caller fetched the thumbnails); `held_out`: the
-    iteration's figures on the project's test set, shown beside the cross-validated ones."""
+    iteration's figures on the project's test set, shown beside the cross-validated ones; `found`:
+    its label conflicts and test leaks (the first DUPLICATES_SHOWN pairs, with thumbnails)."""
     import jinja2
 
     from sightline.reporting import figures
@@ -95,6 +103,9 @@ def render_page(
         trained=when(iteration.trained_at),
         generated=when(datetime.now().astimezone()),
         version=sightline.__version__,
+        duplicates=found,
+        duplicate_warnings=duplicate_warnings(found.checks) if found else [],
+        duplicates_shown=DUPLICATES_SHOWN,
     )
 
 

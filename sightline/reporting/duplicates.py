@@ -21,12 +21,8 @@ def duplicate_warnings(checks: DuplicateChecks | None) -> list[DuplicateWarning]
         return []
     said = []
     if n := len(checks.conflicting_images):
-        pairs = "pair" if n == 1 else "pairs"
-        said.append(
-            DuplicateWarning(
-                "conflict", n, f"{n} {pairs} of near-duplicate images carry different tags: probably labelling errors"
-            )
-        )
+        pairs = "pair of near-duplicate images carries" if n == 1 else "pairs of near-duplicate images carry"
+        said.append(DuplicateWarning("conflict", n, f"{n} {pairs} different tags: probably labelling errors"))
     if n := len(checks.leaked_images):
         images, verb = ("test image", "copies") if n == 1 else ("test images", "copy")
         said.append(

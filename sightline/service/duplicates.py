@@ -59,11 +59,13 @@ def duplicate_report(ws: Workspace, project_id: str, iteration_id: str | None = 
         row = find_iteration_row(session, project, iteration_id)
         view = iteration_view(row)
         checks = view.duplicate_checks
-        if checks is None and (row.report or row.test_report):  # trained before the search was recorded
+        report, test_report = row.report or {}, row.test_report or {}
+        if checks is None and ("conflicting_images" in report or "leaked_images" in test_report):
+            # trained before the search was recorded when training started: its reports say the same
             checks = DuplicateChecks.from_json(
                 {
-                    "conflicting_images": (row.report or {}).get("conflicting_images"),
-                    "leaked_images": (row.test_report or {}).get("leaked_images"),
+                    "conflicting_images": report.get("conflicting_images"),
+                    "leaked_images": test_report.get("leaked_images"),
                 }
             )
         if checks is None:

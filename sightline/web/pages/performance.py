@@ -17,7 +17,8 @@ from sightline.api.context import WS
 from sightline.errors import InvalidRequestError
 from sightline.reporting import figures
 from sightline.reporting import performance as reporting
-from sightline.service import Workspace, iterations, performance, projects, thresholds
+from sightline.reporting.duplicates import duplicate_warnings
+from sightline.service import Workspace, duplicates, iterations, performance, projects, thresholds
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
 
@@ -80,6 +81,8 @@ async def performance_page(
                 mistakes=_gallery(ws, project.id, outcomes),
                 thresholds=thresholds.get_thresholds(ws, project.id, view.id) if view.status == "Completed" else None,
             )
+            found = duplicates.duplicate_report(ws, project.id, view.id)
+            context.update(duplicates=found, duplicate_warnings=duplicate_warnings(found.checks))
     return page(request, "performance.html", **context)
 
 

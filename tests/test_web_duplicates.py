@@ -1,0 +1,88 @@
+"""The web UI says what the duplicate search found: label conflicts and test leaks on the Train page
+(as warnings, linked) and on the performance page (the pairs, with thumbnails). Chromium, tiny project."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from api_server import RunningServer, sightline_server
+from PIL import Image as PILImage
+from shapes_project import shapes_project
+from web_fixtures import screenshot
+
+from sightline.service import Worker, iterations, training
+from sightline.service.images import NewImage
+from sightline.synthetic import make_image, to_jpeg
+
+PER_KIND = 6
+
+
+def _reencoded(kind: str, seed: int) -> bytes:
+    """A project photo saved again (other bytes, the same picture): a near-duplicate of it."""
+    out = io.BytesIO()
+    with PILImage.open(io.BytesIO(to_jpeg(make_image([kind], seed=seed, size=128)))) as photo:
+        photo.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Trained:
+    project_id: str
+    iteration_id: str
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with sightline_server(tmp_path_factory.mktemp("web-duplicates"), start_worker=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trained(web_server: RunningServer) -> Trained:
+    """circle-0 copied and tagged square (a label conflict); square-1 copied into the test set (a leak)."""
+    ws = web_server.ws
+    extra = [
+        NewImage(_reencoded("circle", 0), name="mislabelled.jpg", tags=["square"]),
+        NewImage(_reencoded("square", 101), name="leak.jpg", tags=["square"], test_set=True),
+    ]
+    project = shapes_project(ws, "Copies", PER_KIND, extra=extra)
+    queued = training.start_training(ws, project.id)
+    Worker(ws).run_once()
+    assert iterations.get_iteration(ws, project.id, queued.id).status == "Completed"
+    return Trained(project.id, queued.id)
+
+
+def _load_images(page) -> None:
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def test_the_train_page_warns_and_links_to_the_pairs(page, trained: Trained) -> None:
+    page.goto(f"/projects/{trained.project_id}/train")
+    warnings = page.locator("#result p.warn")
+    assert warnings.count() == 2
+    assert "1 pair of near-duplicate images carries different tags" in warnings.nth(0).inner_text()
+    assert "1 test image nearly copies a training image" in warnings.nth(1).inner_text()
+    screenshot(page, "train-duplicates")
+    warnings.nth(0).get_by_role("link", name="See the pairs").click()
+    page.wait_for_url(f"**/performance?iteration={trained.iteration_id}#duplicates")
+
+
+def test_the_performance_page_shows_each_pair_with_thumbnails(page, trained: Trained) -> None:
+    page.goto(f"/projects/{trained.project_id}/performance#duplicates")
+    pairs = page.locator(".duplicate-pair")
+    assert pairs.count() == 2
+    conflict, leak = pairs.nth(0), pairs.nth(1)
+    assert "Label conflict" in conflict.inner_text() and "Test leak" in leak.inner_text()
+    assert sorted(conflict.locator("figcaption b").all_inner_texts()) == ["circle", "square"]
+    assert "test set" in leak.locator("figure").nth(0).inner_text()
+    assert pairs.locator("img").count() == 4
+    _load_images(page)
+    page.locator("#duplicates").scroll_into_view_if_needed()
+    screenshot(page, "performance-duplicates")
+    leak.locator("figure").nth(0).locator("a").click()  # the thumbnail opens the image, to move or delete it
+    page.wait_for_url(f"**/projects/{trained.project_id}/images/*")
