@@ -102,7 +102,7 @@ def test_train_warns_of_label_conflicts_and_leaks_and_lists_them(tmp_path: Path)
     run("images", "import", "Shapes", str(data))
     trained = run("train", "Shapes").output
     hint = "(list: sightline iterations show Shapes 'Iteration 1' --duplicates)"
-    assert f"warning: 1 pair of near-duplicate images carries different tags: probably labelling errors {hint}" in (
+    assert f"warning: 1 pair of near-duplicate images carries different tags: probably a labelling error {hint}" in (
         " ".join(trained.split())
     )
     assert "warning: 1 test image nearly copies a training image" in " ".join(trained.split())

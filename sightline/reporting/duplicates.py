@@ -21,8 +21,9 @@ def duplicate_warnings(checks: DuplicateChecks | None) -> list[DuplicateWarning]
         return []
     said = []
     if n := len(checks.conflicting_images):
-        pairs = "pair of near-duplicate images carries" if n == 1 else "pairs of near-duplicate images carry"
-        said.append(DuplicateWarning("conflict", n, f"{n} {pairs} different tags: probably labelling errors"))
+        pairs, error = ("pair of near-duplicate images carries", "a labelling error") if n == 1 else (
+            "pairs of near-duplicate images carry", "labelling errors")  # fmt: skip
+        said.append(DuplicateWarning("conflict", n, f"{n} {pairs} different tags: probably {error}"))
     if n := len(checks.leaked_images):
         images, verb = ("test image", "copies") if n == 1 else ("test images", "copy")
         said.append(
