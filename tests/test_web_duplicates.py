@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from shapes_project import shapes_project
 from web_fixtures import screenshot
 
-from sightline.service import Worker, iterations, training
+from sightline.service import Worker, images, iterations, training
 from sightline.service.images import NewImage
 from sightline.synthetic import make_image, to_jpeg
 
@@ -86,3 +86,44 @@ def test_the_performance_page_shows_each_pair_with_thumbnails(page, trained: Tra
     screenshot(page, "performance-duplicates")
     leak.locator("figure").nth(0).locator("a").click()  # the thumbnail opens the image, to move or delete it
     page.wait_for_url(f"**/projects/{trained.project_id}/images/*")
+
+
+def test_the_gallery_shows_the_test_set_and_moves_images_both_ways(page, web_server, trained: Trained) -> None:
+    ws = web_server.ws
+    page.goto(f"/projects/{trained.project_id}/images?view=test")
+    assert page.inner_text("#grid-heading").startswith("Test set")
+    grid = page.locator("ul.thumbs li.thumb")
+    assert grid.count() == 1
+    screenshot(page, "images-test-set")
+    leak = images.list_images(ws, trained.project_id, test_set=True)[0]
+    page.check(f"#pick-{leak.id}")
+    page.get_by_role("button", name="Move to training").click()
+    assert "1 image moved to training." in page.inner_text("body")
+    assert images.count_images(ws, trained.project_id, test_set=True) == 0
+    assert page.locator("ul.thumbs li.thumb").count() == 0
+
+    page.goto(f"/projects/{trained.project_id}/images")
+    page.check(f"#pick-{leak.id}")
+    page.get_by_role("button", name="Move to test set").click()
+    assert "1 image moved to the test set." in page.inner_text("body")
+    assert [i.id for i in images.list_images(ws, trained.project_id, test_set=True)] == [leak.id]
+
+
+def test_the_mislabelled_view_ranks_and_retags_in_one_click(page, web_server, trained: Trained) -> None:
+    page.goto(f"/projects/{trained.project_id}/images?view=mislabelled")
+    suspects = page.locator("ol.suspects li")
+    assert suspects.count() >= 1
+    first = suspects.nth(0)
+    assert "tagged square" in first.inner_text() and "probably circle" in first.inner_text()
+    _load_images(page)
+    screenshot(page, "images-mislabelled")
+    before = suspects.count()
+    first.get_by_role("button", name="Retag as circle").click()
+    assert "Tag changed to 'circle'." in page.inner_text("body")
+    assert page.locator("ol.suspects li").count() == before - 1  # fixed: no longer listed
+    retagged = [
+        i
+        for i in images.list_images(web_server.ws, trained.project_id, take=100)
+        if i.original_name == "mislabelled.jpg"
+    ]
+    assert [t.name for t in retagged[0].tags] == ["circle"]
