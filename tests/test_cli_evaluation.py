@@ -64,6 +64,16 @@ def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
     text = run("evaluate", "Shapes", str(outside), "--iteration", "Iteration 1").stdout
     assert "scored on 6 images never trained on" in text and "left out" in text
     assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18  # nothing was stored
+    # the same report page as `sightline report`, about the scored images
+    page_path = tmp_path / "evaluated.html"
+    said = run("evaluate", "Shapes", str(outside), "--html", str(page_path)).stdout
+    assert f"wrote {page_path}" in " ".join(said.split())
+    page = page_path.read_text()
+    assert "measured on 6 labelled images from" in page and "2 left out" in page
+    assert 'alt="confusion matrix" src="data:image/png;base64,' in page
+    assert 'alt="precision-recall curves per tag" src="data:image/png;base64,' in page
+    assert page.count('alt="scored image" src="data:image/jpeg;base64,') == page.count('class="mistake"')
+    run("evaluate", "Shapes", str(outside), "--html", str(tmp_path / "no" / "such" / "x.html"), code=1)
     # nothing to score is an error, in one line
     only_unknown = tmp_path / "unknown"
     (only_unknown / "hexagon").mkdir(parents=True)
