@@ -76,7 +76,11 @@ def render_page(
     before, after = performance.reliability(data, "before"), performance.reliability(data, "after")
     charts = {
         "pr_curves": figures.pr_curves(curves, rows) if curves else None,
-        "confusion": figures.confusion(data["confusion_matrix"], data.get("tags") or [])
+        "confusion": figures.confusion(
+            data["confusion_matrix"],
+            data.get("tags") or [],
+            "Confusion matrix" if source else "Confusion matrix (out-of-fold)",
+        )
         if data.get("confusion_matrix") and not data.get("multilabel")
         else None,
         "reliability": figures.reliability(
