@@ -34,6 +34,13 @@ def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
     assert "added 27 (9 to the test set)" in imported.stdout
     assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18
     assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 9
+    held = json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)[0]["id"]
+    assert "moved 1 of 1 images to training" in run("images", "move", "Shapes", held, "--to", "training").stdout
+    assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 8
+    assert "moved 1 of 1 images to the test set" in run("images", "move", "Shapes", held, "--to", "test").stdout
+    refused = run("images", "move", "Shapes", held, "nope", "--to", "training", code=1)
+    assert "no image nope" in str(refused.exception)  # main() prints it in one line
+    assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 9  # nothing moved
     shown = json.loads(run("projects", "show", "Shapes", "--json").stdout)
     assert shown["group_key"] == "item" and shown["test_image_count"] == 9
     run("train", "Shapes")
