@@ -30,7 +30,7 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
-from sightline.learn.crossval import cross_duplicates, find_duplicates
+from sightline.learn.crossval import Duplicates, cross_duplicates, find_duplicates
 from sightline.learn.decisions import Reason
 from sightline.learn.evaluation import held_out_report
 from sightline.learn.heads import logits_to_proba
@@ -233,7 +233,15 @@ class Classifier:
         self.model_.unknown_threshold = self.unknown_threshold
         return self
 
-    def _find_duplicates(self, X, Y, ok_indices, test_images, test_keys, progress):
+    def _find_duplicates(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        ok_indices: Sequence[int],
+        test_images: Sequence[ImageSource] | None,
+        test_keys: Sequence[str | None] | None,
+        progress: PhaseProgress | None,
+    ) -> Duplicates:
         """`find_duplicates` on the usable images; `duplicates_` in the callers' image indices."""
         X_test, test_ok = None, []
         if test_images is not None and len(test_images):
