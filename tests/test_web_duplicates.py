@@ -68,12 +68,16 @@ def test_the_train_page_warns_and_links_to_the_pairs(page, trained: Trained) -> 
     assert "1 pair of near-duplicate images carries different tags" in warnings.nth(0).inner_text()
     assert "1 test image nearly copies a training image" in warnings.nth(1).inner_text()
     screenshot(page, "train-duplicates")
-    warnings.nth(0).get_by_role("link", name="See the pairs").click()
-    page.wait_for_url(f"**/performance?iteration={trained.iteration_id}#duplicates")
+    link = warnings.nth(0).get_by_role("link", name="See the pairs")
+    assert (
+        link.get_attribute("href")
+        == f"/projects/{trained.project_id}/performance?iteration={trained.iteration_id}#duplicates"
+    )
 
 
 def test_the_performance_page_shows_each_pair_with_thumbnails(page, trained: Trained) -> None:
-    page.goto(f"/projects/{trained.project_id}/performance#duplicates")
+    # the first performance page of a process draws its charts with a cold matplotlib: slow on a loaded machine
+    page.goto(f"/projects/{trained.project_id}/performance#duplicates", timeout=90_000)
     pairs = page.locator(".duplicate-pair")
     assert pairs.count() == 2
     conflict, leak = pairs.nth(0), pairs.nth(1)
