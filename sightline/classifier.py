@@ -33,7 +33,7 @@ from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
-from sightline.learn.crossval import cross_duplicates
+from sightline.learn.crossval import Duplicates, cross_duplicates, find_duplicates
 from sightline.learn.decisions import Reason
 from sightline.learn.evaluation import held_out_report
 from sightline.learn.heads import logits_to_proba
@@ -45,6 +45,18 @@ FORMAT_VERSION = 1
 
 Label = str | Sequence[str]
 PhaseProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DuplicatePairs:
+    """Near-duplicate pairs found before training, in the indices the caller gave `fit`.
+
+    `conflicts`: (image, image) pairs of training images with different tags; `leaks`: (test image,
+    training image) pairs, a test image that near-duplicates one trained on.
+    """
+
+    conflicts: list[tuple[int, int]] = field(default_factory=list)
+    leaks: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +146,7 @@ class Classifier:
         self.random_state = random_state
         self.model_: TrainedModel | None = None
         self.failures_: list[tuple[int, ImageError]] = []
+        self.duplicates_ = DuplicatePairs()
 
     # -- embedding
     def embed(
@@ -180,12 +193,18 @@ class Classifier:
         progress: PhaseProgress | None = None,
         keys: Sequence[str | None] | None = None,
         groups: Sequence[object] | None = None,
+        test_images: Sequence[ImageSource] | None = None,
+        test_keys: Sequence[str | None] | None = None,
+        on_duplicates: Callable[[DuplicatePairs], None] | None = None,
     ) -> Classifier:
         """Embed, cross-validate, calibrate and fit. Unusable images are skipped and kept in `failures_`.
 
         `groups`: one value per image (None for none); images with equal values, for example shots of
         one item, are kept on one side of every cross-validation fold. Near-duplicate images are kept
         together as well without being declared.
+        `test_images` (a held-out test set, not trained on) are embedded too, to find those that
+        near-duplicate a training image. What the duplicate search finds is kept in `duplicates_` and
+        handed to `on_duplicates` as soon as it is known, before the cross-validation starts.
         """
         if len(images) != len(labels):
             raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
@@ -197,6 +216,9 @@ class Classifier:
         kept = [tag_sets[i] for i in embedded.ok_indices]
         classes, Y = self._encode(kept)
         X = l2_normalize(embedded.vectors)
+        found = self._find_duplicates(X, Y, embedded.ok_indices, test_images, test_keys, progress)
+        if on_duplicates is not None:
+            on_duplicates(self.duplicates_)
         prior_weights, prior_bias = self._zero_shot_prior(classes) if self.zero_shot_prior else (None, None)
         self.model_ = train_model(
             X,
@@ -211,9 +233,32 @@ class Classifier:
             random_state=self.random_state,
             progress=progress,
             groups=None if groups is None else [groups[i] for i in embedded.ok_indices],
+            near_duplicate_pairs=found.pairs,
         )
         self.model_.unknown_threshold = self.unknown_threshold
         return self
+
+    def _find_duplicates(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        ok_indices: Sequence[int],
+        test_images: Sequence[ImageSource] | None,
+        test_keys: Sequence[str | None] | None,
+        progress: PhaseProgress | None,
+    ) -> Duplicates:
+        """`find_duplicates` on the usable images; `duplicates_` in the callers' image indices."""
+        X_test, test_ok = None, []
+        if test_images is not None and len(test_images):
+            test_embedded = self.embed(test_images, progress, test_keys)
+            X_test, test_ok = l2_normalize(test_embedded.vectors), test_embedded.ok_indices
+        found = find_duplicates(X, Y, X_test)
+        ok = list(ok_indices)
+        self.duplicates_ = DuplicatePairs(
+            conflicts=[(ok[i], ok[j]) for i, j in found.conflicts],
+            leaks=[(test_ok[t], ok[i]) for t, i in found.leaks],
+        )
+        return found
 
     def _as_tag_set(self, label: Label, index: int) -> tuple[str, ...]:
         tags = (label,) if isinstance(label, str) else tuple(label)
@@ -265,12 +310,18 @@ class Classifier:
         return self._model.report
 
     def score(
-        self, images: Sequence[ImageSource], labels: Sequence[Label], keys: Sequence[str | None] | None = None
+        self,
+        images: Sequence[ImageSource],
+        labels: Sequence[Label],
+        keys: Sequence[str | None] | None = None,
+        *,
+        find_leaks: bool = True,
     ) -> HeldOutScore:
         """Evaluate on labelled images the classifier did not train on (a test set, a new folder).
 
         An image that cannot be read, or whose tags the classifier does not know, is listed in
         `errors` (index, message) and left out; the others are scored. `report` is None when none is left.
+        `find_leaks=False`: the caller has `duplicates_.leaks` from `fit` already (the project's test set).
         """
         if len(images) != len(labels):
             raise InvalidLabelsError(f"{len(images)} images but {len(labels)} labels: give one label per image")
@@ -310,7 +361,8 @@ class Classifier:
                 chosen_c=float(model.head.C),
             )
             # leakage: test images that near-duplicate a training image (indices into `scored`, training order)
-            report.leaks = cross_duplicates(X, model.novelty.embeddings_).tolist()
+            if find_leaks:
+                report.leaks = cross_duplicates(X, model.novelty.embeddings_).tolist()
         return HeldOutScore(report=report, scored=scored, errors=sorted(errors.items()))
 
     def _truth(self, tag_sets: list[tuple[str, ...]]) -> np.ndarray:

@@ -34,6 +34,13 @@ def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
     assert "added 27 (9 to the test set)" in imported.stdout
     assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18
     assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 9
+    held = json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)[0]["id"]
+    assert "moved 1 of 1 images to training" in run("images", "move", "Shapes", held, "--to", "training").stdout
+    assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 8
+    assert "moved 1 of 1 images to the test set" in run("images", "move", "Shapes", held, "--to", "test").stdout
+    refused = run("images", "move", "Shapes", held, "nope", "--to", "training", code=1)
+    assert "no image nope" in str(refused.exception)  # main() prints it in one line
+    assert len(json.loads(run("images", "list", "Shapes", "--test-set", "--json").stdout)) == 9  # nothing moved
     shown = json.loads(run("projects", "show", "Shapes", "--json").stdout)
     assert shown["group_key"] == "item" and shown["test_image_count"] == 9
     run("train", "Shapes")
@@ -64,6 +71,16 @@ def test_test_split_import_train_show_evaluate_and_report(tmp_path: Path):
     text = run("evaluate", "Shapes", str(outside), "--iteration", "Iteration 1").stdout
     assert "scored on 6 images never trained on" in text and "left out" in text
     assert len(json.loads(run("images", "list", "Shapes", "--json").stdout)) == 18  # nothing was stored
+    # the same report page as `sightline report`, about the scored images
+    page_path = tmp_path / "evaluated.html"
+    said = run("evaluate", "Shapes", str(outside), "--html", str(page_path)).stdout
+    assert f"wrote {page_path}" in " ".join(said.split())
+    page = page_path.read_text()
+    assert "measured on 6 labelled images from" in page and "2 left out" in page
+    assert 'alt="confusion matrix" src="data:image/png;base64,' in page
+    assert 'alt="precision-recall curves per tag" src="data:image/png;base64,' in page
+    assert page.count('alt="scored image" src="data:image/jpeg;base64,') == page.count('class="mistake"')
+    run("evaluate", "Shapes", str(outside), "--html", str(tmp_path / "no" / "such" / "x.html"), code=1)
     # nothing to score is an error, in one line
     only_unknown = tmp_path / "unknown"
     (only_unknown / "hexagon").mkdir(parents=True)
@@ -83,3 +100,43 @@ def test_a_bad_split_value_is_one_clear_line(tmp_path: Path, capsys, monkeypatch
     assert info.value.code == 1
     assert "unknown split 'tset' (line 2)" in err and "Traceback" not in err
     assert json.loads(run("projects", "show", "Shapes", "--json").stdout)["image_count"] == 0
+
+
+def _reencode(source: Path, target: Path) -> None:
+    """The same picture saved again (other bytes, the same content): a near-duplicate."""
+    from PIL import Image as PILImage
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with PILImage.open(source) as photo:
+        photo.save(target, "JPEG", quality=70)
+
+
+def test_train_warns_of_label_conflicts_and_leaks_and_lists_them(tmp_path: Path):
+    data = _folder(tmp_path / "data", {"train": 6, "test": 2})
+    _reencode(data / "train" / "circle" / "0.jpg", data / "train" / "square" / "mislabelled.jpg")
+    _reencode(data / "train" / "triangle" / "1.jpg", data / "test" / "triangle" / "leak.jpg")
+    run("projects", "create", "Shapes", "--domain", "tiny")
+    run("images", "import", "Shapes", str(data))
+    trained = run("train", "Shapes").output
+    hint = "(list: sightline iterations show Shapes 'Iteration 1' --duplicates)"
+    assert f"warning: 1 pair of near-duplicate images carries different tags: probably a labelling error {hint}" in (
+        " ".join(trained.split())
+    )
+    assert "warning: 1 test image nearly copies a training image" in " ".join(trained.split())
+
+    listed = run("iterations", "show", "Shapes", "--duplicates").stdout
+    assert "label conflict" in listed and "test leak" in listed and "leak.jpg (test set) [triangle]" in listed
+    assert "mislabelled.jpg [square]" in listed and "near-duplicate of [tags]" in listed
+    pairs = json.loads(run("iterations", "show", "Shapes", "--duplicates", "--json").stdout)["pairs"]
+    assert [p["kind"] for p in pairs] == ["conflict", "leak"]
+    names = {p["first"]["original_name"].rsplit("/", 1)[-1] for p in pairs} | {
+        p["second"]["original_name"].rsplit("/", 1)[-1] for p in pairs
+    }
+    assert {"mislabelled.jpg", "0.jpg", "leak.jpg", "1.jpg"} == names
+
+    out = tmp_path / "report.html"
+    run("report", "Shapes", "--out", str(out))
+    page = out.read_text()
+    section = page[page.index("<h2>Duplicates and leakage</h2>") : page.index("<h2>Worst mistakes</h2>")]
+    assert "Label conflict" in section and "Test leak" in section and "test set" in section
+    assert section.count('src="data:image/jpeg;base64,') == 4  # both images of both pairs

@@ -144,3 +144,22 @@ def test_test_images_that_near_duplicate_training_images_are_found():
     others, _ = _shots(20, 1, seed=9)
     leaks = cross_duplicates(np.vstack([new[:5], others]), train)
     assert sorted(map(tuple, leaks)) == [(i, i) for i in range(5)]
+
+
+def test_find_duplicates_says_conflicts_and_leaks_once_and_training_reuses_its_pairs(monkeypatch):
+    from sightline.learn import crossval
+
+    X, y, _item = _labelled_shots()
+    y = y.copy()
+    y[1] = (y[1] + 1) % 4
+    others, _ = _shots(20, 1, seed=9)
+    X_test = np.vstack([X[:1] + 0.001, others])  # a near-copy of training image 0, then unrelated images
+    found = crossval.find_duplicates(X, y, _unit(X_test))
+    assert {tuple(p) for p in found.conflicts} <= {(0, 1), (1, 2)} and len(found.conflicts)
+    leaks = {tuple(map(int, p)) for p in found.leaks}
+    assert (0, 0) in leaks and leaks <= {(0, 0), (0, 1), (0, 2)}  # image 0's item: its three shots
+    calls = []
+    monkeypatch.setattr(crossval, "near_duplicate_pairs", lambda X: calls.append(len(X)) or found.pairs)
+    model = train_model(X, y, list("abcd"), multilabel=False, near_duplicate_pairs=found.pairs)
+    assert calls == []  # not searched again
+    assert model.report.conflicting_pairs == found.conflicts.tolist()

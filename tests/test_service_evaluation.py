@@ -130,3 +130,50 @@ def test_a_csv_split_column_and_its_bad_values(ws, tmp_path):
 def _csv(path, text):
     path.write_text(text)
     return path
+
+
+def _reencoded(data: bytes) -> bytes:
+    """The same picture saved again: other bytes, the same content (a near-duplicate)."""
+    out = io.BytesIO()
+    with PILImage.open(io.BytesIO(data)) as photo:
+        photo.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def test_label_conflicts_and_leaks_are_recorded_when_training_starts(ws):
+    from sightline.reporting.duplicates import duplicate_warnings
+    from sightline.service import duplicates
+
+    project = _shapes(ws, "Duplicates", 6)
+    circle = to_jpeg(make_image(["circle"], seed=0))  # the project's circle-0.jpg
+    added = images.add_images(ws, project.id, [NewImage(_reencoded(circle), name="mislabelled.jpg", tags=["square"])])
+    assert added[0].ok
+    first = _train(ws, project.id)
+    view = iterations.get_iteration(ws, project.id, first)
+    original = next(i.sha256 for i in images.list_images(ws, project.id, take=100) if i.original_name == "circle-0.jpg")
+    assert [set(pair) for pair in view.duplicate_checks.conflicting_images] == [{original, added[0].image.sha256}]
+    assert view.duplicate_checks.leaked_images == []
+    assert [w.kind for w in duplicate_warnings(view.duplicate_checks)] == ["conflict"]
+    assert "1 pair of near-duplicate images carries different tags" in duplicate_warnings(view.duplicate_checks)[0].text
+
+    # only a test image added: training is needed again (figures on the new test set), no force
+    square = to_jpeg(make_image(["square"], seed=101))  # the project's square-1.jpg
+    leak = images.add_images(
+        ws, project.id, [NewImage(_reencoded(square), name="leak.jpg", tags=["square"], test_set=True)]
+    )
+    assert training.preflight(ws, project.id).refusal is None
+    queued = training.start_training(ws, project.id)
+    assert Worker(ws).run_once() is True
+    second = iterations.get_iteration(ws, project.id, queued.id)
+    assert second.status == "Completed", second.error
+    copied = next(i.sha256 for i in images.list_images(ws, project.id, take=100) if i.original_name == "square-1.jpg")
+    assert second.duplicate_checks.leaked_images == [(leak[0].image.sha256, copied)]
+    assert [w.kind for w in duplicate_warnings(second.duplicate_checks)] == ["conflict", "leak"]
+    assert performance.test_set_report(ws, project.id, second.id)["leaked_images"] == [[leak[0].image.sha256, copied]]
+
+    found = duplicates.duplicate_report(ws, project.id)
+    assert [p.kind for p in found.pairs] == [duplicates.CONFLICT, duplicates.LEAK]
+    assert found.leaks[0].first.test_set and found.leaks[0].first.original_name == "leak.jpg"
+    assert [t.name for t in found.leaks[0].second.tags] == ["square"]
+    # nothing changed since: training is not needed
+    assert training.preflight(ws, project.id).refusal_code == "BadRequestTrainingNotNeeded"

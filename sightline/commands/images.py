@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -178,6 +179,27 @@ def untag(project: ProjectArg, image_ids: ImageIds, tag: TagOption) -> None:
     with open_workspace() as ws:
         removed = images.untag_images(ws, project, [(image, t) for image in image_ids for t in tag])
     console.print(f"removed {removed} tag links from {len(image_ids)} images")
+
+
+class Split(StrEnum):
+    test = "test"
+    training = "training"
+
+
+@app.command("move")
+def move(
+    project: ProjectArg,
+    image_ids: ImageIds,
+    to: Annotated[
+        Split,
+        typer.Option("--to", help="test: the project's test set (never trained on); training: back to training."),
+    ],
+) -> None:
+    """Move images into the project's test set or back to training (the next `train` then trains again)."""
+    with open_workspace() as ws:
+        moved = images.set_test_set(ws, project, image_ids, test_set=to is Split.test)
+    where = "the test set" if to is Split.test else "training"
+    console.print(f"moved {moved} of {len(image_ids)} images to {where}", markup=False)
 
 
 @app.command("delete")

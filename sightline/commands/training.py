@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import signal
 import threading
 import time
+from pathlib import PurePath
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -33,9 +36,11 @@ from sightline.commands.render import (
 )
 from sightline.errors import ConflictError
 from sightline.reporting import performance
+from sightline.reporting.duplicates import duplicate_warnings
 from sightline.service import IterationStatus, Worker, Workspace, iterations, projects, training
+from sightline.service import duplicates as duplicates_service
 from sightline.service import worker as worker_module
-from sightline.service.views import IterationView
+from sightline.service.views import ImageView, IterationView
 
 iterations_app = typer.Typer(help="List and inspect the trained iterations of a project.", no_args_is_help=True)
 
@@ -65,7 +70,7 @@ def train(
         if not wait:
             console.print(f"queued {queued.name} ({queued.id}); a `sightline worker` will train it", markup=False)
             return
-        done = train_and_watch(ws, queued)
+        done = train_and_watch(ws, queued, project)
         completed = done.status == IterationStatus.COMPLETED
         report = performance.iteration_report(ws, done.project_id, done.id)[1] if completed else None
     if done.status == IterationStatus.FAILED:
@@ -77,8 +82,10 @@ def train(
         print_overall(report)
 
 
-def train_and_watch(ws: Workspace, queued: IterationView) -> IterationView:
+def train_and_watch(ws: Workspace, queued: IterationView, project_ref: str | None = None) -> IterationView:
     """Run workers in a thread until `queued` has finished, showing its progress; Ctrl-C cancels it.
+    Label conflicts and test-set leakage are said as soon as the job has found them (before the
+    cross-validation), each with the command that lists them (`project_ref`: as the user named it).
 
     The thread claims the oldest queued job, which is ours unless others wait before it (those get
     trained first, as a worker would); a `sightline worker` elsewhere may also take ours.
@@ -98,7 +105,7 @@ def train_and_watch(ws: Workspace, queued: IterationView) -> IterationView:
     thread.start()
     try:
         try:
-            current = _show_progress(ws, queued)
+            current = _show_progress(ws, queued, project_ref or queued.project_id)
         except KeyboardInterrupt:
             with contextlib.suppress(ConflictError):  # it finished in the meantime
                 iterations.cancel_training(ws, queued.project_id, queued.id)
@@ -113,11 +120,15 @@ def train_and_watch(ws: Workspace, queued: IterationView) -> IterationView:
     return current
 
 
-def _show_progress(ws: Workspace, queued: IterationView) -> IterationView:
+def _show_progress(ws: Workspace, queued: IterationView, project_ref: str) -> IterationView:
+    warned = False
     with progress_bar() as progress:
         task = progress.add_task(f"{queued.name}: queued", total=None)
         while True:
             current = iterations.get_iteration(ws, queued.project_id, queued.id)
+            if not warned and current.duplicate_checks is not None:
+                warned = True
+                _warn_duplicates(current, project_ref)
             if current.status.is_terminal:
                 return current
             phase = (current.progress_phase or current.status.lower()).replace("_", " ")
@@ -128,6 +139,15 @@ def _show_progress(ws: Workspace, queued: IterationView) -> IterationView:
                 total=current.progress_total or None,
             )
             time.sleep(_POLL_SECONDS)
+
+
+def _warn_duplicates(view: IterationView, project_ref: str) -> None:
+    """One line per kind (label conflicts, leakage), on stderr above the progress bar."""
+    found = duplicate_warnings(view.duplicate_checks)
+    if found:
+        hint = f"sightline iterations show {shlex.quote(project_ref)} {shlex.quote(view.name)} --duplicates"
+        for warning in found:
+            err_console.print(Text(f"warning: {warning.text} (list: {hint})", style="yellow"))
 
 
 @iterations_app.command("list")
@@ -155,10 +175,20 @@ def show(
             help="List the training images whose tag is probably wrong, most likely first (Multiclass).",
         ),
     ] = False,
+    duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--duplicates",
+            help="List near-duplicate images with different tags, and test images that copy training images.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Status, timing and performance: the cross-validated estimate (beside the figures on the project's
     test set, when it has one), calibration and per tag."""
+    if duplicates:
+        _show_duplicates(project, iteration, as_json=as_json)
+        return
     with open_workspace() as ws:
         view, report = performance.iteration_report(ws, project, iteration, threshold=threshold)
         held_out = performance.test_set_report(ws, project, view.id)
@@ -183,6 +213,34 @@ def show(
         print_report(report, held_out)
     if baseline is not None:
         console.print(Text(baseline.describe()))
+
+
+def _show_duplicates(project: str, iteration: str | None, *, as_json: bool) -> None:
+    with open_workspace() as ws:
+        found = duplicates_service.duplicate_report(ws, project, iteration)
+    if as_json:
+        print_json(found)
+        return
+    if found.checks is None:
+        console.print(Text(f"{found.iteration.name}: not searched for duplicates (it has not started training)"))
+        return
+    if not found.pairs:
+        console.print(Text(f"{found.iteration.name}: no label conflicts, no test image copies a training image"))
+        return
+    table = Table("kind", escape("image [tags]"), escape("near-duplicate of [tags]"))
+    for pair in found.pairs:
+        kind = "label conflict" if pair.kind == duplicates_service.CONFLICT else "test leak"
+        table.add_row(kind, _image_cell(pair.first_key, pair.first), _image_cell(pair.second_key, pair.second))
+    console.print(table)
+
+
+def _image_cell(key: str, image: ImageView | None) -> Text:
+    """The file name (a path is shortened to it), `(test set)`, its tags now; a deleted image by its key."""
+    if image is None:
+        return Text(f"{key[:12]}… (deleted)")
+    name = PurePath(image.original_name).name if image.original_name else key[:12] + "…"
+    test = " (test set)" if image.test_set else ""
+    return Text(f"{name}{test} [{', '.join(t.name for t in image.tags)}]")
 
 
 def publish(

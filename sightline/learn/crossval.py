@@ -142,11 +142,38 @@ def conflicting_pairs(pairs: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return pairs[differ]
 
 
-def find_groups(X: np.ndarray | None, declared: Sequence[object] | None = None) -> Groups:
+@dataclass(frozen=True)
+class Duplicates:
+    """What near-duplicate detection finds before training, as index pairs.
+
+    `pairs`: near-duplicates among the training images (they stay in one fold); `conflicts`: those of
+    them whose tags differ (one is probably mislabelled); `leaks`: (test index, training index) of test
+    images that near-duplicate a training image (they flatter the held-out figures).
+    """
+
+    pairs: np.ndarray
+    conflicts: np.ndarray
+    leaks: np.ndarray
+
+
+def find_duplicates(X: np.ndarray, Y: np.ndarray, X_test: np.ndarray | None = None) -> Duplicates:
+    """Near-duplicates, label conflicts and test-set leakage of L2-normalised embeddings X (tags Y) and
+    test embeddings X_test: found once, before training, so that they can be said before the figures
+    they distort are computed (and `train_model` reuses `pairs`)."""
+    pairs = near_duplicate_pairs(X)
+    leaks = cross_duplicates(X_test, X) if X_test is not None else np.empty((0, 2), dtype=np.intp)
+    return Duplicates(pairs=pairs, conflicts=conflicting_pairs(pairs, Y), leaks=leaks)
+
+
+def find_groups(
+    X: np.ndarray | None, declared: Sequence[object] | None = None, *, pairs: np.ndarray | None = None
+) -> Groups:
     """Groups for cross-validation: connected near-duplicates of X (None: no detection) joined with
-    the declared groups (equal values belong together; None means no declared group)."""
+    the declared groups (equal values belong together; None means no declared group). `pairs`: the
+    near-duplicate pairs of X when the caller found them already (`find_duplicates`)."""
     n = len(X) if X is not None else len(declared or [])
-    pairs = near_duplicate_pairs(X) if X is not None else np.empty((0, 2), dtype=np.intp)
+    if pairs is None:
+        pairs = near_duplicate_pairs(X) if X is not None else np.empty((0, 2), dtype=np.intp)
     near = np.zeros(n, dtype=bool)
     near[pairs.ravel()] = True
     edges = [pairs]

@@ -56,6 +56,7 @@ def train_model(
     c_grid: Sequence[float] = DEFAULT_C_GRID,
     groups: Sequence[object] | None = None,
     detect_near_duplicates: bool = True,
+    near_duplicate_pairs: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train, calibrate and evaluate a head on L2-normalised embeddings X (n, d).
 
@@ -68,6 +69,7 @@ def train_model(
     groups: (n,) declared group per image (equal values stay on one side of every fold; None: none).
     detect_near_duplicates: also keep near-duplicate images together (False: the plain stratified
     folds of earlier versions, kept for benchmarks that compare the two).
+    near_duplicate_pairs: those of X when the caller found them already (`crossval.find_duplicates`).
     Raises NotEnoughImagesError (fewer than 5 images for some tag), TrainingError, InvalidLabelsError.
     """
     classes = [str(c) for c in classes]
@@ -85,7 +87,11 @@ def train_model(
 
     if groups is not None and len(groups) != len(X):
         raise InvalidLabelsError(f"{len(groups)} groups for {len(X)} images: give one group per image (None for none)")
-    found = find_groups(X if detect_near_duplicates else None, groups if groups is not None else [None] * len(X))
+    found = find_groups(
+        X if detect_near_duplicates else None,
+        groups if groups is not None else [None] * len(X),
+        pairs=near_duplicate_pairs if detect_near_duplicates else None,
+    )
     found, single = split_single_group_tags(Y, found, multilabel=multilabel)
     warnings += [
         f"All images of tag {classes[j]!r} are near-duplicates or in one declared group: its cross-validated "

@@ -53,14 +53,16 @@ def pr_curves(curves: Sequence[Curve], rows: Sequence[TagRow]) -> str:
     return data_uri(figure)
 
 
-def confusion(matrix: Sequence[Sequence[int]], tags: Sequence[str]) -> str:
+def confusion(
+    matrix: Sequence[Sequence[int]], tags: Sequence[str], title: str = "Confusion matrix (out-of-fold)"
+) -> str:
     """Rows: the true tag; columns: the top predicted tag (Multiclass)."""
     size = max(4.0, 0.6 * len(tags) + 2)
     figure, ax = plt.subplots(figsize=(size, size))
     ConfusionMatrixDisplay(np.asarray(matrix), display_labels=list(tags)).plot(
         ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45
     )
-    ax.set_title("Confusion matrix (out-of-fold)")
+    ax.set_title(title)
     figure.tight_layout()
     return data_uri(figure)
 

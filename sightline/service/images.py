@@ -551,6 +551,24 @@ def delete_images(
     return deleted
 
 
+def set_test_set(ws: Workspace, project_id: str, image_ids: Sequence[str], *, test_set: bool) -> int:
+    """Move images into the project's test set (never trained on) or back to training; returns how many
+    moved. An id of another project, or of no image, is an error and moves nothing."""
+    wanted = list(dict.fromkeys(image_ids))
+    if not wanted:
+        raise InvalidRequestError("name the images to move", "BadRequestImageBatch")
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        rows = session.scalars(select(Image).where(Image.project_id == project.id, Image.id.in_(wanted))).all()
+        missing = set(wanted) - {row.id for row in rows}
+        if missing:
+            raise NotFoundError(f"no image {sorted(missing)[0]} in project {project.name!r}", "NotFoundImage")
+        moved = [row for row in rows if bool(row.test_set) != test_set]
+        for row in moved:
+            row.test_set = test_set
+        return len(moved)
+
+
 def _image_row(session: Session, project: Project, image_id: str) -> Image:
     image = session.get(Image, image_id)
     if image is None or image.project_id != project.id:
@@ -573,6 +591,7 @@ __all__ = [
     "list_images",
     "original_names",
     "set_metadata",
+    "set_test_set",
     "tag_images",
     "tag_images_by_outcome",
     "tag_view",

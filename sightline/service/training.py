@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImages
 from sightline.learn.rules import MIN_IMAGES_PER_TAG, image_count_warnings
 from sightline.service.projects import find_project_row
 from sightline.service.tags import tag_not_found
-from sightline.service.views import IterationView
+from sightline.service.views import DuplicateChecks, IterationView
 from sightline.service.workspace import Workspace
 from sightline.store import (
     ClassificationType,
@@ -41,6 +41,9 @@ from sightline.store import (
     lock_project,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from sightline.classifier import DuplicatePairs
 
 _ACTIVE = (IterationStatus.QUEUED, IterationStatus.TRAINING)
 
@@ -111,13 +114,20 @@ class TrainingSet:
     tag_names: tuple[str, ...] = ()
     groups: list[str | None] | None = None  # the project's group-key metadata value per image
 
-    def fingerprint(self, project: Project) -> str:
-        items = sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
-        settings = [str(project.classification_type), project.domain, project.threshold, items]
+    def fingerprint(self, project: Project, test: TrainingSet | None = None) -> str:
+        """Equal fingerprints mean "training not needed". A changed test set (`test`) is a reason to
+        train again: the user expects figures on the images they just set aside, and a new iteration
+        (a head fit on cached embeddings) keeps each iteration's test report as it was when it finished."""
+        settings = [str(project.classification_type), project.domain, project.threshold, self._items()]
         if self.groups is not None:  # declared groups change the evaluation: a reason to train again
             settings.append([project.group_key, sorted(zip(self.keys, map(str, self.groups), strict=True))])
+        if test is not None and test.keys:  # no test set: the fingerprint of earlier versions
+            settings.append(["test", test._items()])
         blob = json.dumps(settings)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _items(self) -> list:
+        return sorted(zip(self.keys, (sorted(t) for t in self.labels), strict=True))
 
 
 def iteration_view(iteration: Iteration) -> IterationView:
@@ -141,6 +151,7 @@ def iteration_view(iteration: Iteration) -> IterationView:
         published_at=iteration.published_at,
         started_at=iteration.started_at,
         options=dict(iteration.options or {}),
+        duplicate_checks=DuplicateChecks.from_json(iteration.duplicate_checks),
     )
 
 
@@ -219,7 +230,7 @@ def _validate(project: Project, data: TrainingSet) -> None:
         )
 
 
-def _check_can_train(session: Session, project: Project, data: TrainingSet, *, force: bool) -> None:
+def _check_can_train(session: Session, project: Project, data: TrainingSet, test: TrainingSet, *, force: bool) -> None:
     """Everything that refuses a new iteration now: one running already, bad data, or nothing changed."""
     active = session.scalar(select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE)))
     if active is not None:
@@ -233,7 +244,7 @@ def _check_can_train(session: Session, project: Project, data: TrainingSet, *, f
         .order_by(Iteration.created.desc())
         .limit(1)
     )
-    if not force and last is not None and last.training_fingerprint == data.fingerprint(project):
+    if not force and last is not None and last.training_fingerprint == data.fingerprint(project, test):
         raise InvalidRequestError(
             f"training not needed: nothing changed since {last.name} (use force to train anyway)",
             ErrorCode.BadRequestTrainingNotNeeded,
@@ -270,7 +281,8 @@ def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
         ) - len(data.keys)
         refusal = code = None
         try:
-            _check_can_train(session, project, data, force=False)
+            test = training_set(session, project, test_set=True)
+            _check_can_train(session, project, data, test, force=False)
         except SightlineError as error:
             refusal, code = str(error), error.code
     warnings = image_count_warnings({name: n for name, n in counts.items() if n > 0})
@@ -288,8 +300,9 @@ def start_training(
         session.refresh(project)
         _check_options(project, options)
         data = training_set(session, project, options.selected_tags)
-        _check_can_train(session, project, data, force=force)
-        fingerprint = data.fingerprint(project)
+        test = training_set(session, project, options.selected_tags, test_set=True)
+        _check_can_train(session, project, data, test, force=force)
+        fingerprint = data.fingerprint(project, test)
         iteration = Iteration(
             project_id=project.id,
             name=_free_name(session, project.id),
@@ -310,16 +323,18 @@ def start_training(
         return iteration_view(iteration)
 
 
-def _score_test_set(ws: Workspace, classifier, test: TrainingSet, trained_keys: list[str], *, multilabel: bool) -> dict:
+def _score_test_set(ws: Workspace, classifier, test: TrainingSet, trained: TrainingSet, *, multilabel: bool) -> dict:
     """The trained classifier on the project's test set: the held-out report, with the images it
     covers, those left out (a tag the iteration did not train on, an unreadable image), and test images
-    that near-duplicate a training image (leakage: they flatter the held-out figures)."""
+    that near-duplicate a training image (leakage: they flatter the held-out figures; found by `fit`)."""
     labels = [labels[0] if not multilabel else labels for labels in test.labels]
-    score = classifier.score(_BlobImages(ws, test.keys), labels, keys=test.keys)
+    score = classifier.score(_BlobImages(ws, test.keys), labels, keys=test.keys, find_leaks=False)
     result = score.report.to_dict() if score.report is not None else {}
     result["image_keys"] = [test.keys[i] for i in score.scored]
     result["skipped_images"] = [{"key": test.keys[i], "error": message} for i, message in score.errors]
-    result["leaked_images"] = [[result["image_keys"][i], trained_keys[j]] for i, j in result.get("leaks", [])]
+    scored = set(score.scored)
+    leaks = classifier.duplicates_.leaks
+    result["leaked_images"] = [[test.keys[t], trained.keys[i]] for t, i in leaks if t in scored]
     if result["leaked_images"]:
         result["warnings"] = [
             f"{len(result['leaked_images'])} test images near-duplicate training images: the held-out figures "
@@ -392,7 +407,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         test = training_set(session, project, selected, test_set=True)
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
-        fingerprint = data.fingerprint(project)
+        fingerprint = data.fingerprint(project, test)
         trained_names = {name for labels in data.labels for name in labels}
         tag_ids = {tag.name: tag.id for tag in project.tags if tag.name in trained_names}
     progress = ProgressRecorder(ws, iteration_id, should_continue)
@@ -406,7 +421,25 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         limits=ws.image_limits,
     )
     labels = [labels[0] if not multilabel else labels for labels in data.labels]
-    classifier.fit(_BlobImages(ws, data.keys), labels, progress=progress, keys=data.keys, groups=data.groups)
+
+    def record_duplicates(found: DuplicatePairs) -> None:
+        checks = DuplicateChecks(
+            conflicting_images=[(data.keys[i], data.keys[j]) for i, j in found.conflicts],
+            leaked_images=[(test.keys[t], data.keys[i]) for t, i in found.leaks],
+        )
+        with ws.session() as session:
+            session.get(Iteration, iteration_id).duplicate_checks = checks.to_json()
+
+    classifier.fit(
+        _BlobImages(ws, data.keys),
+        labels,
+        progress=progress,
+        keys=data.keys,
+        groups=data.groups,
+        test_images=_BlobImages(ws, test.keys),
+        test_keys=test.keys,
+        on_duplicates=record_duplicates,
+    )
     if not should_continue():
         raise TrainingCancelled()
     artifact_key = ws.blobs.put(classifier.to_bytes())
@@ -419,7 +452,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
     trained_keys = report["image_keys"]
     report["conflicting_images"] = [[trained_keys[i], trained_keys[j]] for i, j in report.get("conflicting_pairs", [])]
-    test_report = _score_test_set(ws, classifier, test, trained_keys, multilabel=multilabel) if test.keys else None
+    test_report = _score_test_set(ws, classifier, test, data, multilabel=multilabel) if test.keys else None
     classifier.cache = None  # as a prediction model it embeds new photos once; see iterations.trained_model
     ws.remember_model(artifact_key, classifier)
     return {

@@ -87,6 +87,31 @@ class ImageAddResult:
 
 
 @dataclass(frozen=True)
+class DuplicateChecks:
+    """What the duplicate search found when an iteration's training started, as image keys (sha256).
+
+    `conflicting_images`: pairs of near-duplicate training images with different tags (one of the two
+    is probably mislabelled); `leaked_images`: (test image, training image) pairs, a test image that
+    near-duplicates one trained on (it flatters the held-out figures).
+    """
+
+    conflicting_images: list[tuple[str, str]] = field(default_factory=list)
+    leaked_images: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any] | None) -> DuplicateChecks | None:
+        if stored is None:
+            return None
+        return cls(*([(str(a), str(b)) for a, b in stored.get(name) or []] for name in _DUPLICATE_KINDS))
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: [list(pair) for pair in getattr(self, name)] for name in _DUPLICATE_KINDS}
+
+
+_DUPLICATE_KINDS = ("conflicting_images", "leaked_images")
+
+
+@dataclass(frozen=True)
 class IterationView:
     id: str
     project_id: str
@@ -109,6 +134,8 @@ class IterationView:
     #: What TrainProject asked for: selectedTags (tag ids), trainingType, reservedBudgetInHours,
     #: notificationEmailAddress.
     options: dict[str, Any] = field(default_factory=dict)
+    #: Label conflicts and test-set leakage found when training started (None: not searched yet).
+    duplicate_checks: DuplicateChecks | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(

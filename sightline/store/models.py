@@ -260,6 +260,9 @@ class Iteration(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # The iteration scored on the project's test set as it was when training finished (None: no test set)
     test_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # Found when training started, before any figure: {"conflicting_images": [[key, key], ...],
+    # "leaked_images": [[test key, training key], ...]} (None: not searched yet)
+    duplicate_checks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Hash of the (image, tag) set trained on: equal fingerprints mean "training not needed".
     training_fingerprint: Mapped[str | None] = mapped_column(String(SHA256_HEX_LENGTH))
     # What TrainProject asked for (selectedTags, trainingType, reservedBudgetInHours, notificationEmailAddress).

@@ -15,6 +15,7 @@ from sightline.http.context import WS
 from sightline.service import images, projects, tags
 from sightline.service.images import NewImage
 from sightline.service.views import ImageAddResult
+from sightline.web.mislabelled import likely_mislabelled
 from sightline.web.render import page, redirect
 
 router = APIRouter()
@@ -25,9 +26,12 @@ _CACHE = "private, max-age=86400"
 _ADDED = (ImageStatus.OK, ImageStatus.OKDuplicate)
 
 
-def _images_url(project_id: str, tag: str | None = None, tagged: bool | None = None, page: int = 1) -> str:
+def _images_url(
+    project_id: str, tag: str | None = None, tagged: bool | None = None, page: int = 1, view: str | None = None
+) -> str:
     """The grid's address with its filter and page; the same filter keeps across pages and forms."""
     query = {"tag": tag, "tagged": None if tagged is None else str(tagged).lower(), "page": page if page > 1 else None}
+    query["view"] = view
     given = urlencode({k: v for k, v in query.items() if v is not None})
     return f"/projects/{project_id}/images" + (f"?{given}" if given else "")
 
@@ -40,16 +44,29 @@ def image_grid(
     tag: str | None = None,
     tagged: bool | None = None,
     page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    view: Annotated[str | None, Query(pattern="^(test|mislabelled)$")] = None,
 ) -> HTMLResponse:
-    """The grid, `PAGE_SIZE` a page, filtered by one tag or by tagged/untagged (plain links: no JavaScript needed)."""
+    """The grid, `PAGE_SIZE` a page, filtered by one tag or by tagged/untagged (plain links: no JavaScript needed).
+    `view`: "test", the project's test set (never trained on); "mislabelled", the latest iteration's ranking
+    of training images whose tag is probably wrong, most likely first, each with a one-click retag."""
     project = projects.get_project(ws, project_id)
     tag_ids = [tag] if tag else []
-    total = images.count_images(ws, project.id, tagged=tagged, tag_ids=tag_ids)
+    test_set = view == "test"
+    total = images.count_images(ws, project.id, tagged=tagged, tag_ids=tag_ids, test_set=test_set)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page_number = min(page_number, pages)
     shown = images.list_images(
-        ws, project.id, tagged=tagged, tag_ids=tag_ids, take=PAGE_SIZE, skip=(page_number - 1) * PAGE_SIZE
+        ws,
+        project.id,
+        tagged=tagged,
+        tag_ids=tag_ids,
+        take=PAGE_SIZE,
+        skip=(page_number - 1) * PAGE_SIZE,
+        test_set=test_set,
     )
+    ranked_by, suspects = likely_mislabelled(ws, project.id)
+    if view == "mislabelled":
+        shown, total, pages = [], len(suspects), 1
     tag_list = tags.list_tags(ws, project.id)
     return page(
         request,
@@ -65,9 +82,13 @@ def image_grid(
         total=total,
         page_number=page_number,
         pages=pages,
-        prev_url=_images_url(project.id, tag, tagged, page_number - 1) if page_number > 1 else None,
-        next_url=_images_url(project.id, tag, tagged, page_number + 1) if page_number < pages else None,
-        back=_images_url(project.id, tag, tagged, page_number),
+        prev_url=_images_url(project.id, tag, tagged, page_number - 1, view) if page_number > 1 else None,
+        next_url=_images_url(project.id, tag, tagged, page_number + 1, view) if page_number < pages else None,
+        back=_images_url(project.id, tag, tagged, page_number, view),
+        view=view,
+        test_count=images.count_images(ws, project.id, test_set=True),
+        suspects=suspects,
+        ranked_by=ranked_by,
     )
 
 
@@ -154,6 +175,16 @@ def bulk_action(
     if action == "delete":
         project = projects.get_project(ws, project_id)
         return page(request, "images_delete.html", project=project, tab="images", image_ids=chosen, back=back)
+    if action in ("to-test", "to-training"):
+        moved = images.set_test_set(ws, project_id, chosen, test_set=action == "to-test")
+        where = "the test set" if action == "to-test" else "training"
+        return redirect(back, notice=f"{moved} image{'s' if moved != 1 else ''} moved to {where}.")
+    if action == "retag":  # the mislabelled view's one click: the suggested tag replaces the image's tag
+        if not tag:
+            return redirect(back, problem="The suggested tag was deleted since training: open the image to tag it.")
+        for image_id in chosen:
+            images.change_tag(ws, project_id, image_id, tag)
+        return redirect(back, notice=f"Tag changed to {tags.get_tag(ws, project_id, tag).name!r}.")
     if action not in ("tag", "untag"):
         raise InvalidRequestError(f"unknown action {action!r}: tag, untag or delete")
     if not tag:

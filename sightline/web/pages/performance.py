@@ -18,7 +18,8 @@ from sightline.errors import InvalidRequestError
 from sightline.http.context import WS
 from sightline.reporting import figures
 from sightline.reporting import performance as reporting
-from sightline.service import Workspace, iterations, performance, projects, thresholds
+from sightline.reporting.duplicates import duplicate_warnings
+from sightline.service import Workspace, duplicates, iterations, performance, projects, thresholds
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
 
@@ -81,6 +82,8 @@ async def performance_page(
                 if view.status == IterationStatus.COMPLETED
                 else None,
             )
+            found = duplicates.duplicate_report(ws, project.id, view.id)
+            context.update(duplicates=found, duplicate_warnings=duplicate_warnings(found.checks))
     return page(request, "performance.html", **context)
 
 

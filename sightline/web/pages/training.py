@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sightline.codes import IterationStatus
 from sightline.http.context import WS
 from sightline.reporting import performance as reporting
+from sightline.reporting.duplicates import duplicate_warnings
 from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
@@ -81,6 +82,7 @@ def progress_json(view: IterationView) -> dict:
         "elapsedSeconds": _elapsed(view),
         "elapsedText": duration(_elapsed(view)),
         "error": view.error,
+        "duplicateWarnings": [w.text for w in duplicate_warnings(view.duplicate_checks)],
     }
 
 
@@ -98,6 +100,7 @@ def train_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
         iterations=history,
         running=running,
         result=_result(ws, project.id, history[0] if history else None),
+        duplicate_warnings=duplicate_warnings(history[0].duplicate_checks) if history else [],
         progress=progress_json(running) if running else None,
         durations={i.id: duration(_elapsed(i)) for i in history},
         min_images=training.MIN_IMAGES_PER_TAG,

@@ -26,6 +26,16 @@ async function poll() {
   field("phase").textContent = state.phaseLabel;
   field("count").textContent = state.total ? `${state.done} of ${state.total}` : "";
   field("elapsed").textContent = state.elapsedText;
+  // Label conflicts and leakage are known once the images are read: said while training goes on.
+  const warnings = field("duplicates");
+  if (warnings && state.duplicateWarnings.length && !warnings.childElementCount) {
+    for (const text of state.duplicateWarnings) {
+      const line = document.createElement("p");
+      line.className = "warn";
+      line.textContent = `${text}.`;
+      warnings.append(line);
+    }
+  }
   if (state.total) {
     bar.max = state.total;
     bar.value = state.done;
