@@ -2,7 +2,7 @@
 duplicate training images with different tags) and leakage (test images that near-duplicate a
 training image), as image keys, so that they are said before the figures they distort.
 
-Revision ID: 0007_12
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_12"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
