@@ -86,6 +86,7 @@ SETTINGS: dict[str, Setting] = {
     "SIGHTLINE_S3_MAX_ATTEMPTS": Setting(int, 1, "tries per S3 request (throttling and connection errors)"),
     "SIGHTLINE_PREDICTION_RETENTION_DAYS": Setting(int, 0, "days stored predictions are kept"),
     "SIGHTLINE_GC_INTERVAL_HOURS": Setting(float, 0, "hours between a worker's sweeps of orphan blobs (0: never)"),
+    "SIGHTLINE_LOG_JSON": Setting(bool, None, "JSON log lines: time, level, logger, message, request id"),
 }
 
 
