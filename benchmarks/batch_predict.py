@@ -265,6 +265,10 @@ def main() -> None:
         f"{local.first_batch_seconds:.1f} s locally, {on_ray.first_batch_seconds:.1f} s on Ray "
         "(actor start, model load).",
         "",
+        "Under load the CPUs are shared out by process: Ray's several worker processes get a larger share of "
+        "the 2 cores than the single local process does, which flatters Ray against its in-process ceiling; "
+        "read the Ray ratios as noisy when the load average above is high.",
+        "",
         _bound(local_ceiling, decoders[-1][1], local_share),
         "",
         "JPEG decoders (one thread, 300 photos, median of 3 alternated rounds; model input is 224x224):",
