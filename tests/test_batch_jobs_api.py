@@ -3,6 +3,7 @@ followed with GET; sources and output only under SIGHTLINE_BATCH_ROOTS, never el
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from shapes_project import shapes_project
 
 from sightline.batch import jobs, read_results
 from sightline.service import Worker, iterations, training
+from sightline.store import BatchJob, claim_next_batch_job
 from sightline.synthetic import make_image, to_jpeg
 
 
@@ -125,3 +127,24 @@ def test_a_manifest_naming_a_file_outside_the_roots_fails_the_job_before_reading
     failed = api.get(f"/batch-predictions/{job['id']}").json()
     assert failed["status"] == "Failed" and "secret.jpg" in failed["error"] and "outside" in failed["error"]
     assert not output.exists()  # nothing was read, nothing written
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_resumes_from_the_rows_written(
+    server: RunningServer, api: httpx.Client, roots: Path
+):
+    output = roots / "resumed.jsonl"
+    body = {"publishName": "production", "sources": [str(roots / "photos")], "output": str(output)}
+    job = api.post("/batch-predictions", json=body).json()
+    with server.ws.session() as session:  # a worker claims it, writes one row, and dies: its lease runs out
+        claim_next_batch_job(session, "dead-worker", lease_seconds=-1)
+    written = roots / "photos" / "circle.jpg"
+    output.write_text(json.dumps({"path": str(written), "tags": [], "error": None, "marker": "first attempt"}) + "\n")
+
+    assert Worker(server.ws, other_jobs=[jobs.run_next]).run_once() is True
+    done = api.get(f"/batch-predictions/{job['id']}").json()
+    assert done["status"] == "Completed" and (done["total"], done["done"], done["failed"]) == (4, 4, 1), done
+    rows = read_results(output)
+    assert sorted(Path(row["path"]).name for row in rows) == ["broken.jpg", "circle.jpg", "square.jpg", "triangle.jpg"]
+    assert next(row for row in rows if row["path"] == str(written)).get("marker") == "first attempt"  # not redone
+    with server.ws.session() as session:
+        assert session.get(BatchJob, job["id"]).attempts == 2
