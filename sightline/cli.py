@@ -6,7 +6,6 @@ User errors end with one clear line and exit code 1 (usage errors: 2, from Typer
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +15,7 @@ from typer.core import TyperOption
 from sightline.commands.render import console, err_console
 from sightline.config import check_environment
 from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
+from sightline.logs import configure_logging
 
 if TYPE_CHECKING:
     from sightline.service.engine import Tagger, TagResult
@@ -202,10 +202,9 @@ app.command()(migrate_commands.migrate)
 
 def main() -> None:
     """Entry point: run the app, turning Sightline's own errors into one line and exit code 1."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("sightline").setLevel(logging.INFO)
     try:
         check_environment()  # a bad SIGHTLINE_* value is a usage error, found before anything starts
+        configure_logging()  # SIGHTLINE_LOG_JSON=1: one JSON object per line
         app()
     except ConfigError as error:
         err_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)

@@ -166,6 +166,15 @@ SETTINGS: dict[str, Setting] = {
         "origins allowed to call the API from a browser, comma-separated (`*`: any)",
         default_text="unset (no CORS)",
     ),
+    "SIGHTLINE_LOG_JSON": Setting(
+        bool, None, "one JSON object per log line (time, level, logger, message, request id)", False
+    ),
+    "SIGHTLINE_BATCH_ROOTS": Setting(
+        str,
+        None,
+        "folders and URL prefixes, comma-separated, that batch predictions started over HTTP may read and write",
+        default_text="unset (HTTP batch jobs off)",
+    ),
     "SIGHTLINE_AZURE_DOMAINS": Setting(
         str,
         None,

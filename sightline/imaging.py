@@ -3,7 +3,8 @@
 Every unusable input becomes an `ImageError` subclass whose message says what is wrong and, for a
 path, which file. Everything that can be refused from the header (format, pixel count, size) is
 refused before any pixel is decoded. Decoding is a real share of inference time, so JPEGs are
-decoded at reduced scale with `draft()` when the target size is known, and `decode_batches`
+decoded at reduced scale when the target size is known (libjpeg-turbo's M/8 scaling through
+`simplejpeg` when installed, else Pillow's `draft()`), and `decode_batches`
 decodes in threads while the caller runs the model on the previous batch.
 
 Over 400 lines, knowingly: validation and decoding share one guarded open (`_load`: limits, draft,
@@ -30,6 +31,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
+from sightline import _turbo_jpeg
 from sightline._image_formats import (  # noqa: F401  (IMAGE_SUFFIXES, is_image_name, media_type: re-exported)
     IMAGE_SUFFIXES,
     SUPPORTED_FORMATS,
@@ -60,6 +62,15 @@ _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.
 # reduce() by an integer factor first, then resample: much faster, visually the same at >= 3.
 _REDUCING_GAP = 3.0
 _ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+_EXIF_TRANSPOSE = {  # as ImageOps.exif_transpose turns each EXIF orientation upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _MB = 1024 * 1024
 _THUMBNAIL_JPEG_QUALITY = 85
 
@@ -142,7 +153,7 @@ def load_image(
     `min_size` (width, height) lets a JPEG decode at 1/2, 1/4 or 1/8 scale (`Image.draft`), which is
     several times faster; each side stays >= min_size where the original was that large.
     """
-    image, _ = _load(source, limits or ImageLimits.from_env(), min_size)
+    image, _ = _load(source, limits or ImageLimits.from_env(), min_size, turbo=min_size is not None)
     return to_rgb(image)
 
 
@@ -243,8 +254,13 @@ def decode_batches(
 # --- private ------------------------------------------------------------------------------------
 
 
-def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | None) -> tuple[Image.Image, ImageInfo]:
-    """Open, check the header, decode (with draft when allowed) and rotate upright."""
+def _load(
+    source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | None, *, turbo: bool = False
+) -> tuple[Image.Image, ImageInfo]:
+    """Open, check the header, decode (with draft when allowed) and rotate upright.
+
+    `turbo`: decode a JPEG with libjpeg-turbo's finer scaling (`_turbo_jpeg`) when it accepts the data;
+    validation (`inspect_image`) keeps Pillow's decoder and its messages."""
     subject = _subject(source)
     owned = not isinstance(source, Image.Image)  # never draft or rotate a caller's image in place
     image = source if isinstance(source, Image.Image) else _open(source, limits)
@@ -253,7 +269,11 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
     try:
         if owned and min_size is not None and isinstance(image, JpegImagePlugin.JpegImageFile):
             wanted = min_size[::-1] if _orientation(image) in _ROTATED_ORIENTATIONS else min_size
-            image.draft("RGB", (max(1, wanted[0]), max(1, wanted[1])))  # decodes at 1/2 .. 1/8 scale
+            wanted = (max(1, wanted[0]), max(1, wanted[1]))
+            if turbo and (fast := _turbo_load(image, wanted)) is not None:
+                upright = (height, width) if _orientation(image) in _ROTATED_ORIENTATIONS else (width, height)
+                return fast, ImageInfo(width=upright[0], height=upright[1], format="JPEG")
+            image.draft("RGB", wanted)  # decodes at 1/2 .. 1/8 scale
         with decode_budget().hold(image.size[0] * image.size[1] if owned else 0):
             image.load()
             orientation = _orientation(image)
@@ -270,6 +290,20 @@ def _load(source: ImageSource, limits: ImageLimits, min_size: tuple[int, int] | 
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
     return image, ImageInfo(width=width, height=height, format=image.format or "unknown")
+
+
+def _turbo_load(image: JpegImagePlugin.JpegImageFile, wanted: tuple[int, int]) -> Image.Image | None:
+    """The JPEG `image` (opened, not decoded) decoded by libjpeg-turbo at scale and turned upright, or None."""
+    data = image.fp.getvalue() if isinstance(image.fp, io.BytesIO) else None
+    if data is None or image.mode not in ("RGB", "L") or not _turbo_jpeg.AVAILABLE:  # CMYK: Pillow's inversion
+        return None
+    with decode_budget().hold(image.size[0] * image.size[1]):
+        pixels = _turbo_jpeg.decode_scaled(data, wanted)
+    if pixels is None:
+        return None
+    upright = Image.fromarray(pixels)
+    method = _EXIF_TRANSPOSE.get(_orientation(image))
+    return upright.transpose(method) if method is not None else upright
 
 
 class PixelBudget:

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import sightline
-from sightline.api import analysis, detection, files, operations, prediction, thresholds, training
+from sightline.api import analysis, batch_predictions, detection, files, operations, prediction, thresholds, training
 from sightline.api.analysis import TaggerSlot
 from sightline.api.batching import PredictionBatcher
 from sightline.api.bodies import BodyLimitMiddleware
@@ -28,6 +28,8 @@ from sightline.api.errors import HtmlErrorPage, install_error_handlers
 from sightline.api.keys import KeyRing
 from sightline.api.paths import AzurePathMiddleware
 from sightline.api.ratelimit import FailureThrottle, RateLimiter
+from sightline.api.request_ids import RequestIdMiddleware
+from sightline.batch import jobs as batch_jobs
 from sightline.config import check_environment, env_text
 from sightline.http.domains import Domains
 from sightline.http.fetch import FetchPolicy
@@ -88,7 +90,7 @@ def create_api(
         if not hasattr(app.state, "ws"):
             opened = Workspace.open()
             _attach(app, opened, max_batch)
-        worker = start_background_worker(app.state.ws) if start_worker else None
+        worker = start_background_worker(app.state.ws, other_jobs=[batch_jobs.run_next]) if start_worker else None
         try:
             yield
         finally:
@@ -123,7 +125,8 @@ def create_api(
     origins = list(cors_origins) if cors_origins is not None else cors_origins_from_env()
     if origins:  # outside the body limit, so that its 413 reaches the browser's script too
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"], max_age=600)
-    app.add_middleware(AzurePathMiddleware)  # outermost: routing and CORS see the routes' spelling
+    app.add_middleware(AzurePathMiddleware)  # routing and CORS see the routes' spelling
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line of a request has its id
     for version in TRAINING_VERSIONS:  # each version served is documented in /openapi.json
         prefix = f"/customvision/{version}/training"
         app.include_router(training.router, prefix=prefix)
@@ -136,6 +139,7 @@ def create_api(
         app.include_router(prediction.router, prefix=prefix)
         app.include_router(detection.prediction_router, prefix=prefix)
     app.include_router(analysis.router)
+    app.include_router(batch_predictions.router, prefix="/sightline/v1")
     return app
 
 

@@ -35,11 +35,13 @@ def serve(
     SIGHTLINE_RATE_LIMIT: requests per second per key (0, the default: no limit).
     SIGHTLINE_ALLOW_PRIVATE_URLS=1: image URLs may reach loopback and private addresses.
     SIGHTLINE_URL_TIMEOUT_SECONDS, SIGHTLINE_MAX_REQUEST_BYTES: limits on URL fetches and request bodies.
+    SIGHTLINE_LOG_JSON=1: one JSON object per log line, with the request id (X-Request-Id).
     """
     import uvicorn
 
     from sightline.api import load_keys
     from sightline.app import create_app
+    from sightline.logs import json_logs
 
     with open_workspace() as ws:
         training_key = load_keys(ws).training_key  # created on first start, so the sign-in link works at once
@@ -48,7 +50,9 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     err_console.print(f"Sightline on http://{host}:{port} (domains: {domains}); `sightline keys` shows the API keys")
     err_console.print(f"Web UI: http://{shown_host}:{port}/login?token={training_key}", markup=False, soft_wrap=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # JSON logs: uvicorn's loggers keep no handler of their own and reach the root's (sightline.logs)
+    log_config = None if json_logs() else uvicorn.config.LOGGING_CONFIG
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
 
 
 def keys(

@@ -266,9 +266,13 @@ def worker(
     lease: Annotated[float, typer.Option(min=3.0, help="Seconds a claimed job stays ours without a heartbeat.")] = 30.0,
     poll: Annotated[float, typer.Option(min=0.05, help="Seconds between looks for queued jobs.")] = 1.0,
 ) -> None:
-    """Train queued iterations until stopped. Ctrl-C or SIGTERM: finish the current job, then exit."""
+    """Train queued iterations (and run batch predictions started over HTTP) until stopped.
+
+    Ctrl-C or SIGTERM: finish the current job, then exit."""
+    from sightline.batch import jobs as batch_jobs
+
     with open_workspace() as ws:
-        runner = Worker(ws, lease_seconds=lease, poll_seconds=poll)
+        runner = Worker(ws, lease_seconds=lease, poll_seconds=poll, other_jobs=[batch_jobs.run_next])
         thread = threading.Thread(target=runner.run_forever, name="sightline-worker", daemon=True)
         stops = 0
 

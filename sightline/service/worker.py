@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Sequence
 
 from sightline import telemetry
 from sightline.config import check_environment, env_float
@@ -39,9 +40,13 @@ class Worker:
         poll_seconds: float = 1.0,
         worker_id: str | None = None,
         gc_interval_seconds: float | None = None,
+        other_jobs: Sequence[Callable[[Workspace, str, float], bool]] = (),
     ):
+        """`other_jobs`: more kinds of job, each a `run(ws, worker_id, lease_seconds) -> bool` that claims and
+        runs one (True) or finds none (False), tried when no training is queued (batch predictions)."""
         check_environment()  # a worker started from code, not the CLI, refuses a bad setting as the CLI does
         self.ws = ws
+        self.other_jobs = tuple(other_jobs)
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         if gc_interval_seconds is None:
@@ -81,7 +86,7 @@ class Worker:
             job = claim_next_job(session, self.worker_id, self.lease_seconds)
             job_id = job.id if job else None
         if job_id is None:
-            return False
+            return any(run(self.ws, self.worker_id, self.lease_seconds) for run in self.other_jobs)
         self._run(job_id)
         return True
 

@@ -8,6 +8,12 @@ database-backed embedding cache. The service layer is the only user of this pack
     key = blobs.put(image_bytes)
 """
 
+from sightline.store.batch_jobs import (
+    claim_next_batch_job,
+    fail_abandoned_batch_jobs,
+    finish_batch_job,
+    report_batch_progress,
+)
 from sightline.store.blobs import THUMBNAIL_SUFFIX, BlobStore, default_blob_url, open_filesystem, storage_options
 from sightline.store.db import Store, alembic_config, create_engine_for, database_url, migrate, open_store
 from sightline.store.embeddings import DatabaseEmbeddingCache
@@ -22,6 +28,8 @@ from sightline.store.jobs import (
 from sightline.store.locks import lock_project
 from sightline.store.models import (
     Base,
+    BatchJob,
+    BatchJobStatus,
     ClassificationType,
     Embedding,
     Image,
@@ -42,6 +50,8 @@ __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "THUMBNAIL_SUFFIX",
     "Base",
+    "BatchJob",
+    "BatchJobStatus",
     "BlobStore",
     "ClassificationType",
     "DatabaseEmbeddingCache",
@@ -58,10 +68,13 @@ __all__ = [
     "Tag",
     "TagType",
     "alembic_config",
+    "claim_next_batch_job",
     "claim_next_job",
     "create_engine_for",
     "database_url",
     "default_blob_url",
+    "fail_abandoned_batch_jobs",
+    "finish_batch_job",
     "finish_job",
     "heartbeat",
     "lock_project",
@@ -70,6 +83,7 @@ __all__ = [
     "open_filesystem",
     "open_store",
     "release_stale",
+    "report_batch_progress",
     "request_cancel",
     "storage_options",
     "utcnow",

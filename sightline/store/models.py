@@ -319,3 +319,42 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class BatchJobStatus(enum.StrEnum):
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (BatchJobStatus.COMPLETED, BatchJobStatus.FAILED)
+
+
+class BatchJob(Base):
+    """A batch prediction asked for over HTTP: a published model over source URLs, rows to an output URL.
+
+    Workers claim it as they claim iterations (`sightline.store.batch_jobs`: a lease renewed as it goes);
+    a retried job resumes from what the output already holds.
+    """
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index(None, "status", "created"), Index(None, "project_id", "created"))
+
+    id: Mapped[str] = _guid_pk()
+    project_id: Mapped[str] = _project_fk()
+    publish_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    sources: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    output: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[BatchJobStatus] = mapped_column(_enum(BatchJobStatus), nullable=False, default=BatchJobStatus.QUEUED)
+    created: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
