@@ -124,6 +124,10 @@ class InvalidLabelsError(TrainingError):
     code = "BadRequestImageTags"
 
 
+class CannotFineTuneError(TrainingError):
+    """Advanced training was asked of a backbone whose weights cannot be trained (an ONNX file, say)."""
+
+
 class NotTrainedError(SightlineError):
     code = "BadRequestIterationIsNotTrained"
 

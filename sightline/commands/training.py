@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -35,6 +36,7 @@ from sightline.errors import ConflictError
 from sightline.reporting import performance
 from sightline.service import Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
+from sightline.service.advanced import parse_budget
 from sightline.service.views import IterationView
 from sightline.store import IterationStatus
 
@@ -59,10 +61,17 @@ def train(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Train here and now (default), or only queue for a worker.")
     ] = True,
+    advanced: Annotated[
+        bool, typer.Option("--advanced", help="Fine-tune the backbone itself first (EfficientNet-Lite; slower).")
+    ] = False,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="With --advanced: time for fine-tuning, e.g. 10m (default 1h).")
+    ] = None,
 ) -> None:
     """Train a new iteration on the tagged images. Ctrl-C while waiting cancels the training."""
+    options = _advanced_options(advanced, budget)
     with open_workspace() as ws:
-        queued = training.start_training(ws, project, force=force)
+        queued = training.start_training(ws, project, force=force, options=options)
         if not wait:
             console.print(f"queued {queued.name} ({queued.id}); a `sightline worker` will train it", markup=False)
             return
@@ -76,6 +85,19 @@ def train(
     console.print(f"{done.name} completed in {seconds(done.training_seconds)}", markup=False)
     if report:
         print_overall(report)
+
+
+def _advanced_options(advanced: bool, budget: str | None) -> training.TrainingOptions | None:
+    if budget is not None and not advanced:
+        raise typer.BadParameter("--budget goes with --advanced", param_hint="--budget")
+    if not advanced:
+        return None
+    try:
+        seconds = parse_budget(budget) if budget is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--budget") from None
+    hours = max(1, math.ceil((seconds or 3600) / 3600))
+    return training.TrainingOptions(training_type="Advanced", reserved_budget_in_hours=hours, budget_seconds=seconds)
 
 
 def train_and_watch(ws: Workspace, queued: IterationView) -> IterationView:
