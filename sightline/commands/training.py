@@ -34,6 +34,7 @@ from sightline.commands.render import (
 )
 from sightline.errors import ConflictError
 from sightline.reporting import performance
+from sightline.reporting.fine_tune import fine_tune_sentence
 from sightline.service import Worker, Workspace, iterations, projects, training
 from sightline.service import worker as worker_module
 from sightline.service.advanced import parse_budget
@@ -85,6 +86,8 @@ def train(
     console.print(f"{done.name} completed in {seconds(done.training_seconds)}", markup=False)
     if report:
         print_overall(report)
+        if report.get("fine_tune"):
+            console.print(fine_tune_sentence(report["fine_tune"]), markup=False)
 
 
 def _advanced_options(advanced: bool, budget: str | None) -> training.TrainingOptions | None:

@@ -76,7 +76,8 @@ def trainable_network(backbone: Backbone, resolution: int | None) -> tuple[nn.Mo
     if architecture.resolution % 32:
         raise CannotFineTuneError(f"fine-tuning resolution must be a multiple of 32, not {architecture.resolution}")
     network = architecture.build()
-    network.load_state_dict(source.state_dict(), strict=False)
+    features = {k: v for k, v in source.state_dict().items() if not k.startswith("_fc.")}  # ImageNet's layer
+    network.load_state_dict(features, strict=False)
     return network.float(), architecture
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sightline.api.context import WS
 from sightline.backbones.tuned import can_fine_tune
 from sightline.reporting import performance as reporting
+from sightline.reporting.fine_tune import fine_tune_sentence
 from sightline.service import Workspace, iterations, performance, projects, training
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
@@ -67,6 +68,7 @@ def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dic
             result["figures"] = {k: overall[k] for k in headline if overall.get(k) is not None}
             result["threshold"] = report.get("threshold")
             result["fine_tune"] = report.get("fine_tune")
+            result["fine_tune_text"] = fine_tune_sentence(report["fine_tune"]) if report.get("fine_tune") else None
     return result
 
 
