@@ -104,7 +104,9 @@ def run(args: argparse.Namespace) -> None:
         state = "" if done else "\n\n(running: rows are added as draws finish)\n"
         out.write_text(header + body + "\n\n" + summary + state)
 
-    frozen_cache = MemoryEmbeddingCache()  # the frozen network's embeddings: test images are embedded once
+    # one cache, keyed by fingerprint: the frozen network's embeddings are computed once and shared by both
+    # models (as a project's cache would); each fine-tuned network has a fingerprint of its own
+    frozen_cache = MemoryEmbeddingCache()
     budgets = {"clothing15": args.budget15, "fabric15": args.budget15, "clothing50": args.budget50}
     for name in args.sets.split(","):
         shots = int(name[-2:])
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> None:
             options = FineTuneOptions(max_epochs=args.epochs, patience=2, resolution=args.resolution,
                                       budget_seconds=budgets[name], random_state=draw)  # fmt: skip
             with Timer() as tuned_time:
-                tuned = Classifier(BASE, fine_tune=options, cache=MemoryEmbeddingCache()).fit(x_train, y_train)
+                tuned = Classifier(BASE, fine_tune=options, cache=frozen_cache).fit(x_train, y_train)
             tuned_acc, tuned_ece = held_out(tuned, x_test, y_test)
             s = tuned.fine_tune_
             rows.append([name, draw, len(x_train), frozen_acc, tuned_acc, frozen_ece, tuned_ece,

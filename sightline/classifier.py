@@ -196,7 +196,7 @@ class Classifier:
         if groups is not None and len(groups) != len(images):
             raise InvalidLabelsError(f"{len(images)} images but {len(groups)} groups: give one group per image")
         tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
-        validation = self._fine_tune_backbone(images, tag_sets, groups, progress) if self.fine_tune else None
+        validation = self._fine_tune_backbone(images, tag_sets, groups, progress, keys) if self.fine_tune else None
         embedded = self.embed(images, progress, keys)
         self.failures_ = [(f.index, f.error) for f in embedded.failures]
         kept = [tag_sets[i] for i in embedded.ok_indices]
@@ -224,15 +224,18 @@ class Classifier:
         return self
 
     def _fine_tune_backbone(
-        self, images: Sequence[ImageSource], tag_sets: list[tuple[str, ...]], groups, progress
+        self, images: Sequence[ImageSource], tag_sets: list[tuple[str, ...]], groups, progress, keys
     ) -> list[int] | None:
         """Fine-tune the backbone in place; the validation images (never trained on by the new backbone)
         when it changed, None when fine-tuning kept the backbone as it was."""
         from sightline.finetune import fine_tune
 
         _, Y = self._encode(tag_sets)
+        frozen = self.embed(images, progress, keys)  # cached: regular training reuses them if the backbone stays
+        reference = np.full((len(images), self.backbone.dim), np.nan, dtype=np.float32)
+        reference[frozen.ok_indices] = frozen.vectors
         result = fine_tune(self.backbone, images, Y, multilabel=self.multilabel, options=self.fine_tune,
-                           groups=groups, progress=progress, limits=self.limits)  # fmt: skip
+                           groups=groups, progress=progress, limits=self.limits, reference=reference)  # fmt: skip
         self.fine_tune_ = result.summary
         if result.backbone is self.backbone:
             return None

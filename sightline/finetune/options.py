@@ -41,7 +41,9 @@ class EpochRecord:
 @dataclass
 class FineTuneSummary:
     """The honest comparison: the frozen network's linear probe against the fine-tuned network, both
-    scored on a group-aware validation fold the fine-tuning never trained on."""
+    scored on a group-aware validation fold the fine-tuning never trained on. The frozen figures are the
+    higher bar of a probe on the backbone's own embeddings (what regular training uses) and one at the
+    fine-tuning resolution; an epoch replaces the backbone only with a lower loss and no lower accuracy."""
 
     base: str
     resolution: int

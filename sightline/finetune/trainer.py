@@ -107,15 +107,21 @@ def fine_tune(
     groups: Sequence[object] | None = None,
     progress: Progress | None = None,
     limits: ImageLimits | None = None,
+    reference: np.ndarray | None = None,
 ) -> FineTuneResult:
-    """Fine-tune `backbone` on labelled images (Y: Multiclass (n,) indices, Multilabel (n, k) 0/1)."""
+    """Fine-tune `backbone` on labelled images (Y: Multiclass (n,) indices, Multilabel (n, k) 0/1).
+
+    `reference`: (n, d) the frozen backbone's own embeddings of the images (NaN rows for unusable ones),
+    as regular training would use them (its resolution, its ONNX graph). The fine-tuned network must beat
+    a probe on them, not only a probe at the fine-tuning resolution, to replace the backbone.
+    """
     options = options or FineTuneOptions()
     network, architecture = trainable_network(backbone, options.resolution)
     threads = torch.get_num_threads()
     torch.set_num_threads(cpu_threads())  # torch's default oversubscribes a shared CPU badly (10x slower)
     try:
         return _fine_tune(network, architecture, backbone, images, Y, multilabel=multilabel, options=options,
-                          groups=groups, progress=progress, limits=limits)  # fmt: skip
+                          groups=groups, progress=progress, limits=limits, reference=reference)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 
@@ -132,6 +138,7 @@ def _fine_tune(
     groups: Sequence[object] | None,
     progress: Progress | None,
     limits: ImageLimits | None,
+    reference: np.ndarray | None,
 ) -> FineTuneResult:
     started = time.perf_counter()
     report = progress or (lambda phase, done, total: None)
@@ -158,6 +165,11 @@ def _fine_tune(
     with torch.no_grad():
         val_logits = model.head(torch.from_numpy(unit[val]).to(device) - model.centre).float().cpu()
     frozen_loss, frozen_acc = _score(val_logits, targets[val], loss_fn, multilabel=multilabel)
+    if reference is not None and np.isfinite(reference[ok]).all():  # the frozen backbone as regular training uses it
+        native_loss, native_acc = _probe_score(
+            reference[ok], targets, train, val, loss_fn, n_out, multilabel=multilabel
+        )
+        frozen_loss, frozen_acc = min(frozen_loss, native_loss), max(frozen_acc, native_acc)  # the higher bar
     history = [EpochRecord(0, float("nan"), frozen_loss, frozen_acc, time.perf_counter() - started)]
     best_loss, best_epoch, best_state = frozen_loss, 0, None
 
@@ -203,7 +215,7 @@ def _fine_tune(
         val_loss, val_acc = _score(val_logits, targets[val], loss_fn, multilabel=multilabel)
         history.append(EpochRecord(epoch, float(np.mean(losses)), val_loss, val_acc, time.perf_counter() - epoch_start))
         report(PHASE, epoch, options.max_epochs)
-        if val_loss < best_loss - 1e-4:
+        if val_loss < best_loss - 1e-4 and val_acc >= frozen_acc:  # better, and no fewer right answers
             best_loss, best_epoch = val_loss, epoch
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.network.state_dict().items()})
         elif epoch - best_epoch >= options.patience:
@@ -308,6 +320,21 @@ def _fit_probe(head: nn.Linear, X: torch.Tensor, y: torch.Tensor, loss_fn: nn.Mo
         return loss
 
     optimizer.step(closure)
+
+
+def _probe_score(
+    features: np.ndarray, targets: torch.Tensor, train: np.ndarray, val: np.ndarray, loss_fn: nn.Module,
+    n_out: int, *, multilabel: bool,
+) -> tuple[float, float]:  # fmt: skip
+    """(val log-loss, val accuracy) of a linear probe fitted on the training rows of `features`."""
+    unit = torch.from_numpy(l2_normalize(features))
+    centred = unit - unit[torch.from_numpy(train)].mean(dim=0)
+    head = nn.Linear(unit.shape[1], n_out)
+    _fit_probe(head, centred[torch.from_numpy(train)], targets[torch.from_numpy(train)], loss_fn)
+    with torch.no_grad():
+        return _score(
+            head(centred[torch.from_numpy(val)]), targets[torch.from_numpy(val)], loss_fn, multilabel=multilabel
+        )
 
 
 def _score(logits: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, *, multilabel: bool) -> tuple[float, float]:
