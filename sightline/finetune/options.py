@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class FineTuneOptions:
 @dataclass
 class EpochRecord:
     epoch: int  # 0: the linear probe on the frozen network
-    train_loss: float
+    train_loss: float | None  # None for epoch 0 (no training yet; JSON has no NaN)
     val_loss: float
     val_accuracy: float
     seconds: float
@@ -62,10 +73,12 @@ class FineTuneSummary:
 
     @property
     def beat_frozen(self) -> bool:
-        return self.best_epoch > 0 and self.tuned_val_loss < self.frozen_val_loss
+        tuned, frozen = self.tuned_val_loss, self.frozen_val_loss
+        return self.best_epoch > 0 and tuned is not None and (frozen is None or tuned < frozen)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "beat_frozen": self.beat_frozen}
+        """JSON-able, with a diverged (NaN, infinite) loss as None: PostgreSQL's JSON has no NaN."""
+        return _finite({**asdict(self), "beat_frozen": self.beat_frozen})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FineTuneSummary:

@@ -170,7 +170,7 @@ def _fine_tune(
             reference[ok], targets, train, val, loss_fn, n_out, multilabel=multilabel
         )
         frozen_loss, frozen_acc = min(frozen_loss, native_loss), max(frozen_acc, native_acc)  # the higher bar
-    history = [EpochRecord(0, float("nan"), frozen_loss, frozen_acc, time.perf_counter() - started)]
+    history = [EpochRecord(0, None, frozen_loss, frozen_acc, time.perf_counter() - started)]
     best_loss, best_epoch, best_state = frozen_loss, 0, None
 
     optimizer = torch.optim.AdamW(
