@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> None:
         f"AdamW (backbone lr {FineTuneOptions.backbone_lr}, head {FineTuneOptions.head_lr}), BatchNorm "
         f"statistics frozen, at most {args.budget15:.0f} s (15 shots) / {args.budget50:.0f} s (50 shots) of "
         f"fine-tuning per draw. Scored on {args.test_per_tag or 'all'} held-out test/ images per tag, new to both "
-        "models. 'val' is the fine-tuning's own validation fold (frozen probe vs fine-tuned, both at the "
-        "fine-tuning resolution: the like-for-like comparison).\n\n"
+        "models. 'val' is the fine-tuning's own validation fold: the frozen bar (the better of a probe on the "
+        "network's 224 px embeddings and one at the fine-tuning resolution) against the kept epoch; epoch 0 kept "
+        "means the frozen network stayed, so both columns are the same model.\n\n"
     )
     rows: list[list[object]] = []
     headers = ["set", "draw", "train imgs", "frozen acc", "tuned acc", "frozen ECE", "tuned ECE", "frozen s",

@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import onnxruntime
 import pytest
+import test_worker_crash
 from api_server import RunningServer, sightline_server
 from test_worker_crash import QueuedTraining, WorkerProcess, job_row, kill_mid_training, start_worker  # noqa: F401
 
@@ -156,9 +157,15 @@ def queued_advanced(store_url: str, tmp_path: Path) -> Iterator[QueuedTraining]:
         ws.close()
 
 
-def test_a_worker_killed_while_fine_tuning_is_replaced_and_the_iteration_completes(queued_advanced, start_worker):  # noqa: F811
+def test_a_worker_killed_while_fine_tuning_is_replaced_and_the_iteration_completes(
+    queued_advanced,
+    start_worker,  # noqa: F811  (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+):
     queued = queued_advanced
-    killed = kill_mid_training(queued.ws, start_worker(queued.env), queued.iteration_id)
+    # a fine-tuning worker imports torch before its first progress report: slower to start than a regular one
+    monkeypatch.setattr(test_worker_crash, "DEADLINE_SECONDS", 600)
+    killed = kill_mid_training(queued.ws, start_worker(queued.env), queued.iteration_id, phase="fine_tuning")
     assert killed.progress_phase == "fine_tuning" and killed.attempts == 1  # killed mid fine-tuning
     replacement = start_worker(queued.env)
     done = _wait_for_worker(queued, replacement)
