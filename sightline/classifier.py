@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,11 @@ from sightline.backbones import (
     embed_images,
     l2_normalize,
 )
+from sightline.backbones.tuned import LiteArchitecture, TunedLiteBackbone
 from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
+from sightline.finetune.calibration import recalibrate_on_validation
+from sightline.finetune.options import FineTuneOptions, FineTuneSummary
 from sightline.imaging import ImageSource
 from sightline.learn import EvaluationReport, TagDecision, TrainedModel, train_model
 from sightline.learn.crossval import Duplicates, cross_duplicates, find_duplicates
@@ -42,6 +45,7 @@ from sightline.vocabulary import Vocabulary, prompts_for
 
 FORMAT = "sightline-classifier"
 FORMAT_VERSION = 1
+TUNED_WEIGHTS = "backbone.npz"  # a fine-tuned backbone's weights travel inside the model file
 
 Label = str | Sequence[str]
 PhaseProgress = Callable[[str, int, int], None]
@@ -114,12 +118,15 @@ class Classifier:
 
     `multilabel=False`: exactly one tag per image (softmax). `multilabel=True`: any number (sigmoids).
     `negative_tag`: the label that means "none of these" (Custom Vision's Negative tag).
+    `fine_tune`: True or `FineTuneOptions` for Advanced training: `fit` first fine-tunes the backbone
+    (EfficientNet-Lite only, see `sightline.finetune`), then trains the head on its embeddings.
     """
 
     def __init__(
         self,
         backbone: str | Backbone = "default",
         *,
+        fine_tune: FineTuneOptions | bool | None = None,
         multilabel: bool = False,
         negative_tag: str | None = None,
         threshold: float = 0.5,
@@ -132,6 +139,7 @@ class Classifier:
         random_state: int = 0,
     ):
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
+        self.fine_tune = FineTuneOptions() if fine_tune is True else (fine_tune or None)
         self.multilabel = multilabel
         self.negative_tag = negative_tag
         self.threshold = threshold
@@ -147,6 +155,7 @@ class Classifier:
         self.model_: TrainedModel | None = None
         self.failures_: list[tuple[int, ImageError]] = []
         self.duplicates_ = DuplicatePairs()
+        self.fine_tune_: FineTuneSummary | None = None  # what fine-tuning did, when it ran
 
     # -- embedding
     def embed(
@@ -211,6 +220,7 @@ class Classifier:
         if groups is not None and len(groups) != len(images):
             raise InvalidLabelsError(f"{len(images)} images but {len(groups)} groups: give one group per image")
         tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
+        validation = self._fine_tune_backbone(images, tag_sets, groups, progress, keys) if self.fine_tune else None
         embedded = self.embed(images, progress, keys)
         self.failures_ = [(f.index, f.error) for f in embedded.failures]
         kept = [tag_sets[i] for i in embedded.ok_indices]
@@ -236,6 +246,9 @@ class Classifier:
             near_duplicate_pairs=found.pairs,
         )
         self.model_.unknown_threshold = self.unknown_threshold
+        if validation is not None:
+            kept_validation = np.isin(embedded.ok_indices, validation)
+            recalibrate_on_validation(self.model_, X, Y, kept_validation, random_state=self.random_state)
         return self
 
     def _find_duplicates(
@@ -259,6 +272,25 @@ class Classifier:
             leaks=[(test_ok[t], ok[i]) for t, i in found.leaks],
         )
         return found
+
+    def _fine_tune_backbone(
+        self, images: Sequence[ImageSource], tag_sets: list[tuple[str, ...]], groups, progress, keys
+    ) -> list[int] | None:
+        """Fine-tune the backbone in place; the validation images (never trained on by the new backbone)
+        when it changed, None when fine-tuning kept the backbone as it was."""
+        from sightline.finetune import fine_tune
+
+        _, Y = self._encode(tag_sets)
+        frozen = self.embed(images, progress, keys)  # cached: regular training reuses them if the backbone stays
+        reference = np.full((len(images), self.backbone.dim), np.nan, dtype=np.float32)
+        reference[frozen.ok_indices] = frozen.vectors
+        result = fine_tune(self.backbone, images, Y, multilabel=self.multilabel, options=self.fine_tune,
+                           groups=groups, progress=progress, limits=self.limits, reference=reference)  # fmt: skip
+        self.fine_tune_ = result.summary
+        if result.backbone is self.backbone:
+            return None
+        self.backbone = result.backbone
+        return result.validation
 
     def _as_tag_set(self, label: Label, index: int) -> tuple[str, ...]:
         tags = (label,) if isinstance(label, str) else tuple(label)
@@ -448,12 +480,19 @@ class Classifier:
             },
             "model": meta,
         }
+        if isinstance(self.backbone, TunedLiteBackbone):
+            manifest["backbone_tuned"] = {"architecture": asdict(self.backbone.architecture),
+                                          "weights_sha256": self.backbone.weights_sha256}  # fmt: skip
+        if self.fine_tune_ is not None:
+            manifest["fine_tune"] = self.fine_tune_.to_dict()
         npz = BytesIO()
         np.savez_compressed(npz, **arrays)
         out = BytesIO()
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.json", json.dumps(manifest))
             archive.writestr("arrays.npz", npz.getvalue())
+            if isinstance(self.backbone, TunedLiteBackbone):
+                archive.writestr(TUNED_WEIGHTS, self.backbone.weights)
         return out.getvalue()
 
     def save(self, path: str | Path) -> Path:
@@ -469,6 +508,8 @@ class Classifier:
         """A classifier from `to_bytes()` output; `backbone` overrides the stored name."""
         manifest, arrays = _read_model(data, "the model data")
         settings = {**manifest["settings"], **options}
+        if "backbone_tuned" in manifest and not isinstance(backbone, Backbone):
+            backbone = _tuned_backbone(data, manifest["backbone_tuned"])  # a project's domain names its base
         clf = cls(backbone or manifest.get("backbone_spec") or manifest["backbone"], **settings)
         if clf.backbone.fingerprint != manifest["backbone_fingerprint"]:
             raise ModelFileError(
@@ -478,6 +519,8 @@ class Classifier:
             )
         clf.model_ = TrainedModel.from_arrays(arrays, manifest["model"])
         clf.model_.unknown_threshold = clf.unknown_threshold
+        if "fine_tune" in manifest:
+            clf.fine_tune_ = FineTuneSummary.from_dict(manifest["fine_tune"])
         return clf
 
     @classmethod
@@ -487,6 +530,19 @@ class Classifier:
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}")
         return cls.from_bytes(path.read_bytes(), backbone=backbone, **options)
+
+
+def _tuned_backbone(data: bytes, stored: dict[str, Any]) -> TunedLiteBackbone:
+    """The fine-tuned backbone a model file carries, its weights checked against the manifest's sha256."""
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        try:
+            weights = archive.read(TUNED_WEIGHTS)
+        except KeyError:
+            raise ModelFileError("the model file names a fine-tuned backbone but does not hold its weights") from None
+    backbone = TunedLiteBackbone(LiteArchitecture(**stored["architecture"]), weights)
+    if backbone.weights_sha256 != stored["weights_sha256"]:
+        raise ModelFileError("the fine-tuned backbone's weights in the model file are damaged (sha256 differs)")
+    return backbone
 
 
 def _read_model(data: bytes, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

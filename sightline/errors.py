@@ -126,6 +126,10 @@ class InvalidLabelsError(TrainingError):
     code = ErrorCode.BadRequestImageTags
 
 
+class CannotFineTuneError(TrainingError):
+    """Advanced training was asked of a backbone whose weights cannot be trained (an ONNX file, say)."""
+
+
 class NotTrainedError(SightlineError):
     code = ErrorCode.BadRequestIterationIsNotTrained
 

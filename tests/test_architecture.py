@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
         "_image_formats",
     },  # settings, the exception tree, Azure's words, metrics
     {"imaging", "synthetic"},  # bytes -> validated pixels; generated photos for tests and the demo
-    {"backbones", "learn"},  # image encoders; estimators on embeddings
+    {"backbones", "learn", "finetune"},  # image encoders; estimators on embeddings; fine-tuning the encoders
     {"classifier", "tagging", "vocabulary", "prompts", "export", "__init__"},  # the engine's front doors
     {"store"},  # persistence: SQL rows, migrations, blobs, job rows
     {"service", "reporting", "batch", "migration"},  # use cases, free of HTTP
@@ -39,7 +39,7 @@ LAYERS: list[set[str]] = [
 ]
 #: Front ends reach the engine and the store through `service` only (the service's typed views).
 FRONT_ENDS = {"http", "api", "web", "app", "commands", "cli", "demo"}
-ENGINE = {"backbones", "learn", "classifier", "tagging", "export", "store"}
+ENGINE = {"backbones", "learn", "finetune", "classifier", "tagging", "export", "store"}
 #: Pairs in one layer that must not import each other.
 APART = {("api", "web"), ("web", "api")}
 

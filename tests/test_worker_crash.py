@@ -118,8 +118,8 @@ def job_row(ws: Workspace, iteration_id: str) -> Iteration:
         return row
 
 
-def kill_mid_training(ws: Workspace, worker: WorkerProcess, iteration_id: str) -> Iteration:
-    """SIGKILL `worker` once it is training `iteration_id` and has reported a training phase.
+def kill_mid_training(ws: Workspace, worker: WorkerProcess, iteration_id: str, phase: str | None = None) -> Iteration:
+    """SIGKILL `worker` once it is training `iteration_id` and has reported a training phase (`phase`, if given).
 
     The worker runs in short slices between SIGSTOP and SIGCONT, and the row is read while it is
     stopped: 100 ms while the job is queued, 20 ms once claimed (training takes it over a second from
@@ -131,7 +131,7 @@ def kill_mid_training(ws: Workspace, worker: WorkerProcess, iteration_id: str) -
     while time.monotonic() < deadline:
         os.kill(pid, signal.SIGSTOP)
         row = job_row(ws, iteration_id)
-        if row.status == IterationStatus.TRAINING and row.progress_phase:
+        if row.status == IterationStatus.TRAINING and row.progress_phase and phase in (None, row.progress_phase):
             os.kill(pid, signal.SIGKILL)
             assert worker.process.wait(timeout=10) == -signal.SIGKILL
             return row

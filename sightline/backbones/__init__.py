@@ -78,6 +78,10 @@ def resolve_backbone_name(name: str) -> str:
 
 
 def _create(name: str, device: str) -> Backbone:
+    if name == "tiny-lite":
+        from sightline.backbones.tuned import TunedLiteBackbone
+
+        return TunedLiteBackbone.random()
     if name == "tiny" or name.startswith("tiny:"):
         from sightline.backbones.tiny import create_tiny_backbone
 
@@ -97,7 +101,7 @@ def _create(name: str, device: str) -> Backbone:
         return OnnxBackbone(name[5:])
     raise UnknownBackboneError(
         f"unknown backbone {name!r}: use `hf:<model id>`, `onnx:<path.onnx>`, "
-        f"{', '.join(f'`{v}`' for v in LITE_VARIANTS)}, `tiny` or `default`"
+        f"{', '.join(f'`{v}`' for v in LITE_VARIANTS)}, `tiny`, `tiny-lite` or `default`"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shlex
 import signal
 import threading
@@ -37,9 +38,11 @@ from sightline.commands.render import (
 from sightline.errors import ConflictError
 from sightline.reporting import performance
 from sightline.reporting.duplicates import duplicate_warnings
+from sightline.reporting.fine_tune import fine_tune_sentence
 from sightline.service import IterationStatus, Worker, Workspace, iterations, projects, training
 from sightline.service import duplicates as duplicates_service
 from sightline.service import worker as worker_module
+from sightline.service.advanced import parse_budget
 from sightline.service.views import ImageView, IterationView
 
 iterations_app = typer.Typer(help="List and inspect the trained iterations of a project.", no_args_is_help=True)
@@ -63,10 +66,17 @@ def train(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Train here and now (default), or only queue for a worker.")
     ] = True,
+    advanced: Annotated[
+        bool, typer.Option("--advanced", help="Fine-tune the backbone itself first (EfficientNet-Lite; slower).")
+    ] = False,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="With --advanced: time for fine-tuning, e.g. 10m (default 1h).")
+    ] = None,
 ) -> None:
     """Train a new iteration on the tagged images. Ctrl-C while waiting cancels the training."""
+    options = _advanced_options(advanced, budget)
     with open_workspace() as ws:
-        queued = training.start_training(ws, project, force=force)
+        queued = training.start_training(ws, project, force=force, options=options)
         if not wait:
             console.print(f"queued {queued.name} ({queued.id}); a `sightline worker` will train it", markup=False)
             return
@@ -80,6 +90,21 @@ def train(
     console.print(f"{done.name} completed in {seconds(done.training_seconds)}", markup=False)
     if report:
         print_overall(report)
+        if report.fine_tune:
+            console.print(fine_tune_sentence(report.fine_tune), markup=False)
+
+
+def _advanced_options(advanced: bool, budget: str | None) -> training.TrainingOptions | None:
+    if budget is not None and not advanced:
+        raise typer.BadParameter("--budget goes with --advanced", param_hint="--budget")
+    if not advanced:
+        return None
+    try:
+        seconds = parse_budget(budget) if budget is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--budget") from None
+    hours = max(1, math.ceil((seconds or 3600) / 3600))
+    return training.TrainingOptions(training_type="Advanced", reserved_budget_in_hours=hours, budget_seconds=seconds)
 
 
 def train_and_watch(ws: Workspace, queued: IterationView, project_ref: str | None = None) -> IterationView:

@@ -194,6 +194,7 @@ class StoredReport:
     warnings: list[str] = field(default_factory=list)
     skipped_images: list[dict] = field(default_factory=list)  # [{key, error}]: unreadable, left out
     leaked_images: list[list[str]] = field(default_factory=list)  # test set: [test key, training key]
+    fine_tune: dict[str, Any] | None = None  # Advanced training: what fine-tuning did (`FineTuneSummary`)
     #: The stored JSON, as read: keys this version does not know survive `to_dict`.
     stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -235,6 +236,7 @@ class StoredReport:
             warnings=_strings(data.get("warnings")),
             skipped_images=_dicts(data.get("skipped_images")),
             leaked_images=[_strings(pair) for pair in _list(data.get("leaked_images"))],
+            fine_tune=data["fine_tune"] if isinstance(data.get("fine_tune"), dict) else None,
             stored=dict(data),
         )
 

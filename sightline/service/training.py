@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from sightline.codes import ErrorCode
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
 from sightline.learn.rules import MIN_IMAGES_PER_TAG, image_count_warnings
+from sightline.service.advanced import check_fine_tunable, fine_tune_options
 from sightline.service.projects import find_project_row
 from sightline.service.tags import tag_not_found
 from sightline.service.views import DuplicateChecks, IterationView
@@ -55,13 +56,14 @@ class TrainingCancelled(Exception):
 @dataclass(frozen=True)
 class TrainingOptions:
     """TrainProject's options. `selected_tags`: tag ids to train on (others are ignored, as on Azure);
-    None: all. `training_type` Advanced and its `reserved_budget_in_hours` are recorded; Sightline trains
-    its heads the same way for both (backbone fine-tuning is not built yet). No e-mail is ever sent."""
+    None: all. `training_type` Advanced fine-tunes the backbone first (`service.advanced`), within
+    `reserved_budget_in_hours`, or `budget_seconds` when given (the CLI's `--budget`). No e-mail is ever sent."""
 
     selected_tags: tuple[str, ...] | None = None
     training_type: str = "Regular"
     reserved_budget_in_hours: int = 0
     notification_email_address: str | None = None
+    budget_seconds: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         stored: dict[str, Any] = {
@@ -72,6 +74,8 @@ class TrainingOptions:
             stored["selectedTags"] = list(self.selected_tags)
         if self.notification_email_address:
             stored["notificationEmailAddress"] = self.notification_email_address
+        if self.budget_seconds is not None:
+            stored["budgetSeconds"] = self.budget_seconds
         return stored
 
 
@@ -86,6 +90,8 @@ def _check_options(project: Project, options: TrainingOptions) -> None:
             "Advanced training needs reservedBudgetInHours of at least 1",
             ErrorCode.BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining,
         )
+    if options.training_type == "Advanced":
+        check_fine_tunable(project.domain)
     if options.notification_email_address is not None and not _EMAIL.match(options.notification_email_address):
         raise InvalidRequestError(
             f"not an e-mail address: {options.notification_email_address!r}", ErrorCode.BadRequestInvalidEmailAddress
@@ -407,6 +413,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         test = training_set(session, project, selected, test_set=True)
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
+        fine_tune = fine_tune_options(iteration.options)
         fingerprint = data.fingerprint(project, test)
         trained_names = {name for labels in data.labels for name in labels}
         tag_ids = {tag.name: tag.id for tag in project.tags if tag.name in trained_names}
@@ -414,6 +421,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     started = time.perf_counter()
     classifier = Classifier(
         domain,
+        fine_tune=fine_tune,
         multilabel=multilabel,
         negative_tag=data.negative_tag,
         threshold=threshold,
@@ -450,6 +458,8 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
     # per-image out-of-fold predictions are indexed over the images actually trained on
     report["image_keys"] = [key for i, key in enumerate(data.keys) if i not in skipped]
     report["tag_ids"] = tag_ids  # the report names tags; their ids find them again after a rename
+    if classifier.fine_tune_ is not None:
+        report["fine_tune"] = classifier.fine_tune_.to_dict()
     trained_keys = report["image_keys"]
     report["conflicting_images"] = [[trained_keys[i], trained_keys[j]] for i, j in report.get("conflicting_pairs", [])]
     test_report = _score_test_set(ws, classifier, test, data, multilabel=multilabel) if test.keys else None

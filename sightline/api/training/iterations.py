@@ -33,9 +33,9 @@ def train_project(
     """Queue training; the answer is immediate (status Training, as on Azure): poll until it is Completed.
 
     `selectedTags` (body) trains on those tags only, ignoring the others. `trainingType=Advanced` needs a
-    `reservedBudgetInHours` of 1 or more, and both are recorded on the iteration; Sightline trains the same
-    way for both types (its heads on the backbone's embeddings, seconds to minutes), so Advanced does not
-    fine-tune the backbone yet. `notificationEmailAddress` is checked and recorded, but no e-mail is sent:
+    `reservedBudgetInHours` of 1 or more (the fine-tuning's time budget), and fine-tunes the backbone
+    (EfficientNet-Lite projects only; others are refused) before training the head as Regular does.
+    `notificationEmailAddress` is checked and recorded, but no e-mail is sent:
     poll the iteration. `customBaseModelInfo` is refused: heads are retrained from embeddings each time.
     """
     parameters = parameters or TrainingParameters()

@@ -12,7 +12,9 @@ from sightline.codes import IterationStatus
 from sightline.http.context import WS
 from sightline.reporting import performance as reporting
 from sightline.reporting.duplicates import duplicate_warnings
+from sightline.reporting.fine_tune import fine_tune_sentence
 from sightline.service import Workspace, iterations, performance, projects, training
+from sightline.service.advanced import can_fine_tune
 from sightline.service.views import IterationView
 from sightline.web.render import page, redirect
 
@@ -26,6 +28,7 @@ PHASES = {
     "final_fit": "Fitting the final model",
     "novelty": "Learning what is unfamiliar",
     "evaluation": "Evaluating",
+    "fine_tuning": "Fine-tuning the backbone (epoch)",
 }
 
 
@@ -65,6 +68,8 @@ def _result(ws: Workspace, project_id: str, latest: IterationView | None) -> dic
             overall = reporting.overall(report)
             result["figures"] = {k: overall[k] for k in headline if overall.get(k) is not None}
             result["threshold"] = report.threshold
+            result["fine_tune"] = report.fine_tune
+            result["fine_tune_text"] = fine_tune_sentence(report.fine_tune) if report.fine_tune else None
     return result
 
 
@@ -104,12 +109,25 @@ def train_page(request: Request, ws: WS, project_id: str) -> HTMLResponse:
         progress=progress_json(running) if running else None,
         durations={i.id: duration(_elapsed(i)) for i in history},
         min_images=training.MIN_IMAGES_PER_TAG,
+        can_fine_tune=can_fine_tune(project.domain),
     )
 
 
 @router.post("/projects/{project_id}/train")
-def train(ws: WS, project_id: str, force: Annotated[bool, Form()] = False) -> RedirectResponse:
-    started = training.start_training(ws, project_id, force=force)
+def train(
+    ws: WS,
+    project_id: str,
+    force: Annotated[bool, Form()] = False,
+    training_type: Annotated[str, Form()] = "Regular",
+    budget_minutes: Annotated[int, Form(ge=1, le=24 * 60)] = 60,
+) -> RedirectResponse:
+    options = None
+    if training_type == "Advanced":
+        hours = -(-budget_minutes // 60)  # Custom Vision's whole hours, rounded up; the minutes are the budget
+        options = training.TrainingOptions(
+            training_type="Advanced", reserved_budget_in_hours=hours, budget_seconds=60.0 * budget_minutes
+        )
+    started = training.start_training(ws, project_id, force=force, options=options)
     return redirect(f"/projects/{project_id}/train", notice=f"{started.name} queued for training.")
 
 

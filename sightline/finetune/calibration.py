@@ -1,0 +1,46 @@
+"""Calibration of a fine-tuned iteration, fitted on images the fine-tuned network never trained on.
+
+Regular training calibrates on out-of-fold logits. After fine-tuning, the training images' embeddings
+come from a network fitted to those very images: they separate better than new images will, and a
+calibrator fitted on them is over-confident. The validation fold of fine-tuning is new to the network,
+so a head fitted on the other images and scored on that fold gives honest logits to calibrate on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from sightline.errors import TrainingError
+from sightline.learn import TrainedModel, train_model
+from sightline.learn.calibration import make_calibrator
+
+log = logging.getLogger(__name__)
+
+
+def recalibrate_on_validation(
+    model: TrainedModel, X: np.ndarray, Y: np.ndarray, validation: np.ndarray, *, random_state: int = 0
+) -> bool:
+    """Replace `model.calibrator` by one fitted on the validation rows (boolean mask over X) of a head
+    trained on the other rows. False (and the model unchanged, with a warning) when the training rows
+    are too few to train a head on."""
+    if not validation.any() or validation.all():
+        return False
+    try:
+        part = train_model(X[~validation], Y[~validation], model.classes, multilabel=model.multilabel,
+                           negative_class=model.negative_class, random_state=random_state)  # fmt: skip
+    except TrainingError as error:
+        log.info("calibration kept from cross-validation: %s", error)
+        model.warnings.append(
+            "Fine-tuned: too few images outside the validation fold to refit the calibration on new images; "
+            "its probabilities may be over-confident."
+        )
+        return False
+    model.calibrator = make_calibrator(multilabel=model.multilabel).fit(part.head.logits(X[validation]), Y[validation])
+    model.warnings.append(
+        "Fine-tuned: the cross-validated figures are computed on embeddings of images the network was "
+        "fine-tuned on and are optimistic; the fine-tuning validation fold (report 'fine_tune') is the "
+        "honest comparison with the frozen network."
+    )
+    return True
