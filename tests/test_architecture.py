@@ -21,13 +21,8 @@ PACKAGE = Path(sightline.__file__).resolve().parent
 
 #: Lowest first. A top-level module or subpackage of `sightline` missing here fails the test: place it.
 LAYERS: list[set[str]] = [
-    {
-        "config",
-        "errors",
-        "codes",
-        "telemetry",
-        "_image_formats",
-    },  # settings, the exception tree, Azure's words, metrics
+    # settings, the exception tree, Azure's words, metrics, log format, the image formats and their decoders
+    {"config", "errors", "codes", "telemetry", "logs", "_image_formats", "_turbo_jpeg"},
     {"imaging", "synthetic"},  # bytes -> validated pixels; generated photos for tests and the demo
     {"backbones", "learn", "finetune"},  # image encoders; estimators on embeddings; fine-tuning the encoders
     {"classifier", "tagging", "vocabulary", "prompts", "export", "__init__"},  # the engine's front doors
