@@ -26,6 +26,7 @@ from sightline.backbones import (
     embed_images,
     l2_normalize,
 )
+from sightline.backbones.views import TEST_TIME_VIEW, TRAINING_VIEWS, TestTimeViewBackbone, ViewBackbone
 from sightline.config import ImageLimits
 from sightline.errors import ImageError, InvalidLabelsError, ModelFileError, NotTrainedError
 from sightline.imaging import ImageSource
@@ -99,6 +100,10 @@ class Classifier:
 
     `multilabel=False`: exactly one tag per image (softmax). `multilabel=True`: any number (sigmoids).
     `negative_tag`: the label that means "none of these" (Custom Vision's Negative tag).
+    `training_views`: also train on each image's mirror and a closer crop (embedded once, cached).
+    `test_time_views`: predict on the mean of each image and its mirror: about +1 point of accuracy at
+    few shots, for two forward passes per image (see benchmarks/results/accuracy.md for the cost).
+    The choice is made at training and recorded in the model.
     """
 
     def __init__(
@@ -115,6 +120,8 @@ class Classifier:
         batch_size: int = 32,
         limits: ImageLimits | None = None,
         random_state: int = 0,
+        training_views: bool = True,
+        test_time_views: bool = False,
     ):
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
         self.multilabel = multilabel
@@ -127,6 +134,8 @@ class Classifier:
         self.batch_size = batch_size
         self.limits = limits
         self.random_state = random_state
+        self.training_views = training_views
+        self.test_time_views = test_time_views
         self.model_: TrainedModel | None = None
         self.failures_: list[tuple[int, ImageError]] = []
 
@@ -141,16 +150,44 @@ class Classifier:
 
         `keys`: the images' sha256 when known, so cached images are not read at all.
         """
-        report = (lambda done, total: progress("embedding", done, total)) if progress else None
+        return self._embed_with(self.backbone, images, progress, keys)
+
+    def _embed_with(self, backbone: Backbone, images, progress, keys, offset: int = 0, scale: int = 1):
+        """Embed with `backbone` (the model's own, a view of it); progress counts `scale` passes."""
+
+        def report(done: int, total: int) -> None:
+            progress("embedding", offset * total + done, scale * total)
+
         return embed_images(
-            self.backbone,
+            backbone,
             images,
             cache=self.cache,
             keys=keys,
             batch_size=self.batch_size,
             limits=self.limits,
-            progress=report,
+            progress=report if progress else None,
         )
+
+    def _predictor(self) -> Backbone:
+        """What embeds images to predict on: the backbone, or its test-time views if the model uses them."""
+        return TestTimeViewBackbone(self.backbone) if self._model.test_time_views else self.backbone
+
+    def _embed_views(self, images, embedded: EmbeddedImages, progress) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Unit-length embeddings of the training views and the test-time view of the usable images
+        (none where a view could not be made: then the model trains on the images alone)."""
+        names = list(TRAINING_VIEWS if self.training_views else ())
+        if self.test_time_views and TEST_TIME_VIEW not in names:
+            names.append(TEST_TIME_VIEW)
+        ok = embedded.ok_indices
+        sources, keys = _Subset(images, ok), [embedded.keys[i] for i in ok]
+        vectors = {}
+        for step, name in enumerate(names, start=1):
+            out = self._embed_with(ViewBackbone(self.backbone, name), sources, progress, keys, step, len(names) + 1)
+            if out.failures:
+                return [], None
+            vectors[name] = l2_normalize(out.vectors)
+        training = [vectors[n] for n in names if n in TRAINING_VIEWS and self.training_views]
+        return training, vectors.get(TEST_TIME_VIEW) if self.test_time_views else None
 
     # -- training
     @property
@@ -187,7 +224,11 @@ class Classifier:
         if groups is not None and len(groups) != len(images):
             raise InvalidLabelsError(f"{len(images)} images but {len(groups)} groups: give one group per image")
         tag_sets = [self._as_tag_set(label, i) for i, label in enumerate(labels)]
-        embedded = self.embed(images, progress, keys)
+        n_passes = 1 + len(
+            set(TRAINING_VIEWS if self.training_views else ()) | ({TEST_TIME_VIEW} if self.test_time_views else set())
+        )
+        embedded = self._embed_with(self.backbone, images, progress, keys, 0, n_passes)
+        views, test_time_view = self._embed_views(images, embedded, progress)
         self.failures_ = [(f.index, f.error) for f in embedded.failures]
         kept = [tag_sets[i] for i in embedded.ok_indices]
         classes, Y = self._encode(kept)
@@ -206,6 +247,8 @@ class Classifier:
             random_state=self.random_state,
             progress=progress,
             groups=None if groups is None else [groups[i] for i in embedded.ok_indices],
+            views=views,
+            test_time_view=test_time_view,
         )
         self.model_.unknown_threshold = self.unknown_threshold
         return self
@@ -283,7 +326,9 @@ class Classifier:
             else:
                 tag_sets.append((i, tags))
         usable = [i for i, _ in tag_sets]
-        embedded = self.embed([images[i] for i in usable], keys=None if keys is None else [keys[i] for i in usable])
+        embedded = self._embed_with(
+            self._predictor(), [images[i] for i in usable], None, None if keys is None else [keys[i] for i in usable]
+        )
         for failure in embedded.failures:
             errors[usable[failure.index]] = str(failure.error)
         scored = [usable[j] for j in embedded.ok_indices]
@@ -326,7 +371,7 @@ class Classifier:
 
     def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
         """Calibrated probabilities, columns in `classes_` order; rows of unusable images are NaN."""
-        embedded = self.embed(images)
+        embedded = self._embed_with(self._predictor(), images, None, None)
         out = np.full((len(images), len(self.classes_)), np.nan)
         if embedded.ok_indices:
             out[embedded.ok_indices] = self._model.predict_proba(l2_normalize(embedded.vectors))
@@ -337,7 +382,7 @@ class Classifier:
     ) -> list[ImagePrediction]:
         """Per image: tags with calibrated probability and `above_threshold`, `uncertain` and its reasons,
         `unknown`. `thresholds`: one value or one per tag of `reported_classes_`, in place of the trained ones."""
-        embedded = self.embed(images)
+        embedded = self._embed_with(self._predictor(), images, None, None)
         results = [ImagePrediction(index=f.index, error=f.error) for f in embedded.failures]
         if embedded.ok_indices:
             results += self._decide(embedded.ok_indices, embedded.vectors, thresholds)
@@ -350,7 +395,7 @@ class Classifier:
         pipelines call, so decoding can run elsewhere (threads, Ray tasks) and overlap with the model."""
         if not len(pixels):
             return []
-        return self._decide(range(len(pixels)), self.backbone.embed_pixels(pixels), thresholds)
+        return self._decide(range(len(pixels)), self._predictor().embed_pixels(pixels), thresholds)
 
     def _decide(
         self, indices: Sequence[int], vectors: np.ndarray, thresholds: float | Sequence[float] | None
@@ -386,6 +431,8 @@ class Classifier:
                 "uncertainty_margin": self.uncertainty_margin,
                 "unknown_threshold": self.unknown_threshold,
                 "zero_shot_prior": self.zero_shot_prior,
+                "training_views": self.training_views,
+                "test_time_views": self._model.test_time_views,
             },
             "model": meta,
         }
@@ -428,6 +475,19 @@ class Classifier:
         if not path.is_file():
             raise ModelFileError(f"model file not found: {path}")
         return cls.from_bytes(path.read_bytes(), backbone=backbone, **options)
+
+
+class _Subset(Sequence):
+    """Some positions of a (possibly lazy) sequence of images, read only when indexed."""
+
+    def __init__(self, items: Sequence[ImageSource], positions: Sequence[int]):
+        self.items, self.positions = items, list(positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, index: int) -> ImageSource:
+        return self.items[self.positions[index]]
 
 
 def _read_model(data: bytes, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
