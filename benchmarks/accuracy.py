@@ -15,10 +15,10 @@ Methods on the same L2-normalised embeddings:
 * `sightline, no views`: `train_model` on the images alone (the engine before augmented views).
 * `sightline` (the product's default): also trained on each image's mirror and 80% centre crop.
 * `sightline + test-time views`: as above, predicting on the mean of the image and its mirror.
-* `+ pseudo-labels` (single-label, 5-15 shots): the default model retrained with the untagged pool
+* `+ pseudo-labels` (single-label, 5 shots): the default model retrained with the untagged pool
   images it is at least 90% sure of (semi-supervised self-training), to see whether it pays.
-Then training time on 2,000 x 1,024 x 10 (cached embeddings) and batch-1 prediction latency with
-test-time views on and off, measured in the same process, alternated.
+First (they are short) training time on 2,000 x 1,024 x 10 (cached embeddings) and batch-1 prediction
+latency with test-time views on and off, measured in the same process, alternated.
 
     python benchmarks/accuracy.py [--seeds 5] [--quick]
 """
@@ -54,7 +54,7 @@ from sightline.learn import expected_calibration_error, train_model
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]
 SHOTS = (5, 10, 15, 30)
 MOSAICS = (15, 30, 45, 90)
-PSEUDO_LABEL_SHOTS = (5, 10, 15)
+PSEUDO_LABEL_SHOTS = (5,)
 PSEUDO_LABEL_CONFIDENCE = 0.9
 POOL_PER_CLASS = 60
 LR = "logistic regression, C tuned by CV"
@@ -210,7 +210,9 @@ def _tuned_per_tag(X: np.ndarray, Y: np.ndarray, X_test: np.ndarray, seed: int) 
     return np.column_stack(columns)
 
 
-def multi_label(embed: Embeddings, seeds: int, pool_size: int = 300, n_test: int = 300, on_row=None) -> str:
+def multi_label(
+    embed: Embeddings, seeds: int, sizes=MOSAICS, pool_size: int = 300, n_test: int = 300, on_row=None
+) -> str:
     pool_images, pool_labels = make_mosaics("train", pool_size, seed=1)
     test_images, test_labels = make_mosaics("test", n_test, seed=2)
     classes = sorted({c for labels in pool_labels for c in labels})
@@ -221,7 +223,7 @@ def multi_label(embed: Embeddings, seeds: int, pool_size: int = 300, n_test: int
     orders = [np.random.default_rng(seed).permutation(pool_size) for seed in range(seeds)]
     rows = []
     headers = ["training mosaics", "method", "mAP", "vs tuned LR (points)", "ECE (test)", "ECE floor", "ECE - floor"]
-    for n in MOSAICS:
+    for n in sizes:
         results: dict = {}
         for seed in range(seeds):
             picked = orders[seed][:n]
@@ -326,26 +328,37 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--backbone", default=f"onnx:{EMBEDDING_MODEL}")
     parser.add_argument("--quick", action="store_true", help="5 and 15 shots, 2 draws: a smoke run")
+    parser.add_argument("--shots", type=int, nargs="*", default=list(SHOTS), help="single-label shots per tag")
+    parser.add_argument("--mosaics", type=int, nargs="*", default=list(MOSAICS), help="multi-label training sizes")
+    parser.add_argument("--no-timing", action="store_true", help="leave out training time and latency")
+    parser.add_argument("--out", default="accuracy", help="results file name (benchmarks/results/NAME.md)")
     args = parser.parse_args()
     require_shared()
     seeds = 2 if args.quick else args.seeds
-    shots = (5, 15) if args.quick else SHOTS
+    shots = (5, 15) if args.quick else tuple(args.shots)
     embed = Embeddings(args.backbone)
     title = "Few-shot accuracy and calibration (clothing-dataset-small)"
     sections = [f"Backbone: `{args.backbone}`. Started with load average {os.getloadavg()[0]:.1f}.\n\n{TARGETS}"]
 
     def save(extra: str = "") -> None:  # progressive: a run cut short still leaves what it measured
-        write_result("accuracy", title, "\n\n".join([*sections, extra]))
+        write_result(args.out, title, "\n\n".join([*sections, extra]))
 
     started = time.perf_counter()
+    # the short sections first: on a loaded machine the accuracy tables may take long
+    if not args.no_timing:
+        sections.append("## Training time from cached embeddings\n\n" + training_speed())
+        save()
+        sections.append("## Prediction latency at batch 1\n\n" + prediction_latency(args.backbone))
+        save()
     head = f"## Single-label: clothing test/ (mean ± std over {seeds} draws)\n\n"
-    sections.append(head + single_label(embed, seeds, shots, on_row=lambda t: save(head + t + "\n\n(running)")))
+    if shots:
+        sections.append(head + single_label(embed, seeds, shots, on_row=lambda t: save(head + t + "\n\n(running)")))
+        save()
     head = f"## Multi-label: 2x2 mosaics, 300 test mosaics ({seeds} draws)\n\n"
-    sections.append(head + multi_label(embed, seeds, on_row=lambda t: save(head + t + "\n\n(running)")))
-    save()
-    sections.append("## Training time from cached embeddings\n\n" + training_speed())
-    save()
-    sections.append("## Prediction latency at batch 1\n\n" + prediction_latency(args.backbone))
+    if args.mosaics:
+        sections.append(
+            head + multi_label(embed, seeds, tuple(args.mosaics), on_row=lambda t: save(head + t + "\n\n(running)"))
+        )
     sections.append(f"Whole run: {time.perf_counter() - started:.0f} s.")
     save()
 
