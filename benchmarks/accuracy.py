@@ -12,11 +12,11 @@ Methods on the same L2-normalised embeddings:
 * `logistic regression, C tuned by CV`: scikit-learn, C from {0.01 .. 100} by stratified k-fold CV on
   accuracy (multi-label: one per tag, on average precision). What a careful user writes in ten lines.
 * `nearest centroid` (single-label).
-* `sightline, no views`: `train_model` on the images alone (the engine before augmented views).
-* `sightline` (the product's default): also trained on each image's mirror and 80% centre crop.
-* `sightline + test-time views`: as above, predicting on the mean of the image and its mirror.
-* `+ pseudo-labels` (single-label, 5 shots): the default model retrained with the untagged pool
-  images it is at least 90% sure of (semi-supervised self-training), to see whether it pays.
+* `sightline (default: no views)`: `train_model` on the images alone (what `Classifier` does by default).
+* `sightline + training views`: also trained on each image's mirror and 80% centre crop.
+* `sightline + training and test-time views`: as above, predicting on the mean of the image and its mirror.
+* `+ pseudo-labels` (single-label, 5 shots): the model with training views, retrained with the
+  untagged pool images it is at least 90% sure of (semi-supervised self-training), to see whether it pays.
 First (they are short) training time on 2,000 x 1,024 x 10 (cached embeddings) and batch-1 prediction
 latency with test-time views on and off, measured in the same process, alternated.
 
@@ -113,9 +113,9 @@ def _sightline_variants(train: dict[str, np.ndarray], test: dict[str, np.ndarray
     views = [train[v] for v in TRAINING_VIEWS]
     test_time = mean_of_views(test["image"], [test[TEST_TIME_VIEW]])
     return {
-        "sightline, no views": fit(train["image"]).predict_proba(test["image"]),
-        "sightline (default: training views)": fit(train["image"], views=views).predict_proba(test["image"]),
-        "sightline + test-time views": fit(
+        "sightline (default: no views)": fit(train["image"]).predict_proba(test["image"]),
+        "sightline + training views": fit(train["image"], views=views).predict_proba(test["image"]),
+        "sightline + training and test-time views": fit(
             train["image"], views=views, test_time_view=train[TEST_TIME_VIEW]
         ).predict_proba(test_time),
     }
@@ -188,7 +188,7 @@ def single_label(embed: Embeddings, seeds: int, shots_list=SHOTS, on_row=None) -
 
 
 def _self_trained(X_pool: dict, picked: set, X: dict, y: np.ndarray, fit: Callable):
-    """The default model, retrained with the untagged images it labels with >= 90% confidence."""
+    """The training-views model, retrained with the untagged images it labels with >= 90% confidence."""
     views = [X[v] for v in TRAINING_VIEWS]
     model = fit(X["image"], views=views)
     untagged = np.array(sorted(set(range(len(X_pool["image"]))) - picked))

@@ -66,7 +66,7 @@ def test_views_train_but_the_report_counts_images_only():
 
 def test_a_classifier_with_test_time_views_predicts_the_same_after_loading(tiny_backbone):
     images, labels = single_label_dataset(8)
-    clf = Classifier(tiny_backbone, test_time_views=True).fit(images, labels)
+    clf = Classifier(tiny_backbone, training_views=True, test_time_views=True).fit(images, labels)
     assert clf.model_.test_time_views
     probe = to_jpeg(make_image(["circle"], seed=77))
     loaded = Classifier.from_bytes(clf.to_bytes())
@@ -76,5 +76,5 @@ def test_a_classifier_with_test_time_views_predicts_the_same_after_loading(tiny_
     by_bytes = clf.predict([probe])[0]
     assert by_pixels.top.tag == by_bytes.top.tag
     assert by_pixels.top.probability == pytest.approx(by_bytes.top.probability, abs=1e-5)
-    off = Classifier(tiny_backbone, training_views=False).fit(images, labels)
-    assert not off.model_.test_time_views
+    default = Classifier(tiny_backbone).fit(images, labels)
+    assert not default.model_.test_time_views and not default.training_views
