@@ -5,9 +5,9 @@ closer. Measured on clothing (MobileNetV1, 5 draws, benchmarks/results/accuracy.
 image, its mirror and an 80% centre crop, and predicting on the mean of an image and its mirror, added
 0.6-1.5 points of accuracy at 5-30 shots; training views alone -0.2 to +1.0. Both are settings of
 `Classifier`, off by default (three embeddings per image at the first training; 1.6x prediction latency).
-Views are made on the preprocessed pixels, so every backbone and every source
-(paths, bytes, already-decoded batches) gets them without decoding again, and `ViewBackbone` gives each
-view its own fingerprint: the embedding cache keys a view by (backbone + view, image sha256).
+Views are made on the preprocessed pixels, so every backbone and every source (paths, bytes,
+already-decoded batches in `predict_pixels`) gets them the same way, and `ViewBackbone` gives each view
+its own fingerprint: the embedding cache keys a view by (backbone + view, image sha256).
 """
 
 from __future__ import annotations
