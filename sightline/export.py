@@ -129,6 +129,14 @@ def describe(classifier: Classifier, model: onnx.ModelProto) -> dict[str, Any]:
             "the unknown (novelty) score: a nearest-neighbour distance to the training images, Sightline only",
             "thresholds and the uncertain flag: apply decisions.tag_thresholds to the probabilities",
             *(
+                [
+                    "test-time views: Sightline predicts on the mean of the embeddings of the image and its mirror; "
+                    "this graph sees the image alone, so its probabilities differ slightly"
+                ]
+                if trained.test_time_views
+                else []
+            ),
+            *(
                 [f"the negative tag {negative!r}: its probability is the product of (1 - p) over the tags"]
                 if trained.multilabel and negative
                 else []

@@ -280,14 +280,20 @@ def _split(splitter_cls, Y, strata, groups, random_state: int, *, multilabel: bo
 
 
 class _FoldFit:
-    """One fold's head, walked along the C grid, writing its out-of-fold logits in place."""
+    """One fold's head, walked along the C grid, writing its out-of-fold logits in place.
 
-    def __init__(self, template: LinearHead, data: ProjectedEmbeddings, X: np.ndarray, Y: np.ndarray, test: np.ndarray):
+    ``data`` and ``X_train`` hold the images followed by ``n_views`` blocks of their augmented views
+    (same order): a fold trains on the views of its training images only, and is scored on ``X_eval``.
+    """
+
+    def __init__(self, template: LinearHead, data: ProjectedEmbeddings, X_train: np.ndarray, Y: np.ndarray,
+                 test: np.ndarray, X_eval: np.ndarray, n_views: int = 0):  # fmt: skip
         self.head = clone(template).set_params(tol=max(template.tol, CV_TOLERANCE))
-        _, self.targets, self.weights = self.head._validate_training_data(X[~test], Y[~test])
-        self.train_data = data.take(np.flatnonzero(~test))
+        rows = training_rows(np.flatnonzero(~test), len(Y), n_views)
+        _, self.targets, self.weights = self.head._validate_training_data(X_train[rows], Y[rows % len(Y)])
+        self.train_data = data.take(rows)
         self.test = test
-        self.X_test = X[test]
+        self.X_test = X_eval[test]
 
     def fit(self, C: float, logits: np.ndarray) -> None:
         fitted = hasattr(self.head, "coef_")
@@ -305,17 +311,23 @@ def cross_validate(
     template: LinearHead,
     c_grid: Sequence[float] = DEFAULT_C_GRID,
     on_fit: Callable[[int, int], None] | None = None,
+    n_views: int = 0,
+    X_eval: np.ndarray | None = None,
 ) -> CrossValidation:
     """Fit one head per fold for each C (strong to weak), recording out-of-fold logits.
+
+    With ``n_views``, ``X`` and ``data`` hold the n images then n_views blocks of n augmented views
+    (training rows only); ``X_eval`` (n, d), default the images, is what held-out images are scored on.
 
     The walk stops at the first C that does not lower the loss by MIN_LOG_LOSS_GAIN: the loss is close
     to unimodal in C, and the weakly regularised end is the expensive one (and overfits first).
     Folds are fitted in parallel threads, one BLAS thread each (the fits are small; see `solver`).
     """
-    fits = [_FoldFit(template, data, X, Y, folds == fold) for fold in np.unique(folds)]
+    X_eval = X[: len(Y)] if X_eval is None else X_eval
+    fits = [_FoldFit(template, data, X, Y, folds == fold, X_eval, n_views) for fold in np.unique(folds)]
     total = len(c_grid) * len(fits)
     tried, losses, best = [], [], None
-    logits = np.zeros((len(X), len(fits[0].head.classes_)))
+    logits = np.zeros((len(Y), len(fits[0].head.classes_)))
     with (
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(max_workers=min(len(fits), _available_cpus())) as pool,
@@ -335,6 +347,11 @@ def cross_validate(
     assert best is not None  # the first C tried is always kept
     best.c_values, best.log_losses = tried, losses
     return best
+
+
+def training_rows(images: np.ndarray, n: int, n_views: int) -> np.ndarray:
+    """Rows of stacked (image, then view blocks) training data that belong to ``images``."""
+    return np.concatenate([images + block * n for block in range(n_views + 1)])
 
 
 def _available_cpus() -> int:

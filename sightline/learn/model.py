@@ -74,6 +74,9 @@ class TrainedModel:
     report: EvaluationReport
     warnings: list[str]
     unknown_threshold: float = DEFAULT_UNKNOWN_THRESHOLD
+    #: Trained to predict on the mean of an image and its mirror (`sightline.backbones.views`): the
+    #: caller must embed new images that way too (`Classifier` does).
+    test_time_views: bool = False
 
     @property
     def reported_classes(self) -> list[str]:
@@ -149,6 +152,7 @@ class TrainedModel:
             "uncertainty_margin": float(self.uncertainty_margin),
             "unknown_threshold": float(self.unknown_threshold),
             "novelty_k": int(self.novelty.k),
+            "test_time_views": self.test_time_views,
             "warnings": list(self.warnings),
             "report": self.report.to_dict(),
         }
@@ -218,4 +222,5 @@ class TrainedModel:
             report=EvaluationReport.from_dict(meta["report"]),
             warnings=[str(w) for w in meta["warnings"]],
             unknown_threshold=float(meta["unknown_threshold"]),
+            test_time_views=bool(meta.get("test_time_views", False)),
         )

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import clone
 
+from sightline.backbones.views import mean_of_views
 from sightline.errors import InvalidLabelsError, TrainingError
 from sightline.learn.calibration import make_calibrator
 from sightline.learn.crossval import (
@@ -28,6 +29,7 @@ from sightline.learn.crossval import (
     cross_validate,
     find_groups,
     split_single_group_tags,
+    training_rows,
 )
 from sightline.learn.evaluation import build_report
 from sightline.learn.heads import LinearHead
@@ -57,6 +59,8 @@ def train_model(
     groups: Sequence[object] | None = None,
     detect_near_duplicates: bool = True,
     near_duplicate_pairs: np.ndarray | None = None,
+    views: Sequence[np.ndarray] = (),
+    test_time_view: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train, calibrate and evaluate a head on L2-normalised embeddings X (n, d).
 
@@ -70,10 +74,22 @@ def train_model(
     detect_near_duplicates: also keep near-duplicate images together (False: the plain stratified
     folds of earlier versions, kept for benchmarks that compare the two).
     near_duplicate_pairs: those of X when the caller found them already (`crossval.find_duplicates`).
+    views: L2-normalised embeddings of augmented views of the images (each (n, d), rows as in X), used
+    as extra training rows only: a cross-validation fold trains on the views of its training images,
+    and the report, calibration and novelty see the images alone.
+    test_time_view: the embeddings of the view that predictions average with the image (see
+    `sightline.backbones.views`); then held-out images are scored, calibrated and compared for novelty
+    as predictions will see them, and the model records ``test_time_views=True``.
     Raises NotEnoughImagesError (fewer than 5 images for some tag), TrainingError, InvalidLabelsError.
     """
     classes = [str(c) for c in classes]
     X, Y = _check_inputs(X, Y, classes, multilabel=multilabel, negative_class=negative_class)
+    views = [np.asarray(v, dtype=np.float32) for v in views]
+    if any(v.shape != X.shape for v in views) or (test_time_view is not None and test_time_view.shape != X.shape):
+        raise ValueError(f"every view must have the images' shape {X.shape}")
+    X_eval = X if test_time_view is None else mean_of_views(X, [test_time_view])
+    X_train = np.vstack([X, *views]) if views else X
+    rows = training_rows(np.arange(len(X)), len(X), len(views))
     tags = reported_tags(classes, multilabel=multilabel, negative_class=negative_class)
     truth = Y if not multilabel else reported_columns(Y, multilabel=True, negative_class=negative_class)
     counts = dict(zip(tags, _image_counts(truth, len(tags), multilabel=multilabel), strict=True))
@@ -108,17 +124,18 @@ def train_model(
         )
     folds = assign_folds(Y, multilabel=multilabel, random_state=random_state, groups=found.labels)
     with timer.phase("cross_validation", total=len(c_grid) * len(np.unique(folds))):
-        data = ProjectedEmbeddings.from_embeddings(X)
-        cv = cross_validate(data, X, Y, folds, template=template, c_grid=c_grid, on_fit=timer.step("cross_validation"))
+        data = ProjectedEmbeddings.from_embeddings(X_train)
+        cv = cross_validate(data, X_train, Y, folds, template=template, c_grid=c_grid,
+                            on_fit=timer.step("cross_validation"), n_views=len(views), X_eval=X_eval)  # fmt: skip
     with timer.phase("calibration"):
         oof_probs = cross_fit_calibration(cv.logits, Y, folds, multilabel=multilabel)
         calibrator = make_calibrator(multilabel=multilabel).fit(cv.logits, Y)
     with timer.phase("final_fit"):
         head = clone(template).set_params(C=cv.chosen_c)
-        _, targets, weights = head._validate_training_data(X, Y)
+        _, targets, weights = head._validate_training_data(X_train, Y[rows % len(Y)])
         head._fit_projected(data, targets, weights, coef_init=cv.coef_mean, intercept_init=cv.intercept_mean)
     with timer.phase("novelty"):
-        novelty = NoveltyScorer().fit(X, _groups(Y, len(classes), multilabel=multilabel))
+        novelty = NoveltyScorer().fit(X_eval, _groups(Y, len(classes), multilabel=multilabel))
     with timer.phase("evaluation"):
         raw_probs = expit(cv.logits) if multilabel else softmax(cv.logits, axis=1)
         report = build_report(
@@ -157,6 +174,7 @@ def train_model(
         uncertainty_margin=float(uncertainty_margin),
         report=report,
         warnings=warnings,
+        test_time_views=test_time_view is not None,
     )
 
 
