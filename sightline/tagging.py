@@ -41,6 +41,7 @@ mammal, animal) are reported too, with the child's confidence when theirs is low
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -345,6 +346,15 @@ def _label_vocabulary(backbone: Backbone, vocabulary: VocabularyInput) -> tuple[
     return tags, [[index.find(tag.name, for_tag=tag.name)] for tag in tags]
 
 
+def _check_decision(mode: str, threshold: float, top: int | None) -> None:
+    if mode not in ("multilabel", "single"):
+        raise ValueError(f"mode must be 'multilabel' or 'single', not {mode!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+    if top is not None and top < 1:
+        raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
+
+
 # --- the tagger ---------------------------------------------------------------------------------
 
 
@@ -377,12 +387,7 @@ class Tagger:
         batch_size: int = 32,
         limits: ImageLimits | None = None,
     ):
-        if mode not in ("multilabel", "single"):
-            raise ValueError(f"mode must be 'multilabel' or 'single', not {mode!r}")
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
-        if top is not None and top < 1:
-            raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
+        _check_decision(mode, threshold, top)
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
         if self.backbone.has_labels:
             vocab, label_sets = _label_vocabulary(self.backbone, vocabulary)
@@ -413,6 +418,17 @@ class Tagger:
         self.calibration_ = self._checked_calibration(calibration)
         position = {name: i for i, name in enumerate(vocab.names())}
         self._ancestors = [[position[a] for a in vocab.ancestors(tag.name)] for tag in vocab]
+
+    def adjusted(self, *, threshold: float, top: int | None, mode: Mode) -> Tagger:
+        """This tagger with another threshold, limit or mode, sharing its backbone and embedded vocabulary.
+
+        A copy per request is cheap: the vocabulary's text embeddings are built once, here if not yet.
+        """
+        _check_decision(mode, threshold, top)
+        self._scorer  # noqa: B018 - built before copying, so that the copy shares it
+        other = copy.copy(self)
+        other.threshold, other.top, other.mode = threshold, top, mode
+        return other
 
     @property
     def tag_names(self) -> list[str]:
