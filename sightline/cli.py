@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperOption
 
+from sightline.commands.paths import image_paths
 from sightline.commands.render import console, err_console
 from sightline.config import check_environment
-from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
+from sightline.errors import ConfigError, SightlineError
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger, TagResult
@@ -75,30 +76,8 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
     console.print(table)
 
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Above this many images the `tag` command shows a progress bar (on stderr).
 _PROGRESS_FROM = 8
-
-
-def _image_paths(inputs: list[Path]) -> list[Path]:
-    """Files as given (a bad one is reported, not skipped); folders walked for image files, sorted.
-
-    Hidden files in folders are skipped: `._photo.jpg` is macOS metadata, not a photo.
-    """
-    paths: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            found = sorted(
-                p
-                for p in item.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-            )
-            if not found:
-                raise ImageNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {item}")
-            paths += found
-        else:
-            paths.append(item)
-    return paths
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -142,7 +121,7 @@ def tag(
     if tags is not None and tags_file is not None:
         raise typer.BadParameter("give --tag or --tags-file, not both")
     vocabulary = _names(tags) if tags is not None else tags_file
-    paths = _image_paths(images)
+    paths = image_paths(images)
     tagger = Tagger(
         backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,
         top=top or None, categories=_names(category), include=_names(include), exclude=_names(exclude),
@@ -191,6 +170,8 @@ app.command()(commands.report.report)
 app.command()(commands.evaluate.evaluate)
 app.command()(commands.training.worker)
 app.command()(commands.maintenance.gc)
+app.command("review")(commands.review.review_command)
+app.command()(commands.export.export)
 
 # The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).
 from sightline.commands import serve as serve_commands  # noqa: E402

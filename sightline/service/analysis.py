@@ -68,4 +68,3 @@ def tagger_with(base: Tagger, options: TagOptions) -> Tagger:
 def tag_names(text: str) -> tuple[str, ...]:
     """A typed list of tags, comma- or line-separated, as the CLI's `--tags ripe,unripe`."""
     return tuple(name.strip() for line in text.splitlines() for name in line.split(",") if name.strip())
-
