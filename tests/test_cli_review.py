@@ -124,3 +124,26 @@ def test_export_writes_the_onnx_zip(trained: str, tmp_path: Path, capsys, monkey
     assert code == 1 and "no trained iteration" in one_line_error(err)
     code, _, err = run_main(capsys, monkeypatch, "export", trained, "-o", str(tmp_path / "no" / "such.zip"))
     assert code == 1 and "does not exist" in one_line_error(err)
+
+
+def test_every_listing_fits_80_columns(trained: str, tmp_path: Path, monkeypatch) -> None:
+    """What people read in a terminal: no line of a table or record wider than a classic 80-column one."""
+    run("tags", "update", trained, "circle", "--description", "round things, seen from any side, of any colour")
+    _probes(tmp_path / "probes")
+    run("test", trained, str(tmp_path / "probes"))
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in (
+        ("projects", "list"),
+        ("projects", "show", trained),
+        ("tags", "list", trained),
+        ("images", "list", trained),
+        ("iterations", "list", trained),
+        ("iterations", "show", trained),
+        ("thresholds", trained),
+        ("backbones",),
+        ("test", trained, str(tmp_path / "probes" / "0-circle.jpg"), "--no-store"),
+    ):
+        out = run(*command).stdout
+        # a one-line message stays one line (greppable; the terminal wraps it), tables and records must fit
+        wide = [line for line in out.splitlines() if len(line) > 80 and not line.startswith("warning:")]
+        assert not wide, (command, wide)
