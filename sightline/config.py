@@ -82,6 +82,7 @@ SETTINGS: dict[str, Setting] = {
     "SIGHTLINE_THREADS": Setting(int, 1, "threads for decoding and inference (default: the CPU count)"),
     "SIGHTLINE_AUTH_FAILURES_PER_MINUTE": Setting(float, 0, "wrong keys or sign-ins per client address (0: any)"),
     "SIGHTLINE_BODY_TIMEOUT_SECONDS": Setting(float, 0.001, "longest wait for the next part of a request body"),
+    "SIGHTLINE_HEADER_TIMEOUT_SECONDS": Setting(float, 0.001, "time allowed to send a request's headers"),
     "SIGHTLINE_DECODE_BUDGET_PIXELS": Setting(int, 1, "most pixels decoding at once in one process"),
     "SIGHTLINE_S3_MAX_ATTEMPTS": Setting(int, 1, "tries per S3 request (throttling and connection errors)"),
     "SIGHTLINE_PREDICTION_RETENTION_DAYS": Setting(int, 0, "days stored predictions are kept"),

@@ -35,10 +35,12 @@ def serve(
     SIGHTLINE_RATE_LIMIT: requests per second per key (0, the default: no limit).
     SIGHTLINE_ALLOW_PRIVATE_URLS=1: image URLs may reach loopback and private addresses.
     SIGHTLINE_URL_TIMEOUT_SECONDS, SIGHTLINE_MAX_REQUEST_BYTES: limits on URL fetches and request bodies.
+    SIGHTLINE_HEADER_TIMEOUT_SECONDS (30), SIGHTLINE_BODY_TIMEOUT_SECONDS (60): slow clients are cut off.
     """
     import uvicorn
 
     from sightline.api import create_app, load_keys
+    from sightline.api.protocol import HeaderTimeoutProtocol
 
     with open_workspace() as ws:
         training_key = load_keys(ws).training_key  # created on first start, so the sign-in link works at once
@@ -47,7 +49,7 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     err_console.print(f"Sightline on http://{host}:{port} (domains: {domains}); `sightline keys` shows the API keys")
     err_console.print(f"Web UI: http://{shown_host}:{port}/login?token={training_key}", markup=False, soft_wrap=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http=HeaderTimeoutProtocol)
 
 
 def keys(
