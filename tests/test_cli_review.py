@@ -132,6 +132,7 @@ def test_every_listing_fits_80_columns(trained: str, tmp_path: Path, monkeypatch
     _probes(tmp_path / "probes")
     run("test", trained, str(tmp_path / "probes"))
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)  # a path is printed whole, as typed: here a short one
     for command in (
         ("projects", "list"),
         ("projects", "show", trained),
@@ -141,7 +142,7 @@ def test_every_listing_fits_80_columns(trained: str, tmp_path: Path, monkeypatch
         ("iterations", "show", trained),
         ("thresholds", trained),
         ("backbones",),
-        ("test", trained, str(tmp_path / "probes" / "0-circle.jpg"), "--no-store"),
+        ("test", trained, "probes/0-circle.jpg", "--no-store"),
     ):
         out = run(*command).stdout
         # a one-line message stays one line (greppable; the terminal wraps it), tables and records must fit

@@ -8,7 +8,7 @@ the image to the training set (`service.review`); the next training uses it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +22,8 @@ from sightline.errors import SightlineError
 from sightline.service import Workspace, projects, review, tags
 from sightline.service.views import PredictionView, TagView
 
-_HELP = "a accept · 1-9 pick (several: 1 3) · n new tag · x none of these · s skip · d discard · q quit"
+_HELP = "a accept, 1-9 pick the tag (several: 1 3), n new tag, x none of these, s skip, d discard, q quit"
+_PROMPT = "  a/1-9/n/x/s/d/q (? for help)"
 
 
 @dataclass
@@ -43,6 +44,7 @@ def review_command(
     """
     tally = _Tally()
     emptied = False
+    console.print(f"Answers: {_HELP}.", markup=False, soft_wrap=False)  # wrapped at the width
     with open_workspace() as ws:
         found = projects.get_project(ws, project)
         multilabel = found.classification_type == "Multilabel"
@@ -64,14 +66,17 @@ def _decide(ws: Workspace, project_id: str, item: review.ReviewItem, multilabel:
     choices = [t for t in tags.list_tags(ws, project_id) if t.type == "Regular"]
     repeats = f" (predicted {item.repeats} times)" if item.repeats > 1 else ""
     console.print()
-    print_prediction(Path(f"prediction {prediction.id}{repeats}"), prediction)
+    print_prediction(Path(f"prediction {prediction.id[:8]}{repeats}"), replace(prediction, stored=False))
     accepted = _accepted(prediction, multilabel)
     console.print(
         Text("  accept: ") + Text(", ".join(accepted) if accepted else "nothing (no tag counts)", style="bold")
     )
     console.print("  " + "  ".join(f"{i}) {t.name}" for i, t in enumerate(choices[:9], 1)), markup=False)
     while True:
-        answer = typer.prompt(f"  {_HELP}", default="s", show_default=False).strip().lower()
+        answer = typer.prompt(_PROMPT, default="s", show_default=False).strip().lower()
+        if answer in ("?", "h", "help"):
+            console.print(f"  {_HELP}", markup=False, soft_wrap=False)
+            continue
         try:
             done = _act(ws, project_id, prediction, answer, accepted, choices, multilabel, tally)
         except SightlineError as error:
@@ -136,7 +141,7 @@ def _picked(answer: str, choices: list[TagView], multilabel: bool) -> list[str]:
     """Tag ids for `1 3` (numbers of the list shown); empty, with a message, when the answer is not that."""
     parts = answer.replace(",", " ").split()
     if not parts or not all(p.isdigit() and 1 <= int(p) <= min(len(choices), 9) for p in parts):
-        err_console.print(f"  not an answer: {answer!r} ({_HELP})", markup=False)
+        err_console.print(f"  not an answer: {answer!r} (? for help)", markup=False)
         return []
     if len(parts) > 1 and not multilabel:
         err_console.print("  one tag per image in a Multiclass project: pick one number")
