@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperOption
 
+from sightline.commands.paths import image_paths
 from sightline.commands.render import console, err_console
 from sightline.config import check_environment
-from sightline.errors import ConfigError, ImageNotFoundError, SightlineError
+from sightline.errors import ConfigError, SightlineError
 from sightline.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -79,25 +80,6 @@ def backbones(as_json: Annotated[bool, typer.Option("--json", help="Machine-read
 _PROGRESS_FROM = 8
 
 
-def _image_paths(inputs: list[Path]) -> list[Path]:
-    """Files as given (a bad one is reported, not skipped); folders walked for image files, sorted.
-
-    Hidden files in folders are skipped: `._photo.jpg` is macOS metadata, not a photo.
-    """
-    from sightline.imaging import IMAGE_SUFFIXES, is_image_name  # lazy: `sightline --help` stays fast
-
-    paths: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if is_image_name(p.name) and p.is_file())
-            if not found:
-                raise ImageNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {item}")
-            paths += found
-        else:
-            paths.append(item)
-    return paths
-
-
 def _names(values: list[str] | None) -> list[str] | None:
     """Repeated options and comma-separated lists alike: `--category animal,food --category scene`."""
     if values is None:
@@ -139,7 +121,7 @@ def tag(
     if tags is not None and tags_file is not None:
         raise typer.BadParameter("give --tag or --tags-file, not both")
     vocabulary = _names(tags) if tags is not None else tags_file
-    paths = _image_paths(images)
+    paths = image_paths(images)
     tagger = new_tagger(
         backbone, vocabulary=vocabulary, mode="single" if single else "multilabel", threshold=threshold,
         top=top or None, categories=_names(category), include=_names(include), exclude=_names(exclude),
@@ -188,6 +170,8 @@ app.command()(commands.report.report)
 app.command()(commands.evaluate.evaluate)
 app.command()(commands.training.worker)
 app.command()(commands.maintenance.gc)
+app.command("review")(commands.review.review_command)
+app.command()(commands.export.export)
 
 # The HTTP API: sightline/commands/serve.py (imported here; FastAPI itself loads only when serving).
 from sightline.commands import serve as serve_commands  # noqa: E402

@@ -154,6 +154,12 @@ SETTINGS: dict[str, Setting] = {
     "SIGHTLINE_BODY_TIMEOUT_SECONDS": Setting(
         float, 0.001, "a request body that sends nothing for this long gets 408", 60.0
     ),
+    "SIGHTLINE_HEADER_TIMEOUT_SECONDS": Setting(
+        float,
+        0.001,
+        "a connection whose request headers are not complete within this time is closed (slow-headers clients)",
+        30.0,
+    ),
     "SIGHTLINE_RATE_LIMIT": Setting(float, 0, "requests per second per API key (0: no limit)", 0.0),
     "SIGHTLINE_AUTH_FAILURES_PER_MINUTE": Setting(
         float, 0, "wrong keys or sign-ins per client address after a burst of 10 (then 429; 0: any)", 10.0

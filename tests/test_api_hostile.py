@@ -149,3 +149,39 @@ def test_a_stalled_body_is_a_408_and_the_connection_closes(tmp_path, monkeypatch
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer
     assert b'"code":"RequestTimeout"' in body
+
+
+def test_slow_headers_are_cut_off_and_a_prompt_client_is_served(tmp_path, monkeypatch):
+    """A client that trickles its request head (slowloris) loses the connection; one that sends it in time,
+    even over a kept-alive connection after a pause, is answered."""
+    import socket
+    from urllib.parse import urlsplit
+
+    monkeypatch.setenv("SIGHTLINE_HEADER_TIMEOUT_SECONDS", "1")
+    with sightline_server(tmp_path, start_worker=False) as running:
+        address = urlsplit(running.url)
+        with socket.create_connection((address.hostname, address.port), timeout=30) as slow:
+            slow.sendall(f"GET /healthz HTTP/1.1\r\nHost: {address.netloc}\r\nX-Slow: ".encode())
+            assert slow.recv(4096) == b""  # closed, no answer to a head never finished (else: a socket timeout)
+        with socket.create_connection((address.hostname, address.port), timeout=30) as silent:
+            assert silent.recv(4096) == b""  # a connection that never sends a byte goes too
+        with socket.create_connection((address.hostname, address.port), timeout=30) as prompt:
+            request = f"GET /healthz HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode()
+            prompt.sendall(request)
+            assert _read_response(prompt).startswith(b"HTTP/1.1 200")
+            prompt.sendall(request[:10])  # the next request on the same connection, begun and left unfinished
+            assert prompt.recv(4096) == b""
+
+
+def _read_response(sock) -> bytes:
+    """One whole HTTP/1.1 response (head, then Content-Length bytes of body) from a kept-alive socket."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head + b"\r\n\r\n" + body

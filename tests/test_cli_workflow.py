@@ -170,8 +170,8 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, capsys, monkeypatch
 
     run("projects", "create", "Shapes", "--domain", "tiny")
     missing = tmp_path / "missing.jpg"
-    code, _, err = run_main(capsys, monkeypatch, "test", "Shapes", str(missing))
-    assert code == 1 and "does not exist" in one_line_error(err)
+    code, out, err = run_main(capsys, monkeypatch, "test", "Shapes", str(missing))  # per file, as `images add`
+    assert code == 1 and "does not exist" in out and "Traceback" not in out + err
 
     for name in KINDS:
         run("tags", "create", "Shapes", name)
@@ -317,7 +317,8 @@ def test_prediction_block_explains_the_flags_in_words(capsys):
     print_prediction(Path("junk.jpg"), NotAnImageError("'junk.jpg' is not an image"))
     out = capsys.readouterr().out
     assert "circle" in out and "46.0%" in out and "[square]" in out  # tag names are text, not Rich markup
-    assert "no tag reaches its threshold" in out and "(threshold 0.5)" in out
+    assert "no tag counts: the image is unlike the training images" in out and "(threshold 0.5)" in out
+    assert "no tag reaches its threshold" not in out  # unknown, not merely below the thresholds
     assert "UNCERTAIN (below_threshold)" in out and "circle, has 0.46, under its threshold 0.50" in out
     assert "UNCERTAIN (close_runner_up)" in out and "[square] (0.44)" in out
     assert "UNKNOWN (unknown)" in out and "unlike the training images (unknown score 0.99" in out

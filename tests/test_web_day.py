@@ -17,7 +17,7 @@ import pytest
 from api_server import RunningServer, sightline_server
 from web_fixtures import DESKTOP, PHONE, screenshot
 
-from sightline.service import images, iterations, predictions, projects, tags
+from sightline.service import images, iterations, predictions, projects, tags, thresholds
 from sightline.synthetic import make_image, make_lens_cap_image, to_jpeg
 
 KINDS = ["circle", "square", "triangle"]
@@ -136,12 +136,24 @@ def test_a_day_without_a_terminal(page, web_server: RunningServer) -> None:
     page.click("#back-link")
     assert "/performance/confusion" in page.url
 
+    page.get_by_role("link", name="Performance", exact=True).click()
+    page.get_by_label("circle", exact=True).fill("0.99")  # one tag made strict: a circle only when sure
+    page.get_by_role("button", name="Save thresholds").click()
+    assert "the next predictions use them" in page.inner_text(".notice")
+    assert thresholds.get_thresholds(ws, pid, iteration.id).per_tag == {"circle": 0.99}
+    visit(page, "thresholds-set")
+
     page.get_by_role("link", name="Quick test", exact=True).click()
     page.set_input_files(
         "#file", files=[{"name": "new.jpg", "mimeType": "image/jpeg", "buffer": _photos("square", 900)[0][1]}]
     )
     page.get_by_role("button", name="Test").click()
     visit(page, "quicktest")
+    (tested,) = predictions.list_predictions(ws, pid)  # the quick test, stored: held to the thresholds just set
+    held = {p["tag_name"]: p for p in tested.predictions}
+    assert held["circle"]["threshold"] == 0.99 and held["square"]["threshold"] == 0.5
+    assert held["circle"]["above_threshold"] == (held["circle"]["probability"] >= 0.99)
+    assert page.get_attribute(".tag-bars li:has(.tag-name:text-is('circle'))", "title") == "threshold 0.99"
     predictions.predict(ws, pid, [to_jpeg(make_lens_cap_image(5))], iteration_id=iteration.id)
 
     page.get_by_role("link", name="Predictions", exact=True).click()

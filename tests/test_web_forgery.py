@@ -74,3 +74,27 @@ def test_a_web_upload_over_the_api_batch_limit_is_refused_and_makes_no_tag(
     assert answer.status_code == 400
     assert answer.json() == {"code": "BadRequestImageBatch", "message": "65 files in one upload; the limit is 64"}
     assert tags.list_tags(server.ws, project.id) == []
+
+
+def test_a_web_upload_whose_every_file_is_refused_leaves_no_new_tag(browser: httpx.Client, server: RunningServer):
+    project = projects.create_project(server.ws, "Refused", domain="tiny")
+    kept = tags.create_tag(server.ws, project.id, "kept")
+
+    def upload(*files: bytes, typed: str) -> list[str]:
+        answer = browser.post(
+            f"/projects/{project.id}/images/upload",
+            files=[("files", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(files)],
+            data={"new_tags": typed},
+            headers={"origin": server.url},
+        )
+        assert answer.status_code == 200
+        return [r["status"] for r in answer.json()["results"]]
+
+    statuses = upload(b"not an image", b"", typed="mistake, kept")
+    assert statuses and all(not s.startswith("OK") for s in statuses)
+    assert [t.name for t in tags.list_tags(server.ws, project.id)] == ["kept"]  # made for nothing: gone again
+    assert tags.get_tag(server.ws, project.id, kept.id).id == kept.id  # one that existed before stays
+
+    statuses = upload(b"not an image", to_jpeg(make_image(["circle"], seed=2)), typed="circles")
+    assert statuses[1] == "OK"
+    assert {t.name: t.image_count for t in tags.list_tags(server.ws, project.id)} == {"circles": 1, "kept": 0}

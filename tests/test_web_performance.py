@@ -33,6 +33,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tagger = Tagger("tiny", vocabulary=VOCABULARY, threshold=0.0)  # a small vocabulary builds in a moment
+    tagger.tag([to_jpeg(make_image(["circle"], seed=0))])  # the model loads here, not under a browser's timeout
     folder = tmp_path_factory.mktemp("web-performance")
     with sightline_server(
         folder, start_worker=False, tagger=tagger, fetch_policy=FetchPolicy(allow_private=True)
@@ -265,10 +266,13 @@ def test_flags_are_explained_in_plain_words(page, web_server: RunningServer, tra
 def test_tagging_a_photo(page, web_server: RunningServer) -> None:
     page.goto("/tagging")
     assert page.get_attribute("nav[aria-label=Main] a[aria-current=page]", "href") == "/tagging"
+    assert page.input_value("#threshold") == "0.5" and page.input_value("#top") == "10"  # as `sightline tag`
     page.set_input_files("#file", files=[{"name": "shape.jpg", "mimeType": "image/jpeg", "buffer": _photo(1)}])
+    page.fill("#threshold", "0")  # every tag of the small vocabulary, whatever its (random) confidence
     page.get_by_role("button", name="Get tags").click()
     names = page.locator(".confidences .tag-name").all_inner_texts()
     assert sorted(names) == sorted(VOCABULARY)
+    assert page.input_value("#threshold") == "0"  # kept for the next photo
     page.evaluate(  # a photo dropped on the zone: what a drag from the desktop delivers
         """async (bytes) => {
             const drop = new DataTransfer();
@@ -287,6 +291,59 @@ def test_tagging_a_photo(page, web_server: RunningServer) -> None:
     page.set_input_files("#file", files=[{"name": "junk.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"}])
     page.get_by_role("button", name="Get tags").click()
     assert page.locator(".problem").count() == 1
+
+
+def _tag(page, photo: bytes, **fields: str) -> list[tuple[str, float]]:
+    """Tags the photo with the form's controls set to `fields`; the tags shown with their confidences."""
+    page.set_input_files("#file", files=[{"name": "shape.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    for name, value in fields.items():
+        if name == "single":
+            page.set_checked("#single", value == "true")
+        else:
+            page.fill(f"#{name}", value)
+    page.get_by_role("button", name="Get tags").click()
+    page.wait_for_selector("#result-title")
+    names = page.locator(".confidences .tag-name").all_inner_texts()
+    figures = [float(text.rstrip("%")) / 100 for text in page.locator(".confidences .num").all_inner_texts()]
+    return list(zip(names, figures, strict=True))
+
+
+def test_tagging_controls(page, web_server: RunningServer) -> None:
+    """Threshold, top, own tags and single mode, as `sightline tag` has them, on the tagging page."""
+    photo = _photo(3)
+    page.goto("/tagging")
+    every = _tag(page, photo, threshold="0", top="0")
+    assert sorted(name for name, _ in every) == sorted(VOCABULARY)
+    assert [c for _, c in every] == sorted((c for _, c in every), reverse=True)  # best first
+    weakest, next_weakest = sorted(c for _, c in every)[:2]
+    between = (weakest + next_weakest) / 2  # the figures shown are rounded: a threshold clear of both
+    assert [n for n, c in _tag(page, photo, threshold=f"{between:.4f}")] == [n for n, c in every if c > between]
+    assert _tag(page, photo, threshold="0", top="2") == every[:2]
+    assert _tag(page, photo, threshold="1", top="0") == []
+    assert "No tag reaches the threshold (1)" in page.inner_text(".result")
+
+    own = _tag(page, photo, threshold="0", tags="red ball, blue box,  green leaf ")
+    assert sorted(name for name, _ in own) == ["blue box", "green leaf", "red ball"]
+    assert page.input_value("#tags") == "red ball, blue box, green leaf"  # kept, tidied
+    single = _tag(page, photo, single="true")
+    assert {name for name, _ in single} <= {"blue box", "green leaf", "red ball"}
+    assert sum(c for _, c in _tag(page, photo, threshold="0")) == pytest.approx(1.0, abs=0.02)  # one of them
+    assert page.is_checked("#single") and "one tag" in page.inner_text("#result-options")
+    screenshot(page, "tagging-controls")
+
+    page.set_checked("#single", False)
+    page.fill("#tags", "")
+    for field, value in (("threshold", "2"), ("top", "-1")):  # past what the browser's own checks allow
+        page.eval_on_selector(f"#{field}", "e => e.removeAttribute('min') || e.removeAttribute('max')")
+        _submit_refused(page, photo, field, value)
+
+
+def _submit_refused(page, photo: bytes, field: str, value: str) -> None:
+    page.set_input_files("#file", files=[{"name": "shape.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.fill(f"#{field}", value)
+    page.get_by_role("button", name="Get tags").click()
+    assert field in page.inner_text(".problem")
+    page.goto("/tagging")
 
 
 def test_service_helpers_behind_the_pages(web_server: RunningServer, trained: Trained) -> None:

@@ -7,6 +7,7 @@ probability bars, which pass the threshold, and in words whether a person should
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sightline.commands.context import AsJson, ProjectArg, open_workspace
+from sightline.commands.paths import image_paths
 from sightline.commands.render import console, fail, print_json
 from sightline.errors import ImageError
 from sightline.imaging import read_bytes
@@ -26,8 +28,12 @@ from sightline.service.views import PredictionView
 
 _BAR_WIDTH = 24
 _TOP = 5
+_BATCH = 64  # images per prediction call: a folder of thousands is read a batch at a time
 
-ImageFiles = Annotated[list[Path], typer.Argument(help="Image files.", show_default=False)]
+ImageFiles = Annotated[
+    list[Path],
+    typer.Argument(help="Image files and/or folders (walked for images: one row per image).", show_default=False),
+]
 IterationOption = Annotated[str | None, typer.Option("--iteration", "-i", help="Iteration id or name.")]
 ThresholdOption = Annotated[
     float | None,
@@ -94,24 +100,72 @@ class Target:
     store: bool
 
 
-def _classify(ws: Workspace, project: str, paths: list[Path], target: Target, *, as_json: bool) -> None:
-    data = [read_bytes(path, ws.image_limits) for path in paths]  # a missing file stops here, before any work
-    results = predictions.predict(
-        ws,
-        project,
-        data,
-        publish_name=target.publish_name,
-        iteration_id=target.iteration,
-        store=target.store,
-        threshold=target.threshold,
-    )
+def _classify(ws: Workspace, project: str, inputs: list[Path], target: Target, *, as_json: bool) -> None:
+    paths = image_paths(inputs)
+    results: list[PredictionView | ImageError] = []
+    for start in range(0, len(paths), _BATCH):  # bounded memory for a folder of thousands
+        results += _classify_batch(ws, project, paths[start : start + _BATCH], target)
     if as_json:
         print_json([_as_json(path, result) for path, result in zip(paths, results, strict=True)])
+    elif any(item.is_dir() for item in inputs):
+        print_prediction_rows(paths, results)
     else:
         for path, result in zip(paths, results, strict=True):
             print_prediction(path, result)
     if any(isinstance(result, ImageError) for result in results):
         raise typer.Exit(1)
+
+
+def _classify_batch(
+    ws: Workspace, project: str, paths: list[Path], target: Target
+) -> list[PredictionView | ImageError]:
+    """Each file's prediction, or the error that kept it from one (unreadable files included)."""
+    read: dict[int, bytes] = {}
+    results: list[PredictionView | ImageError | None] = [None] * len(paths)
+    for i, path in enumerate(paths):
+        try:
+            read[i] = read_bytes(path, ws.image_limits)
+        except ImageError as error:
+            results[i] = error
+    if read:
+        answered = predictions.predict(
+            ws, project, list(read.values()), publish_name=target.publish_name, iteration_id=target.iteration,
+            store=target.store, threshold=target.threshold,
+        )  # fmt: skip
+        for i, result in zip(read, answered, strict=True):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
+def _verdict(result: PredictionView) -> str:
+    """What a row of the table says about its image: unknown, uncertain (and why), or nothing."""
+    if result.unknown:
+        return "unknown: unlike the training images"
+    if result.uncertain:
+        codes = [str(r.get("code", "")).replace("_", " ") for r in result.reasons if r.get("code") != "unknown"]
+        return "uncertain" + (f": {', '.join(codes)}" if codes else "")
+    return ""
+
+
+def print_prediction_rows(paths: list[Path], results: list[PredictionView | ImageError]) -> None:
+    """One row per image (a folder's worth): the tags that pass, their probability, and its flag or error."""
+    folder = Path(os.path.commonpath([path.parent for path in paths])) if paths else Path()
+    table = Table("image", "predicted", "probability", "note", caption=f"images in {folder}", caption_justify="left")
+    table.columns[0].overflow = "fold"  # a file name is never cut short: people look the file up
+    for path, result in zip(paths, results, strict=True):
+        name = Text(str(path.relative_to(folder)))
+        if isinstance(result, ImageError):
+            table.add_row(name, "", "", Text(f"error: {result}", style="red"))
+            continue
+        passed = [p for p in result.predictions if p["above_threshold"]]
+        shown = passed or result.predictions[:1]
+        names = Text(", ".join(p["tag_name"] for p in shown), style="" if passed else "grey50")
+        figures = ", ".join(f"{p['probability']:.1%}" for p in shown)
+        table.add_row(name, names, figures, _verdict(result))
+    console.print(table)
+    failed = sum(isinstance(r, ImageError) for r in results)
+    flagged = sum(not isinstance(r, ImageError) and (r.uncertain or r.unknown) for r in results)
+    console.print(f"{len(results)} images: {flagged} to check, {failed} failed")
 
 
 def _as_json(path: Path, result: PredictionView | ImageError) -> dict:
@@ -139,7 +193,9 @@ def print_prediction(path: Path | str, result: PredictionView | ImageError) -> N
     hidden = len(result.predictions) - _TOP
     if hidden > 0:
         console.print(f"  ... {hidden} more tags below {result.predictions[_TOP - 1].probability:.1%}")
-    if not any(p.above_threshold for p in result.predictions):
+    if result.unknown:
+        console.print("  no tag counts: the image is unlike the training images")
+    elif not any(p.above_threshold for p in result.predictions):
         console.print("  no tag reaches its threshold")
     for reason in result.reasons:
         label = "[red]UNKNOWN[/red]" if reason.code == "unknown" else "[yellow]UNCERTAIN[/yellow]"

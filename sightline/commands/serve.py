@@ -36,10 +36,12 @@ def serve(
     SIGHTLINE_ALLOW_PRIVATE_URLS=1: image URLs may reach loopback and private addresses.
     SIGHTLINE_URL_TIMEOUT_SECONDS, SIGHTLINE_MAX_REQUEST_BYTES: limits on URL fetches and request bodies.
     SIGHTLINE_LOG_JSON=1: one JSON object per log line, with the request id (X-Request-Id).
+    SIGHTLINE_HEADER_TIMEOUT_SECONDS (30), SIGHTLINE_BODY_TIMEOUT_SECONDS (60): slow clients are cut off.
     """
     import uvicorn
 
     from sightline.api import load_keys
+    from sightline.api.protocol import HeaderTimeoutProtocol
     from sightline.app import create_app
     from sightline.logs import json_logs
 
@@ -52,7 +54,7 @@ def serve(
     err_console.print(f"Web UI: http://{shown_host}:{port}/login?token={training_key}", markup=False, soft_wrap=True)
     # JSON logs: uvicorn's loggers keep no handler of their own and reach the root's (sightline.logs)
     log_config = None if json_logs() else uvicorn.config.LOGGING_CONFIG
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config, http=HeaderTimeoutProtocol)
 
 
 def keys(

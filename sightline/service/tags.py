@@ -105,6 +105,22 @@ def ensure_tags(ws: Workspace, project_id: str, names: Iterable[str]) -> list[Ta
     return list(views.values())
 
 
+def delete_unused_tags(ws: Workspace, project_id: str, tag_ids: Iterable[str]) -> list[str]:
+    """Delete those of `tag_ids` that no image carries (a tag typed with an upload that added nothing);
+    returns the ids deleted. A tag that another upload has meanwhile used is kept."""
+    deleted = []
+    with ws.session() as session:
+        project = find_project_row(session, project_id)
+        for tag_id in tag_ids:
+            tag = session.get(Tag, tag_id)
+            if tag is None or tag.project_id != project.id:
+                continue
+            if not session.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.tag_id == tag.id)):
+                session.delete(tag)
+                deleted.append(tag_id)
+    return deleted
+
+
 def list_tags(ws: Workspace, project_id: str) -> list[TagView]:
     with ws.session() as session:
         project = find_project_row(session, project_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,15 @@ from sightline.tagging.vocabularies import _label_vocabulary, _open_vocabulary
 # --- the tagger ---------------------------------------------------------------------------------
 
 
+def _check_decision(mode: str, threshold: float, top: int | None) -> None:
+    if mode not in ("multilabel", "single"):
+        raise ValueError(f"mode must be 'multilabel' or 'single', not {mode!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+    if top is not None and top < 1:
+        raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
+
+
 class Tagger:
     """Zero-shot (or fixed-vocabulary) image tagger. See the module docstring for what confidence means.
 
@@ -63,12 +73,7 @@ class Tagger:
         batch_size: int = 32,
         limits: ImageLimits | None = None,
     ):
-        if mode not in ("multilabel", "single"):
-            raise ValueError(f"mode must be 'multilabel' or 'single', not {mode!r}")
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
-        if top is not None and top < 1:
-            raise ValueError(f"top must be at least 1 (or None for no limit), not {top}")
+        _check_decision(mode, threshold, top)
         self.backbone = create_backbone(backbone) if isinstance(backbone, str) else backbone
         if self.backbone.has_labels:
             vocab, label_sets = _label_vocabulary(self.backbone, vocabulary)
@@ -99,6 +104,17 @@ class Tagger:
         self.calibration_ = self._checked_calibration(calibration)
         position = {name: i for i, name in enumerate(vocab.names())}
         self._ancestors = [[position[a] for a in vocab.ancestors(tag.name)] for tag in vocab]
+
+    def adjusted(self, *, threshold: float, top: int | None, mode: Mode) -> Tagger:
+        """This tagger with another threshold, limit or mode, sharing its backbone and embedded vocabulary.
+
+        A copy per request is cheap: the vocabulary's text embeddings are built once, here if not yet.
+        """
+        _check_decision(mode, threshold, top)
+        self._scorer  # noqa: B018 - built before copying, so that the copy shares it
+        other = copy.copy(self)
+        other.threshold, other.top, other.mode = threshold, top, mode
+        return other
 
     @property
     def tag_names(self) -> list[str]:

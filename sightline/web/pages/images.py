@@ -127,8 +127,14 @@ async def upload(
             ErrorCode.BadRequestImageBatch,
         )
     uploads = [NewImage(await f.read(), name=f.filename or None) for f in chosen]
-    tag_ids = [*(tag or []), *(t.id for t in tags.ensure_tags(ws, project_id, new_tags.split(",")))]
-    results = images.add_images(ws, project_id, uploads, tags=tag_ids)
+    existing = {t.id for t in tags.list_tags(ws, project_id)} if new_tags.strip() else set()
+    typed = tags.ensure_tags(ws, project_id, new_tags.split(","))
+    results: list[ImageAddResult] = []
+    try:
+        results = images.add_images(ws, project_id, uploads, tags=[*(tag or []), *(t.id for t in typed)])
+    finally:  # every file refused (or the upload failed): the tags it made go too
+        if not any(r.ok for r in results):
+            tags.delete_unused_tags(ws, project_id, [t.id for t in typed if t.id not in existing])
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"results": [_result_json(r) for r in results]})
     return redirect(_images_url(project_id), **_upload_summary(results))

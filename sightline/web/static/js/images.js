@@ -106,9 +106,14 @@ async function uploadAll(event) {
   list.hidden = false;
   done.hidden = true;
   const views = files.map(row);
-  // The first file goes alone, so that new tag names are created once; then a few at a time.
-  const outcomes = [await send(files[0], fields, views[0])];
-  let next = 1;
+  // Files go one by one until one lands, so that new tag names are created once (an upload that adds
+  // nothing makes no tag); then a few at a time.
+  const outcomes = [];
+  let next = 0;
+  while (next < files.length && !outcomes.some(Boolean)) {
+    outcomes[next] = await send(files[next], fields, views[next]);
+    next += 1;
+  }
   async function lane() {
     while (next < files.length) {
       const index = next++;
@@ -120,8 +125,9 @@ async function uploadAll(event) {
   const summary = done.querySelector("a");
   summary.textContent = `${landed} of ${files.length} uploaded: show the images`;
   input.value = "";
-  // The next batch starts clean: new tag names now exist as tags (ticked boxes stay ticked).
-  document.getElementById("new-tags").value = "";
+  // The next batch starts clean: new tag names now exist as tags (ticked boxes stay ticked). When nothing
+  // landed, no tag was made: the names stay typed for the next try.
+  if (landed) document.getElementById("new-tags").value = "";
   await refreshPage();
   done.hidden = false;
   button.disabled = false;
