@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -603,7 +603,13 @@ class _Subset(Sequence):
     def __len__(self) -> int:
         return len(self.positions)
 
-    def __getitem__(self, index: int) -> ImageSource:
+    @overload
+    def __getitem__(self, index: int) -> ImageSource: ...
+    @overload
+    def __getitem__(self, index: slice) -> _Subset: ...
+    def __getitem__(self, index: int | slice) -> ImageSource | _Subset:
+        if isinstance(index, slice):
+            return _Subset(self.items, self.positions[index])
         return self.items[self.positions[index]]
 
 

@@ -142,7 +142,7 @@ def _verdict(result: PredictionView) -> str:
     if result.unknown:
         return "unknown: unlike the training images"
     if result.uncertain:
-        codes = [str(r.get("code", "")).replace("_", " ") for r in result.reasons if r.get("code") != "unknown"]
+        codes = [str(r.code).replace("_", " ") for r in result.reasons if r.code != "unknown"]
         return "uncertain" + (f": {', '.join(codes)}" if codes else "")
     return ""
 
@@ -157,10 +157,10 @@ def print_prediction_rows(paths: list[Path], results: list[PredictionView | Imag
         if isinstance(result, ImageError):
             table.add_row(name, "", "", Text(f"error: {result}", style="red"))
             continue
-        passed = [p for p in result.predictions if p["above_threshold"]]
+        passed = [p for p in result.predictions if p.above_threshold]
         shown = passed or result.predictions[:1]
-        names = Text(", ".join(p["tag_name"] for p in shown), style="" if passed else "grey50")
-        figures = ", ".join(f"{p['probability']:.1%}" for p in shown)
+        names = Text(", ".join(p.tag_name for p in shown), style="" if passed else "grey50")
+        figures = ", ".join(f"{p.probability:.1%}" for p in shown)
         table.add_row(name, names, figures, _verdict(result))
     console.print(table)
     failed = sum(isinstance(r, ImageError) for r in results)

@@ -90,7 +90,7 @@ def _accepted(prediction: PredictionView, multilabel: bool) -> list[str]:
     """The tag(s) "accept" gives the image: those that pass (the top one for Multiclass); none if unknown."""
     if prediction.unknown:
         return []
-    passed = [p["tag_name"] for p in prediction.predictions if p["above_threshold"]]
+    passed = [p.tag_name for p in prediction.predictions if p.above_threshold]
     return passed if multilabel else passed[:1]
 
 
@@ -116,7 +116,7 @@ def _act(
         console.print("  discarded")
         return True
     if answer in ("x", "none"):
-        chosen, new = [review.negative_tag(ws, project_id)], []
+        chosen, new = [review.negative_tag(ws, project_id)], list[str]()
     elif answer in ("a", "accept"):
         if not accepted:
             err_console.print("  nothing to accept: pick the right tag, or x for none of these")

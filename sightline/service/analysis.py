@@ -11,6 +11,7 @@ from sightline.imaging import inspect_image
 
 if TYPE_CHECKING:
     from sightline.tagging import Tagger, TagScore
+    from sightline.tagging.common import Mode
 
 #: The most tags a caller's own list may hold: each one is a text prompt embedded for the request.
 MAX_CUSTOM_TAGS = 100
@@ -54,7 +55,7 @@ def tagger_with(base: Tagger, options: TagOptions) -> Tagger:
         raise InvalidRequestError(f"threshold must be between 0 and 1, not {options.threshold:g}")
     if options.top is not None and options.top < 1:
         raise InvalidRequestError(f"top must be at least 1 (or empty for no limit), not {options.top}")
-    mode = "single" if options.single else "multilabel"
+    mode: Mode = "single" if options.single else "multilabel"
     if not options.tags:
         return base.adjusted(threshold=options.threshold, top=options.top, mode=mode)
     if len(options.tags) > MAX_CUSTOM_TAGS:

@@ -436,7 +436,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
             leaked_images=[(test.keys[t], data.keys[i]) for t, i in found.leaks],
         )
         with ws.session() as session:
-            session.get(Iteration, iteration_id).duplicate_checks = checks.to_json()
+            session.get_one(Iteration, iteration_id).duplicate_checks = checks.to_json()
 
     classifier.fit(
         _BlobImages(ws, data.keys),

@@ -89,7 +89,7 @@ def report_batch_progress(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(renew).rowcount == 1
+    return session.execute(renew).rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def finish_batch_job(
@@ -111,7 +111,7 @@ def finish_batch_job(
         .values(status=status, error=error, finished_at=now, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(finish).rowcount == 1
+    return session.execute(finish).rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def fail_abandoned_batch_jobs(
@@ -135,4 +135,4 @@ def fail_abandoned_batch_jobs(
         )
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount
+    return session.execute(statement).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult

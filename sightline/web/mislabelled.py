@@ -27,6 +27,8 @@ def likely_mislabelled(ws: Workspace, project_id: str) -> tuple[IterationView | 
     if not completed:
         return None, []
     view, report = performance.iteration_report(ws, project_id, completed[-1].id)
+    if report is None:  # a completed iteration has its report; an old one may have lost it
+        return view, []
     issues = reporting.label_issues(report)
     ids = performance.image_ids_by_key(ws, project_id, [i.image_key for i in issues if i.image_key])
     found = {image.id: image for image in images.get_images(ws, project_id, list(ids.values()))}
