@@ -278,7 +278,7 @@ def test_ctrl_c_while_waiting_cancels_the_training(tmp_path: Path, monkeypatch):
         def run_once(self) -> bool:
             return False
 
-    def interrupted(ws, queued):
+    def interrupted(ws, queued, project_ref):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training_commands, "Worker", IdleWorker)

@@ -20,10 +20,10 @@ import onnxruntime
 import pytest
 import test_worker_crash
 from api_server import RunningServer, sightline_server
-from sightline.api.domains import domain_id
 from test_worker_crash import QueuedTraining, WorkerProcess, job_row, kill_mid_training, start_worker  # noqa: F401
 
 from sightline.config import cache_dir
+from sightline.http.domains import domain_id
 from sightline.service import Workspace, images, performance, predictions, projects, tags, training
 from sightline.service.images import NewImage
 from sightline.store import BlobStore, IterationStatus, open_store

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sightline.api.domains import domain_id
 from sqlalchemy import select
 from store_fixtures import fresh_pg_schema_url
 from test_worker_crash import REPOSITORY, WorkerProcess, job_row, warm_model_cache  # noqa: F401 (its fixture)
 
 from sightline.api import load_keys
 from sightline.config import cache_dir
+from sightline.http.domains import domain_id
 from sightline.service import Workspace
 from sightline.service.cleanup import collect_garbage
 from sightline.store import BlobStore, Image, Iteration, IterationStatus, Prediction, open_store

@@ -169,7 +169,7 @@ def test_label_conflicts_and_leaks_are_recorded_when_training_starts(ws):
     copied = next(i.sha256 for i in images.list_images(ws, project.id, take=100) if i.original_name == "square-1.jpg")
     assert second.duplicate_checks.leaked_images == [(leak[0].image.sha256, copied)]
     assert [w.kind for w in duplicate_warnings(second.duplicate_checks)] == ["conflict", "leak"]
-    assert performance.test_set_report(ws, project.id, second.id)["leaked_images"] == [[leak[0].image.sha256, copied]]
+    assert performance.test_set_report(ws, project.id, second.id).leaked_images == [[leak[0].image.sha256, copied]]
 
     found = duplicates.duplicate_report(ws, project.id)
     assert [p.kind for p in found.pairs] == [duplicates.CONFLICT, duplicates.LEAK]

@@ -11,25 +11,18 @@ from collections.abc import Iterator
 import pytest
 from api_server import RunningServer, sightline_server
 from shapes_project import shapes_project
-from web_fixtures import CHROMIUM, CHROMIUM_ARGS, open_page, screenshot, sign_in
+from web_fixtures import launch_chromium, open_page, screenshot, sign_in
 
 from sightline.service import Worker, iterations, predictions, tags, training
 
-FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @pytest.fixture(scope="module")
-def camera_browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *FAKE_CAMERA]
-        )
-        yield launched
-        launched.close()
+def camera_browser(playwright_driver) -> Iterator[object]:
+    launched = launch_chromium(playwright_driver, FAKE_CAMERA)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +81,7 @@ def test_a_camera_photo_is_quick_tested(page, web_server: RunningServer, project
     page.get_by_role("button", name="Test", exact=True).click()
     assert page.locator(".tag-bars li").count() == 3
     (stored,) = predictions.list_predictions(web_server.ws, project_id)
-    assert {p["tag_name"] for p in stored.predictions} == {"circle", "square", "triangle"}
+    assert {p.tag_name for p in stored.predictions} == {"circle", "square", "triangle"}
 
 
 @pytest.mark.parametrize(

@@ -150,9 +150,9 @@ def test_a_day_without_a_terminal(page, web_server: RunningServer) -> None:
     page.get_by_role("button", name="Test").click()
     visit(page, "quicktest")
     (tested,) = predictions.list_predictions(ws, pid)  # the quick test, stored: held to the thresholds just set
-    held = {p["tag_name"]: p for p in tested.predictions}
-    assert held["circle"]["threshold"] == 0.99 and held["square"]["threshold"] == 0.5
-    assert held["circle"]["above_threshold"] == (held["circle"]["probability"] >= 0.99)
+    held = {p.tag_name: p for p in tested.predictions}
+    assert held["circle"].threshold == 0.99 and held["square"].threshold == 0.5
+    assert held["circle"].above_threshold == (held["circle"].probability >= 0.99)
     assert page.get_attribute(".tag-bars li:has(.tag-name:text-is('circle'))", "title") == "threshold 0.99"
     predictions.predict(ws, pid, [to_jpeg(make_lens_cap_image(5))], iteration_id=iteration.id)
 

@@ -31,7 +31,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def playwright_driver() -> Iterator[object]:
+    """One Playwright per test process: a second `sync_playwright()` in the same process refuses to start
+    (its event loop is already running), so every browser is launched from this one."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
         if os.environ.get("CI"):
@@ -40,9 +42,20 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        yield playwright
+
+
+def launch_chromium(playwright_driver, extra_args: tuple[str, ...] = ()) -> object:
+    return playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator[object]:
+    launched = launch_chromium(playwright_driver)
+    yield launched
+    launched.close()
 
 
 class BrowserErrors(list):

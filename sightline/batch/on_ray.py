@@ -99,7 +99,10 @@ def run_ray(
     if decode_cpus == actor_cpus:
         raise ValueError("decode_cpus must differ from actor_cpus, or Ray Data fuses decoding into the actors")
     ds = ds.map_batches(
-        _decode_block,  # type: ignore[arg-type]  # Ray types batch functions loosely fn_kwargs={"spec": spec, "limits": limits}, batch_size=batch_size, num_cpus=decode_cpus
+        _decode_block,  # type: ignore[arg-type]  # Ray types batch functions loosely
+        fn_kwargs={"spec": spec, "limits": limits},
+        batch_size=batch_size,
+        num_cpus=decode_cpus,
     )
     ds = ds.map_batches(
         Predictor,

@@ -150,7 +150,7 @@ def _verdict(result: PredictionView) -> str:
 def print_prediction_rows(paths: list[Path], results: list[PredictionView | ImageError]) -> None:
     """One row per image (a folder's worth): the tags that pass, their probability, and its flag or error."""
     folder = Path(os.path.commonpath([path.parent for path in paths])) if paths else Path()
-    table = Table("image", "predicted", "probability", "note", caption=f"images in {folder}", caption_justify="left")
+    table = Table("image", "predicted", "probability", "note")
     table.columns[0].overflow = "fold"  # a file name is never cut short: people look the file up
     for path, result in zip(paths, results, strict=True):
         name = Text(str(path.relative_to(folder)))
@@ -163,6 +163,7 @@ def print_prediction_rows(paths: list[Path], results: list[PredictionView | Imag
         figures = ", ".join(f"{p.probability:.1%}" for p in shown)
         table.add_row(name, names, figures, _verdict(result))
     console.print(table)
+    console.print(Text(f"images in {folder}"), overflow="fold")  # a long path folds, never widens the screen
     failed = sum(isinstance(r, ImageError) for r in results)
     flagged = sum(not isinstance(r, ImageError) and (r.uncertain or r.unknown) for r in results)
     console.print(f"{len(results)} images: {flagged} to check, {failed} failed")
