@@ -50,13 +50,12 @@ def view_pixels(pixels: np.ndarray, view: str, spec: PreprocessSpec) -> np.ndarr
     raise ValueError(f"unknown view {view!r}: one of flip, {', '.join(_CROP)}")
 
 
-class ViewBackbone(Backbone):
-    """`base` seeing one view of each image; its own fingerprint keeps the view apart in the cache."""
+class _ViewOf(Backbone):
+    """A backbone that embeds through `base`, on the same pixels and in the same space."""
 
-    def __init__(self, base: Backbone, view: str):
-        view_pixels(np.zeros((1, 3, 4, 4), np.float32), view, PreprocessSpec(4, 4))  # unknown views fail now
+    def __init__(self, base: Backbone, view: str, name: str):
         self.base, self.view = base, view
-        self.name, self.spec, self.task, self.labels = f"{base.name}#{view}", base.spec, base.task, base.labels
+        self.name, self.spec, self.task, self.labels = name, base.spec, base.task, base.labels
 
     @property
     def preprocess(self) -> PreprocessSpec:
@@ -65,6 +64,14 @@ class ViewBackbone(Backbone):
     @property
     def dim(self) -> int:
         return self.base.dim
+
+
+class ViewBackbone(_ViewOf):
+    """`base` seeing one view of each image; its own fingerprint keeps the view apart in the cache."""
+
+    def __init__(self, base: Backbone, view: str):
+        view_pixels(np.zeros((1, 3, 4, 4), np.float32), view, PreprocessSpec(4, 4))  # unknown views fail now
+        super().__init__(base, view, f"{base.name}#{view}")
 
     @property
     def fingerprint(self) -> str:
@@ -74,23 +81,14 @@ class ViewBackbone(Backbone):
         return self.base.embed_pixels(view_pixels(pixels, self.view, self.preprocess))
 
 
-class TestTimeViewBackbone(Backbone):
+class TestTimeViewBackbone(_ViewOf):
     """`base` embedding each image as the mean of its unit-length embedding and that of its mirror:
     one forward pass of a batch twice the size, cached under its own fingerprint."""
 
     __test__ = False  # not a pytest class
 
     def __init__(self, base: Backbone, view: str = TEST_TIME_VIEW):
-        self.base, self.view = base, view
-        self.name, self.spec, self.task, self.labels = base.name, base.spec, base.task, base.labels
-
-    @property
-    def preprocess(self) -> PreprocessSpec:
-        return self.base.preprocess
-
-    @property
-    def dim(self) -> int:
-        return self.base.dim
+        super().__init__(base, view, base.name)
 
     @property
     def fingerprint(self) -> str:
