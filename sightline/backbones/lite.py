@@ -181,19 +181,10 @@ class LiteBackbone(Backbone):
             return self._network
 
     def _features_module(self) -> Any:
-        import torch
+        from sightline.backbones.lite_net import FeaturesOnly
 
         network = self.torch_network() if self.device == "cpu" else load_network(self.variant)
-
-        class Features(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.network = network
-
-            def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-                return self.network.features(pixel_values)
-
-        return Features().eval(), network
+        return FeaturesOnly(network).eval(), network
 
     def _export(self, path: Path) -> bool:
         """The features graph, and beside it the last layer (`head.npz`) that labels need."""

@@ -115,3 +115,15 @@ class EfficientNetLite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._fc(self.features(x))
+
+
+class FeaturesOnly(nn.Module):
+    """The network's pooled features (its `features` method) as the module's forward: what the ONNX
+    towers of the packaged and the fine-tuned backbones export."""
+
+    def __init__(self, network: EfficientNetLite) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.network.features(pixel_values)

@@ -29,7 +29,8 @@ from sightline.imaging import PreprocessSpec
 
 if TYPE_CHECKING:
     import onnx
-    import torch
+
+    from sightline.backbones.lite_net import EfficientNetLite
 
 TUNED_VERSION = 1
 _LITE_MEAN, _LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3
@@ -44,7 +45,7 @@ class LiteArchitecture:
     resolution: int
     base: str  # the backbone it started from ("efficientnet-lite0", "tiny-lite")
 
-    def build(self, classes: int = 1) -> torch.nn.Module:
+    def build(self, classes: int = 1) -> EfficientNetLite:
         from sightline.backbones.lite_net import EfficientNetLite
 
         return EfficientNetLite(self.width, self.depth, self.resolution, classes=classes)
@@ -107,14 +108,14 @@ class TunedLiteBackbone(Backbone):
     def fingerprint(self) -> str:
         return self._fingerprint
 
-    def torch_network(self) -> torch.nn.Module:
+    def torch_network(self) -> EfficientNetLite:
         """The float32 network with these weights (a new module each call is not needed: built once)."""
         with self._lock:
             if self._network is None:
                 self._network = self.build_network()
             return self._network
 
-    def build_network(self) -> torch.nn.Module:
+    def build_network(self) -> EfficientNetLite:
         """A fresh float32 network with these weights (for fine-tuning it further, say)."""
         import torch
 
@@ -132,20 +133,10 @@ class TunedLiteBackbone(Backbone):
         return network.eval()
 
     def _export(self, path: Path) -> bool:
-        import torch
-
-        network = self.torch_network()
-
-        class Features(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.network = network
-
-            def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-                return self.network.features(pixel_values)
+        from sightline.backbones.lite_net import FeaturesOnly
 
         size = self.architecture.resolution
-        return export_tower(Features().eval(), (3, size, size), path, name=self.name)
+        return export_tower(FeaturesOnly(self.torch_network()).eval(), (3, size, size), path, name=self.name)
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         session = self._tower.session()
