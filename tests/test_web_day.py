@@ -162,7 +162,7 @@ def test_a_day_without_a_terminal(page, web_server: RunningServer) -> None:
     page.keyboard.press("0")  # the lens-cap photo comes first: none of these
     page.wait_for_selector(".notice >> text=Added to the training set")
     assert any(t.type == "Negative" and t.image_count == 1 for t in tags.list_tags(ws, pid))
-    with page.expect_navigation():
+    with page.expect_navigation(timeout=60_000):  # accepting stores the photo: slow on a loaded 2-core machine
         page.keyboard.press("a")  # the quick-tested photo: accept
     page.wait_for_function("() => !document.querySelector('ul.queue')")
     assert len(predictions.list_predictions(ws, pid, reviewed=True)) == 2
