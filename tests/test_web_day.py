@@ -61,7 +61,12 @@ def visit(page, name: str) -> None:
 
 
 def _drop(page, selector: str, files: list[tuple[str, bytes]]) -> None:
-    """What dragging photos from the desktop onto the drop zone delivers."""
+    """What dragging photos from the desktop onto the drop zone delivers.
+
+    Waits for the drop hint that the page's script shows once it listens: a drop that arrives before
+    (right after a navigation) is lost, and the Upload button then stops at the empty file field.
+    """
+    page.wait_for_selector(f"{selector} .drop-hint", state="visible")
     encoded = [(name, base64.b64encode(data).decode()) for name, data in files]
     transfer = page.evaluate_handle(
         """(files) => {
