@@ -105,6 +105,13 @@ def test_advanced_training_through_the_api_fine_tunes_predicts_and_exports(serve
     pixels = np.zeros((1, 3, 32, 32), dtype=np.float32)
     assert session.run(None, {session.get_inputs()[0].name: pixels})[0].shape[-1] == len(KINDS)
 
+    # Regular on the same images is not "training not needed": it is the comparison the performance page offers
+    regular = api.post(train)
+    assert regular.status_code == 200, regular.text
+    assert _wait(api, project["id"], regular.json())["status"] == "Completed"
+    again = api.post(train)
+    assert again.status_code == 400 and again.json()["code"] == "BadRequestTrainingNotNeeded"
+
 
 def test_advanced_training_is_refused_for_a_backbone_it_cannot_fine_tune(server: RunningServer):
     api = _api(server)

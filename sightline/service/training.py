@@ -120,11 +120,15 @@ class TrainingSet:
     tag_names: tuple[str, ...] = ()
     groups: list[str | None] | None = None  # the project's group-key metadata value per image
 
-    def fingerprint(self, project: Project, test: TrainingSet | None = None) -> str:
+    def fingerprint(self, project: Project, test: TrainingSet | None = None, training_type: str = "Regular") -> str:
         """Equal fingerprints mean "training not needed". A changed test set (`test`) is a reason to
         train again: the user expects figures on the images they just set aside, and a new iteration
-        (a head fit on cached embeddings) keeps each iteration's test report as it was when it finished."""
+        (a head fit on cached embeddings) keeps each iteration's test report as it was when it finished.
+        So is another training type: Advanced after Regular on the same images is the comparison the
+        performance page offers."""
         settings = [str(project.classification_type), project.domain, project.threshold, self._items()]
+        if training_type != "Regular":  # Regular: the fingerprint of earlier versions
+            settings.append(["trainingType", training_type])
         if self.groups is not None:  # declared groups change the evaluation: a reason to train again
             settings.append([project.group_key, sorted(zip(self.keys, map(str, self.groups), strict=True))])
         if test is not None and test.keys:  # no test set: the fingerprint of earlier versions
@@ -236,7 +240,15 @@ def _validate(project: Project, data: TrainingSet) -> None:
         )
 
 
-def _check_can_train(session: Session, project: Project, data: TrainingSet, test: TrainingSet, *, force: bool) -> None:
+def _check_can_train(
+    session: Session,
+    project: Project,
+    data: TrainingSet,
+    test: TrainingSet,
+    *,
+    force: bool,
+    training_type: str = "Regular",
+) -> None:
     """Everything that refuses a new iteration now: one running already, bad data, or nothing changed."""
     active = session.scalar(select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE)))
     if active is not None:
@@ -250,7 +262,7 @@ def _check_can_train(session: Session, project: Project, data: TrainingSet, test
         .order_by(Iteration.created.desc())
         .limit(1)
     )
-    if not force and last is not None and last.training_fingerprint == data.fingerprint(project, test):
+    if not force and last is not None and last.training_fingerprint == data.fingerprint(project, test, training_type):
         raise InvalidRequestError(
             f"training not needed: nothing changed since {last.name} (use force to train anyway)",
             ErrorCode.BadRequestTrainingNotNeeded,
@@ -307,8 +319,8 @@ def start_training(
         _check_options(project, options)
         data = training_set(session, project, options.selected_tags)
         test = training_set(session, project, options.selected_tags, test_set=True)
-        _check_can_train(session, project, data, test, force=force)
-        fingerprint = data.fingerprint(project, test)
+        _check_can_train(session, project, data, test, force=force, training_type=options.training_type)
+        fingerprint = data.fingerprint(project, test, options.training_type)
         iteration = Iteration(
             project_id=project.id,
             name=_free_name(session, project.id),
@@ -414,7 +426,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fine_tune = fine_tune_options(iteration.options)
-        fingerprint = data.fingerprint(project, test)
+        fingerprint = data.fingerprint(project, test, (iteration.options or {}).get("trainingType", "Regular"))
         trained_names = {name for labels in data.labels for name in labels}
         tag_ids = {tag.name: tag.id for tag in project.tags if tag.name in trained_names}
     progress = ProgressRecorder(ws, iteration_id, should_continue)
