@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from api_server import RunningServer, sightline_server
+from playwright.sync_api import expect
 from shapes_project import shapes_project
 from web_fixtures import launch_chromium, open_page, screenshot, sign_in
 
@@ -79,7 +80,7 @@ def test_a_camera_photo_is_quick_tested(page, web_server: RunningServer, project
     assert page.inner_text("[data-camera-status]") == "Photo taken: it is the image to send."
     screenshot(page, "camera-quicktest")
     page.get_by_role("button", name="Test", exact=True).click()
-    assert page.locator(".tag-bars li").count() == 3
+    expect(page.locator(".tag-bars li")).to_have_count(3)  # the answer page, not the one the click leaves
     (stored,) = predictions.list_predictions(web_server.ws, project_id)
     assert {p.tag_name for p in stored.predictions} == {"circle", "square", "triangle"}
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from api_server import RunningServer, sightline_server
+from playwright.sync_api import expect
 from web_fixtures import DESKTOP, PHONE, screenshot
 
 from sightline.service import images, iterations, predictions, projects, tags, thresholds
@@ -137,7 +138,7 @@ def test_a_day_without_a_terminal(page, web_server: RunningServer) -> None:
     page.locator("table.confusion a").first.click()
     visit(page, "confusion-cell")
     page.locator("ul.thumbs a").first.click()
-    assert page.locator("#back-link").count() == 1
+    expect(page.locator("#back-link")).to_have_count(1)
     visit(page, "image")
     page.click("#back-link")
     assert "/performance/confusion" in page.url
@@ -167,6 +168,7 @@ def test_a_day_without_a_terminal(page, web_server: RunningServer) -> None:
     page.keyboard.press("0")  # the lens-cap photo comes first: none of these
     page.wait_for_selector(".notice >> text=Added to the training set")
     assert any(t.type == "Negative" and t.image_count == 1 for t in tags.list_tags(ws, pid))
+    page.wait_for_load_state("load")  # the notice shows before the page's script listens for keys
     with page.expect_navigation(timeout=60_000):  # accepting stores the photo: slow on a loaded 2-core machine
         page.keyboard.press("a")  # the quick-tested photo: accept
     page.wait_for_function("() => !document.querySelector('ul.queue')")

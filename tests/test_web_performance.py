@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from api_server import RunningServer, sightline_server, static_http_server
+from playwright.sync_api import expect
 from shapes_project import shapes_project
 from web_fixtures import open_page, screenshot, sign_in
 
@@ -290,7 +291,7 @@ def test_tagging_a_photo(page, web_server: RunningServer) -> None:
     screenshot(page, "tagging")
     page.set_input_files("#file", files=[{"name": "junk.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"}])
     page.get_by_role("button", name="Get tags").click()
-    assert page.locator(".problem").count() == 1
+    expect(page.locator(".problem")).to_have_count(1)
 
 
 def _tag(page, photo: bytes, **fields: str) -> list[tuple[str, float]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from api_server import RunningServer, sightline_server
+from playwright.sync_api import expect
 
 from sightline.service import images, iterations, predictions, projects
 from sightline.synthetic import make_image, to_jpeg
@@ -60,7 +61,7 @@ def test_the_whole_workflow_in_the_browser(page, web_server: RunningServer, tmp_
     page.get_by_role("link", name="Train", exact=True).click()
     assert "fewer than 15 images" in page.inner_text(".warn")
     page.get_by_role("button", name="Train", exact=True).click()
-    assert page.locator("#running progress").count() == 1
+    expect(page.locator("#running progress")).to_have_count(1)  # the page after the post, not the one it leaves
     page.wait_for_selector("td .badge.good", timeout=90_000)  # the page follows the worker to Completed
     (iteration,) = iterations.list_iterations(ws, project.id)
     assert iteration.status == "Completed"
@@ -79,7 +80,7 @@ def test_the_whole_workflow_in_the_browser(page, web_server: RunningServer, tmp_
     photo = to_jpeg(make_image(["triangle"], seed=4_321, size=96))
     page.set_input_files("#file", files=[{"name": "new.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     page.get_by_role("button", name="Test").click()
-    assert page.locator(".tag-bars li").count() == len(KINDS)
+    expect(page.locator(".tag-bars li")).to_have_count(len(KINDS))
     (stored,) = predictions.list_predictions(ws, project.id)
 
     page.get_by_role("link", name="Publish", exact=True).click()
