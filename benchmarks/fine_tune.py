@@ -82,12 +82,14 @@ def held_out(clf: Classifier, x_test: list[bytes], y_test: list[str]) -> tuple[f
 
 
 def run(args: argparse.Namespace) -> None:
-    out = RESULTS / "fine_tune.md"
+    out = RESULTS / args.out
     header = (
         f"# Advanced training: LP-FT fine-tuning vs the frozen head ({BASE})\n\nMachine: {machine()}; "
-        "the 2 cores were shared with six other developers' jobs (load average 5-10): times are slow and "
-        f"noisy; torch and ONNX Runtime ran on 1 thread.\n\nFine-tuning settings: input {args.resolution} px "
-        f"(the frozen head uses the network's 224 px), at most {args.epochs} epochs, patience 2, batch 16, "
+        f"load average {os.getloadavg()[0]:.1f} on 2 cores at the start (above 2, other jobs shared the CPUs: "
+        "times are slow and noisy); torch and ONNX Runtime ran on 1 thread.\n\n"
+        f"Fine-tuning settings: input {args.resolution} px "
+        f"(the frozen head uses the network's 224 px), at most {args.epochs} epochs, patience {args.patience}, "
+        "batch 16, "
         f"AdamW (backbone lr {FineTuneOptions.backbone_lr}, head {FineTuneOptions.head_lr}), BatchNorm "
         f"statistics frozen, at most {args.budget15:.0f} s (15 shots) / {args.budget50:.0f} s (50 shots) of "
         f"fine-tuning per draw. Scored on {args.test_per_tag or 'all'} held-out test/ images per tag, new to both "
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> None:
             with Timer() as frozen_time:
                 frozen = Classifier(BASE, cache=frozen_cache).fit(x_train, y_train)
             frozen_acc, frozen_ece = held_out(frozen, x_test, y_test)
-            options = FineTuneOptions(max_epochs=args.epochs, patience=2, resolution=args.resolution,
+            options = FineTuneOptions(max_epochs=args.epochs, patience=args.patience, resolution=args.resolution,
                                       budget_seconds=budgets[name], random_state=draw)  # fmt: skip
             with Timer() as tuned_time:
                 tuned = Classifier(BASE, fine_tune=options, cache=frozen_cache).fit(x_train, y_train)
@@ -129,6 +131,7 @@ def run(args: argparse.Namespace) -> None:
             write(done=False)
     write(done=True)
     print(out.read_text())
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 def _summary(rows: list[list[object]]) -> str:
@@ -149,9 +152,13 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--resolution", type=int, default=96)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--patience", type=int, default=2, help=f"epochs without gain (product: {FineTuneOptions.patience})"
+    )
     parser.add_argument("--budget15", type=float, default=120.0, help="seconds of fine-tuning per 15-shot draw")
     parser.add_argument("--budget50", type=float, default=300.0, help="seconds of fine-tuning per 50-shot draw")
     parser.add_argument("--sets", default="fabric15,clothing15,clothing50")
+    parser.add_argument("--out", default="fine_tune.md", help="file name under benchmarks/results/")
     parser.add_argument("--test-per-tag", type=int, default=25, help="held-out images per tag (0: all of test/)")
     started = time.perf_counter()
     run(parser.parse_args())
