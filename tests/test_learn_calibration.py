@@ -63,6 +63,28 @@ def test_platt_stays_sane_for_a_tag_without_positives(rng):
     assert scaler.transform(scores)[:, 1].max() < 0.2  # never seen: low, but not an infinite logit
 
 
+def test_platt_keeps_the_ranking_of_a_tag_whose_held_out_scores_mislead(rng):
+    # out-of-fold scores that rank a tag backwards: the earlier fit put its slope on 0, every image then
+    # got the same probability and the tag's average precision fell to its frequency
+    good = rng.normal(size=40)
+    Y = np.column_stack([rng.random(40) < expit(2 * good), rng.random(40) < 0.3]).astype(int)
+    backwards = np.where(Y[:, 1] > 0, -1.0, 1.0) + rng.normal(size=40)
+    scaler = PlattScaler().fit(np.column_stack([3 * good, backwards]), Y)
+    assert (scaler.slope_ > 0).all()
+    scores = np.linspace(-3, 3, 7)
+    probs = scaler.transform(np.column_stack([scores, scores]))
+    assert (np.diff(probs, axis=0) > 0).all()  # strictly increasing: no ties for any tag
+
+
+def test_platt_pools_the_slopes_of_tags_with_few_images(rng):
+    true_scores = rng.normal(size=(30, 4))
+    Y = (rng.random(true_scores.shape) < expit(true_scores)).astype(int)
+    over_confident = 4.0 * true_scores  # the same over-confidence in every tag
+    pooled = PlattScaler().fit(over_confident, Y).slope_
+    separate = PlattScaler(tag_ridge=0.0).fit(over_confident, Y).slope_
+    assert np.ptp(np.log(pooled)) < 0.25 * np.ptp(np.log(separate))
+
+
 def test_platt_lowers_calibration_error_of_over_confident_tags(rng):
     true_scores = rng.normal(size=(6_000, 4))
     Y = (rng.random(true_scores.shape) < expit(true_scores - 1.0)).astype(int)
