@@ -152,3 +152,27 @@ def test_stored_options_become_fine_tuning_settings():
     for bad in ("ten minutes", "0m", "-5s"):
         with pytest.raises(ValueError):
             parse_budget(bad)
+
+
+def test_the_calibration_refitted_on_the_validation_fold_serves_a_head_of_the_same_scale():
+    """The temperature is fitted for the head trained without the validation fold: the model's head must
+    share its C, or the temperature rescales logits of another size (near-uniform probabilities)."""
+    from sightline.finetune.calibration import recalibrate_on_validation
+    from sightline.learn import train_model
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    y = np.repeat(np.arange(3), 12)
+    X = centres[y] + 0.8 * rng.normal(size=(len(y), 16))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    validation = np.zeros(len(y), dtype=bool)
+    validation[::4] = True
+    model = train_model(X, y, KINDS, multilabel=False, c_grid=(0.01,))  # a C search that landed elsewhere
+    part = train_model(X[~validation], y[~validation], KINDS, multilabel=False)
+    assert part.head.C != 0.01
+
+    assert recalibrate_on_validation(model, X, y, validation)
+    assert model.head.C == part.head.C
+    assert model.calibrator.n_samples_ == validation.sum()
+    confidence = model.predict_proba(X[validation]).max(axis=1).mean()
+    assert confidence > 1 / 3 + 0.1  # separable classes: far from uniform

@@ -4,6 +4,12 @@ Regular training calibrates on out-of-fold logits. After fine-tuning, the traini
 come from a network fitted to those very images: they separate better than new images will, and a
 calibrator fitted on them is over-confident. The validation fold of fine-tuning is new to the network,
 so a head fitted on the other images and scored on that fold gives honest logits to calibrate on.
+
+A calibrator is a map for one head's logits: the model's head is then refitted on every image with
+that head's C, so its logits keep their scale. Applied to a head with a C of its own search, it was wrong
+by the ratio of their scales (C 1000 against 1 on one fabric draw: held-out ECE 0.47, every probability
+near uniform). Using the calibrated head itself, fitted without the validation fold (a fifth of the
+images), cost 5 points of accuracy on that draw (0.669 against 0.717) for an ECE of 0.13 against 0.16.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from sklearn.base import clone
 
 from sightline.errors import TrainingError
 from sightline.learn import TrainedModel, train_model
@@ -23,8 +30,8 @@ def recalibrate_on_validation(
     model: TrainedModel, X: np.ndarray, Y: np.ndarray, validation: np.ndarray, *, random_state: int = 0
 ) -> bool:
     """Replace `model.calibrator` by one fitted on the validation rows (boolean mask over X) of a head
-    trained on the other rows. False (and the model unchanged, with a warning) when the training rows
-    are too few to train a head on."""
+    trained on the other rows, and `model.head` by a head with that one's C fitted on every row. False
+    (and the model unchanged, with a warning) when the training rows are too few to train a head on."""
     if not validation.any() or validation.all():
         return False
     try:
@@ -37,6 +44,7 @@ def recalibrate_on_validation(
             "its probabilities may be over-confident."
         )
         return False
+    model.head = clone(part.head).fit(X, Y)
     model.calibrator = make_calibrator(multilabel=model.multilabel).fit(part.head.logits(X[validation]), Y[validation])
     model.warnings.append(
         "Fine-tuned: the cross-validated figures are computed on embeddings of images the network was "
