@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sightline.learn import NoveltyScorer
+from sightline.learn.novelty import normalising_power
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -87,3 +88,21 @@ def test_a_sampled_reference_set_gives_similar_scores(clusters):
     sampled = NoveltyScorer(max_reference=200).fit(train)
     assert len(sampled.reference_distances_) == 200
     assert np.abs(sampled.score(held_out) - full).mean() < 0.05
+
+
+def test_the_log_is_kept_unless_the_distances_reject_it():
+    """The power is fitted only when the log is outside its 95% interval: a noisy power from 50 images
+    would move the fitted tail more than it corrects it."""
+    rng = np.random.default_rng(0)
+    assert normalising_power(np.exp(rng.normal(-1.0, 0.3, 50))) == 0.0  # log-normal: the log fits
+    assert normalising_power(rng.normal(0.5, 0.05, 2000)) == pytest.approx(1.0, abs=0.3)  # normal: power 1
+    assert normalising_power(np.full(10, 0.3)) == 0.0  # nothing to fit
+
+
+def test_duplicate_training_images_keep_scores_finite_and_in_domain_images_unflagged(clusters):
+    train, held_out = clusters
+    train = np.r_[train, train[:20]]  # duplicates sit at distance 0 from their copy
+    scorer = NoveltyScorer(k=1).fit(train, np.eye(2)[np.arange(len(train)) % 2])
+    scores = scorer.score(held_out)
+    assert np.isfinite(scores).all() and np.all(np.abs(scorer.powers_) <= 2.0)
+    assert (scores >= 0.99).mean() < 0.05

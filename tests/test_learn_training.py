@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -11,7 +12,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from sightline.errors import InvalidLabelsError, ModelFileError, NotEnoughImagesError, TrainingError
-from sightline.learn import EvaluationReport, TrainedModel, train_model
+from sightline.learn import EvaluationReport, NoveltyScorer, TrainedModel, train_model
 from sightline.learn.crossval import assign_folds
 
 
@@ -216,6 +217,18 @@ def test_saved_arrays_give_identical_predictions(which, request):
     assert loaded.decide(X[:5]) == model.decide(X[:5])
     assert loaded.report == model.report and loaded.warnings == model.warnings
     assert arrays["novelty_embeddings"].dtype == np.float16
+
+
+def test_a_model_saved_before_the_fitted_powers_loads_and_scores_as_it_did(multiclass_model):
+    """Models saved without ``novelty_powers`` standardised the log of both distances: power 0."""
+    model, X, y = multiclass_model
+    before = NoveltyScorer(fit_power=False).fit(model.novelty.embeddings_, np.eye(4)[y])
+    arrays, meta = dataclasses.replace(model, novelty=before).to_arrays()
+    del arrays["novelty_powers"]
+    loaded = TrainedModel.from_arrays(arrays, meta)
+    np.testing.assert_array_equal(loaded.novelty.powers_, [0.0, 0.0])
+    probe = np.r_[X[:10], unit(np.random.default_rng(3).normal(size=(5, X.shape[1])))]
+    np.testing.assert_allclose(loaded.unknown_scores(probe), before.score(probe), atol=1e-12)
 
 
 def test_damaged_saved_models_raise_model_file_error(multiclass_model):

@@ -138,6 +138,7 @@ class TrainedModel:
             "novelty_reference_distances": self.novelty.reference_distances_,
             "novelty_group_sums": self.novelty.group_sums_,
             "novelty_group_counts": self.novelty.group_counts_,
+            "novelty_powers": self.novelty.powers_,
             "novelty_stats": np.concatenate(
                 [self.novelty.knn_stats_, self.novelty.mean_stats_, self.novelty.combined_stats_]
             ),
@@ -196,6 +197,9 @@ class TrainedModel:
         novelty = NoveltyScorer(k=int(meta["novelty_k"]))
         novelty.embeddings_ = np.asarray(arrays["novelty_embeddings"]).astype(np.float32)
         novelty.reference_distances_ = np.asarray(arrays["novelty_reference_distances"], dtype=np.float64)
+        # saved before the fitted Box-Cox powers: the log of both distances (power 0), as then
+        powers = arrays["novelty_powers"] if "novelty_powers" in arrays else np.zeros(2)
+        novelty.powers_ = np.asarray(powers, dtype=np.float64).reshape(2)
         if "novelty_stats" in arrays:
             stats = np.asarray(arrays["novelty_stats"], dtype=np.float64).reshape(3, 2)
             novelty.knn_stats_, novelty.mean_stats_, novelty.combined_stats_ = stats
