@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> None:
         f"Fine-tuning settings: input {args.resolution} px "
         f"(the frozen head uses the network's 224 px), at most {args.epochs} epochs, patience {args.patience}, "
         "batch 16, "
-        f"AdamW (backbone lr {FineTuneOptions.backbone_lr}, head {FineTuneOptions.head_lr}), BatchNorm "
+        f"AdamW (backbone lr {args.backbone_lr}, head {FineTuneOptions.head_lr}), BatchNorm "
         f"statistics frozen, at most {args.budget15:.0f} s (15 shots) / {args.budget50:.0f} s (50 shots) of "
         f"fine-tuning per draw. Scored on {args.test_per_tag or 'all'} held-out test/ images per tag, new to both "
         "models. 'val' is the fine-tuning's own validation fold: the frozen bar (the better of a probe on the "
@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> None:
                 frozen = Classifier(BASE, cache=frozen_cache).fit(x_train, y_train)
             frozen_acc, frozen_ece = held_out(frozen, x_test, y_test)
             options = FineTuneOptions(max_epochs=args.epochs, patience=args.patience, resolution=args.resolution,
+                                      backbone_lr=args.backbone_lr,
                                       budget_seconds=budgets[name], random_state=draw)  # fmt: skip
             with Timer() as tuned_time:
                 tuned = Classifier(BASE, fine_tune=options, cache=frozen_cache).fit(x_train, y_train)
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument(
         "--patience", type=int, default=2, help=f"epochs without gain (product: {FineTuneOptions.patience})"
     )
+    parser.add_argument("--backbone-lr", type=float, default=FineTuneOptions.backbone_lr)
     parser.add_argument("--budget15", type=float, default=120.0, help="seconds of fine-tuning per 15-shot draw")
     parser.add_argument("--budget50", type=float, default=300.0, help="seconds of fine-tuning per 50-shot draw")
     parser.add_argument("--sets", default="fabric15,clothing15,clothing50")
