@@ -83,10 +83,12 @@ def held_out(clf: Classifier, x_test: list[bytes], y_test: list[str]) -> tuple[f
 
 def run(args: argparse.Namespace) -> None:
     out = RESULTS / args.out
+    load = os.getloadavg()[0]
+    shared = " (other jobs shared the CPUs: times are slow and noisy)" if load > 2 else ""
     header = (
         f"# Advanced training: LP-FT fine-tuning vs the frozen head ({BASE})\n\nMachine: {machine()}; "
-        f"load average {os.getloadavg()[0]:.1f} on 2 cores at the start (above 2, other jobs shared the CPUs: "
-        "times are slow and noisy); torch and ONNX Runtime ran on 1 thread.\n\n"
+        f"load average {load:.1f} on 2 cores at the start{shared}; "
+        "torch and ONNX Runtime ran on 1 thread.\n\n"
         f"Fine-tuning settings: input {args.resolution} px "
         f"(the frozen head uses the network's 224 px), at most {args.epochs} epochs, patience {args.patience}, "
         "batch 16, "
