@@ -110,10 +110,10 @@ class NoveltyScorer(BaseEstimator):
         return ndtr(z)
 
     def _knn_z(self, distances: np.ndarray) -> np.ndarray:
-        return (boxcox_transform(distances, self.powers_[0]) - self.knn_stats_[0]) / self.knn_stats_[1]
+        return standardised(distances, self.powers_[0], self.knn_stats_)
 
     def _mean_z(self, distances: np.ndarray) -> np.ndarray:
-        return (boxcox_transform(distances, self.powers_[1]) - self.mean_stats_[0]) / self.mean_stats_[1]
+        return standardised(distances, self.powers_[1], self.mean_stats_)
 
     def _mean_distance(self, queries: np.ndarray, leave_out: np.ndarray | None = None) -> np.ndarray:
         """Cosine distance to the nearest tag mean; ``leave_out[i]`` removes query i from its own tags' means
@@ -153,6 +153,11 @@ def spread_stats(values: np.ndarray) -> np.ndarray:
     if len(values) < 2:
         return np.array([float(values.mean()) if len(values) else 0.0, 1.0])
     return np.array([float(values.mean()), max(float(values.std(ddof=1)), _MIN_SPREAD)])
+
+
+def standardised(distances: np.ndarray, power: float, stats: np.ndarray) -> np.ndarray:
+    """Box-Cox transformed `distances` (power 0: the log), standardised by `stats` ([mean, spread])."""
+    return (boxcox_transform(distances, power) - stats[0]) / stats[1]
 
 
 def normalising_power(distances: np.ndarray) -> float:

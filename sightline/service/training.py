@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from sightline.codes import ErrorCode
 from sightline.errors import ConflictError, InvalidRequestError, NotEnoughImagesError, NotFoundError, SightlineError
 from sightline.learn.rules import MIN_IMAGES_PER_TAG, image_count_warnings
-from sightline.service.advanced import check_fine_tunable, fine_tune_options
+from sightline.service.advanced import ADVANCED, check_fine_tunable, fine_tune_options
 from sightline.service.projects import find_project_row
 from sightline.service.tags import tag_not_found
 from sightline.service.views import DuplicateChecks, IterationView
@@ -83,14 +83,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _check_options(project: Project, options: TrainingOptions) -> None:
-    if options.training_type not in ("Regular", "Advanced"):
+    if options.training_type not in ("Regular", ADVANCED):
         raise InvalidRequestError(f"trainingType must be Regular or Advanced, not {options.training_type!r}")
-    if options.training_type == "Advanced" and options.reserved_budget_in_hours < 1:
+    if options.training_type == ADVANCED and options.reserved_budget_in_hours < 1:
         raise InvalidRequestError(
             "Advanced training needs reservedBudgetInHours of at least 1",
             ErrorCode.BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining,
         )
-    if options.training_type == "Advanced":
+    if options.training_type == ADVANCED:
         check_fine_tunable(project.domain)
     if options.notification_email_address is not None and not _EMAIL.match(options.notification_email_address):
         raise InvalidRequestError(
@@ -120,15 +120,15 @@ class TrainingSet:
     tag_names: tuple[str, ...] = ()
     groups: list[str | None] | None = None  # the project's group-key metadata value per image
 
-    def fingerprint(self, project: Project, test: TrainingSet | None = None, training_type: str = "Regular") -> str:
+    def fingerprint(self, project: Project, test: TrainingSet | None = None, *, advanced: bool = False) -> str:
         """Equal fingerprints mean "training not needed". A changed test set (`test`) is a reason to
         train again: the user expects figures on the images they just set aside, and a new iteration
         (a head fit on cached embeddings) keeps each iteration's test report as it was when it finished.
-        So is another training type: Advanced after Regular on the same images is the comparison the
-        performance page offers."""
+        So is the other training type (`advanced`): Advanced after Regular on the same images is the
+        comparison the performance page offers."""
         settings = [str(project.classification_type), project.domain, project.threshold, self._items()]
-        if training_type != "Regular":  # Regular: the fingerprint of earlier versions
-            settings.append(["trainingType", training_type])
+        if advanced:  # Regular: the fingerprint of earlier versions
+            settings.append(["trainingType", ADVANCED])
         if self.groups is not None:  # declared groups change the evaluation: a reason to train again
             settings.append([project.group_key, sorted(zip(self.keys, map(str, self.groups), strict=True))])
         if test is not None and test.keys:  # no test set: the fingerprint of earlier versions
@@ -240,16 +240,9 @@ def _validate(project: Project, data: TrainingSet) -> None:
         )
 
 
-def _check_can_train(
-    session: Session,
-    project: Project,
-    data: TrainingSet,
-    test: TrainingSet,
-    *,
-    force: bool,
-    training_type: str = "Regular",
-) -> None:
-    """Everything that refuses a new iteration now: one running already, bad data, or nothing changed."""
+def _check_can_train(session: Session, project: Project, data: TrainingSet, fingerprint: str, *, force: bool) -> None:
+    """Everything that refuses a new iteration now: one running already, bad data, or nothing changed
+    (the last completed iteration has this `fingerprint`)."""
     active = session.scalar(select(Iteration).where(Iteration.project_id == project.id, Iteration.status.in_(_ACTIVE)))
     if active is not None:
         raise ConflictError(
@@ -262,7 +255,7 @@ def _check_can_train(
         .order_by(Iteration.created.desc())
         .limit(1)
     )
-    if not force and last is not None and last.training_fingerprint == data.fingerprint(project, test, training_type):
+    if not force and last is not None and last.training_fingerprint == fingerprint:
         raise InvalidRequestError(
             f"training not needed: nothing changed since {last.name} (use force to train anyway)",
             ErrorCode.BadRequestTrainingNotNeeded,
@@ -300,7 +293,7 @@ def preflight(ws: Workspace, project_id: str) -> TrainingPreflight:
         refusal = code = None
         try:
             test = training_set(session, project, test_set=True)
-            _check_can_train(session, project, data, test, force=False)
+            _check_can_train(session, project, data, data.fingerprint(project, test), force=False)
         except SightlineError as error:
             refusal, code = str(error), error.code
     warnings = image_count_warnings({name: n for name, n in counts.items() if n > 0})
@@ -319,8 +312,8 @@ def start_training(
         _check_options(project, options)
         data = training_set(session, project, options.selected_tags)
         test = training_set(session, project, options.selected_tags, test_set=True)
-        _check_can_train(session, project, data, test, force=force, training_type=options.training_type)
-        fingerprint = data.fingerprint(project, test, options.training_type)
+        fingerprint = data.fingerprint(project, test, advanced=options.training_type == ADVANCED)
+        _check_can_train(session, project, data, fingerprint, force=force)
         iteration = Iteration(
             project_id=project.id,
             name=_free_name(session, project.id),
@@ -426,7 +419,7 @@ def run_training_job(ws: Workspace, iteration_id: str, should_continue: Callable
         multilabel = project.classification_type == ClassificationType.MULTILABEL
         threshold, domain = project.threshold, iteration.domain
         fine_tune = fine_tune_options(iteration.options)
-        fingerprint = data.fingerprint(project, test, (iteration.options or {}).get("trainingType", "Regular"))
+        fingerprint = data.fingerprint(project, test, advanced=fine_tune is not None)
         trained_names = {name for labels in data.labels for name in labels}
         tag_ids = {tag.name: tag.id for tag in project.tags if tag.name in trained_names}
     progress = ProgressRecorder(ws, iteration_id, should_continue)
