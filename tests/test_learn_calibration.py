@@ -34,6 +34,17 @@ def test_temperature_recovers_a_known_temperature(rng):
     np.testing.assert_allclose(scaler.transform(logits).sum(axis=1), 1.0)
 
 
+def test_temperature_prior_holds_few_images_near_the_heads_scale_and_yields_to_many(rng):
+    """prior_strength pulls log T toward 0 like that many pseudo-observations: 20 images move T
+    little, 20,000 images recover the true temperature all the same."""
+    logits = 3.0 * rng.normal(size=(20_000, 5))
+    y = sample_classes(softmax(logits / 2.5, axis=1), rng)
+    few_free = TemperatureScaler().fit(logits[:20], y[:20]).temperature_
+    few_held = TemperatureScaler(prior_strength=50.0).fit(logits[:20], y[:20]).temperature_
+    assert abs(np.log(few_held)) < abs(np.log(few_free))
+    assert TemperatureScaler(prior_strength=50.0).fit(logits, y).temperature_ == pytest.approx(2.5, rel=0.05)
+
+
 def test_temperature_scaling_fixes_an_over_confident_model(rng):
     true_logits = rng.normal(size=(5_000, 4))
     y = sample_classes(softmax(true_logits, axis=1), rng)

@@ -10,6 +10,11 @@ that head's C, so its logits keep their scale. Applied to a head with a C of its
 by the ratio of their scales (C 1000 against 1 on one fabric draw: held-out ECE 0.47, every probability
 near uniform). Using the calibrated head itself, fitted without the validation fold (a fifth of the
 images), cost 5 points of accuracy on that draw (0.669 against 0.717) for an ECE of 0.13 against 0.16.
+
+The fold is small (18-30 images at 15 per tag), and one temperature fitted on it alone swung both ways
+(0.26 to 2.6, against held-out optima near 1): it is held toward the head's own scale by a prior worth
+VALIDATION_TEMPERATURE_PRIOR pseudo-observations (`TemperatureScaler.prior_strength`), chosen in
+benchmarks/results/fine_tune_calibration.md.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from sightline.learn import TrainedModel, train_model
 from sightline.learn.calibration import make_calibrator
 
 log = logging.getLogger(__name__)
+
+#: `TemperatureScaler.prior_strength` of the validation-fold calibration (see the module docstring).
+VALIDATION_TEMPERATURE_PRIOR = 5.0
 
 
 def recalibrate_on_validation(
@@ -45,7 +53,8 @@ def recalibrate_on_validation(
         )
         return False
     model.head = clone(part.head).fit(X, Y)
-    model.calibrator = make_calibrator(multilabel=model.multilabel).fit(part.head.logits(X[validation]), Y[validation])
+    calibrator = make_calibrator(multilabel=model.multilabel, temperature_prior=VALIDATION_TEMPERATURE_PRIOR)
+    model.calibrator = calibrator.fit(part.head.logits(X[validation]), Y[validation])
     model.warnings.append(
         "Fine-tuned: the cross-validated figures are computed on embeddings of images the network was "
         "fine-tuned on and are optimistic; the fine-tuning validation fold (report 'fine_tune') is the "

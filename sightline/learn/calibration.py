@@ -39,11 +39,18 @@ def evidence_bound(probs: np.ndarray, n_samples: int, n_outcomes: int) -> np.nda
 
 
 class TemperatureScaler(BaseEstimator):
-    """Multiclass calibration: probabilities = softmax(logits / T), T fitted by minimum NLL."""
+    """Multiclass calibration: probabilities = softmax(logits / T), T fitted by minimum NLL.
 
-    def __init__(self, min_temperature: float = 0.05, max_temperature: float = 100.0):
+    ``prior_strength`` > 0 adds ``prior_strength/2 * log(T)^2`` to the summed NLL: a Gaussian prior
+    that keeps the head's own scale (T = 1) unless the evidence outweighs it. Out-of-fold logits of
+    every training image need none; a fine-tuning validation fold of 20-40 images does (its fitted T
+    swings with a handful of images: see `sightline.finetune.calibration`).
+    """
+
+    def __init__(self, min_temperature: float = 0.05, max_temperature: float = 100.0, prior_strength: float = 0.0):
         self.min_temperature = min_temperature
         self.max_temperature = max_temperature
+        self.prior_strength = prior_strength
 
     def fit(self, logits: np.ndarray, y: np.ndarray) -> TemperatureScaler:
         """logits: (n, k) out-of-fold logits; y: (n,) class indices."""
@@ -52,7 +59,8 @@ class TemperatureScaler(BaseEstimator):
         y = np.asarray(y, dtype=np.intp)
 
         def negative_log_likelihood(log_temperature: float) -> float:
-            return -np.mean(log_softmax(logits / np.exp(log_temperature), axis=1)[rows, y])
+            fit = -np.sum(log_softmax(logits / np.exp(log_temperature), axis=1)[rows, y])
+            return float(fit + self.prior_strength / 2 * log_temperature**2) / len(logits)
 
         result = minimize_scalar(
             negative_log_likelihood,
@@ -126,9 +134,10 @@ class PlattScaler(BaseEstimator):
         return evidence_bound(probs, self.n_samples_, 2)  # each tag: present or not
 
 
-def make_calibrator(*, multilabel: bool) -> TemperatureScaler | PlattScaler:
-    """The calibrator that fits the head: per tag for Multilabel, one temperature for Multiclass."""
-    return PlattScaler() if multilabel else TemperatureScaler()
+def make_calibrator(*, multilabel: bool, temperature_prior: float = 0.0) -> TemperatureScaler | PlattScaler:
+    """The calibrator that fits the head: per tag for Multilabel, one temperature for Multiclass
+    (`temperature_prior`: its `prior_strength`)."""
+    return PlattScaler() if multilabel else TemperatureScaler(prior_strength=temperature_prior)
 
 
 # --- measuring calibration ---------------------------------------------------------------------
