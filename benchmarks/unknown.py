@@ -1,24 +1,24 @@
-"""Does `unknown` catch unrelated photos without flagging in-domain ones? Measured at 5 and 15 shots.
+"""Does `unknown` catch unrelated photos without flagging in-domain ones? Measured at 5 to 30 shots.
 
-Models are trained on clothing-dataset-small (5 or 15 images per class drawn from train/; 3 draws unless
---draws says) and meet (a) every photo of test/ (in-domain: should not be flagged) and (b) unrelated
-images: the shared test images with flips, crops, a rotation and a blur (54), synthetic scenes and shapes
-(60), smooth noise textures (20) and lens-cap shots (5). Targets (issue 13): >= 95% of unrelated flagged, <= 2% of
-in-domain flagged, <= 2% of unrelated returned above_threshold without a flag.
+Models are trained on clothing-dataset-small (5, 10, 15 or 30 images per class, 10 classes, drawn from
+train/; 3 draws unless --draws says) and meet (a) every photo of test/ (in-domain: should not be flagged)
+and (b) unrelated images: the shared test images with flips, crops, a rotation and a blur (54), synthetic
+scenes and shapes (60), smooth noise textures (20) and lens-cap shots (5). Targets (issue 13): >= 95% of
+unrelated flagged, <= 2% of in-domain flagged, <= 2% of unrelated returned above_threshold without a flag.
 
 Scorers compared on the same draws (each flags at its own 0.99):
-* `sightline`: the shipped `NoveltyScorer`: the larger of the two standardised distances below (each
-  Box-Cox transformed: the log, or the fitted power where the log is outside its 95% interval),
-  standardised again against the training images' own and fitted the same way.
-* `sightline, log distances (before)`: the same with the log of both distances always (as shipped
-  before the fitted powers).
-* `gauss-combined-boxcox-always`: as `sightline`, with the maximum-likelihood power always used.
-* `gennorm-tails (candidate)`: as `gauss-combined-boxcox-always`, with a generalised normal (maximum-
-  likelihood shape within [1, 8]; 2 is the normal) fitted to each transformed distance in place of the
-  normal: EfficientNet-Lite0's leave-one-out distances are lighter-tailed than normal (fitted shapes
-  around 3.5), so a normal tail put the 0.99 cut far beyond the in-domain photos; MobileNetV1's are
-  about normal (shape about 2). `gennorm-tails, shape <= 3 (candidate)`: the shape kept within [1, 3].
-  Candidates only: the shipped scorer is unchanged.
+* `sightline (shipped)`: the shipped `NoveltyScorer` (through the trained model): the larger of two
+  standardised distances (k-NN and tag mean; each Box-Cox transformed), standardised again against the
+  training images' own. From SHAPE_MIN_REFERENCE (150) training images on, each distance's tail is a
+  fitted generalised normal (maximum-likelihood power and shape); below, a normal (the log unless the
+  log is outside its 95% interval).
+* `sightline, normal tails (before)`, `sightline, generalised-normal tails always`: the same scorer with
+  the normal tail at every size (as shipped before the fitted shapes), or the fitted shape at every size:
+  the comparison behind the cut-off. EfficientNet-Lite0's leave-one-out distances are lighter-tailed than
+  a normal (fitted shapes around 3.5), so the normal put the 0.99 cut far beyond the in-domain photos;
+  with 50, 100 or 120 reference images the fitted shape is too noisy (worst draws flag 10%, 4.6% and
+  3.8%; 12 and 20 shots: results/unknown*_cutoff_draws13.md).
+* `sightline, log distances and normal tails (before)`: the log of both distances always, normal tails.
 * `conformal-rank-knn5 (before)`: what shipped before issue 13: the rank of the mean cosine distance to the
   5 nearest training images among the training images' leave-one-out distances.
 * `gauss-knn5`, `gauss-class-mean`: that distance, or the distance to the nearest class mean, with its
@@ -32,7 +32,7 @@ AUROC (in-domain vs unrelated) says how separable the evidence is at all, whatev
 column is the share of unrelated images flagged by a cut chosen in hindsight to flag 2% of in-domain
 test photos: the most any calibration of that evidence could reach at the target false-flag rate.
 
-    python benchmarks/unknown.py [--backbone efficientnet-lite0] [--draws 13] [--out unknown_lite0]
+    python benchmarks/unknown.py [--backbone efficientnet-lite0] [--draws 13] [--shots 5,15] [--out unknown_lite0]
 
 The default backbone is the MobileNetV1 ONNX file of ../shared/models (benchmarks/results/unknown.md);
 any backbone name `Classifier` takes (`efficientnet-lite0`, `hf:...`) measures the same on its features.
@@ -49,9 +49,8 @@ from pathlib import Path
 import numpy as np
 from _common import EMBEDDING_MODEL, MODELS, class_folders, markdown_table, require_shared, write_result
 from PIL import Image, ImageFilter
-from scipy.special import boxcox as boxcox_transform
 from scipy.special import logsumexp
-from scipy.stats import boxcox, gennorm, norm
+from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
 
@@ -59,10 +58,6 @@ from sightline import Classifier
 from sightline.backbones import l2_normalize
 from sightline.learn import NoveltyScorer, train_model
 from sightline.synthetic import make_image, make_lens_cap_image, make_unrelated_image, to_jpeg
-
-SHOTS = (5, 15)
-#: Standard scores are kept within this (a tail probability underflows to 0 beyond it).
-_Z_LIMIT = 37.0
 
 
 def _jpeg(image: Image.Image) -> bytes:
@@ -126,29 +121,6 @@ def _standardised(reference: np.ndarray, *others: np.ndarray) -> list[np.ndarray
     return [(np.log(x) - mu) / sd for x in (reference, *others)]
 
 
-def _boxcox_standardised(reference: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Like `_standardised` with the maximum-likelihood Box-Cox power in place of the log."""
-    power = boxcox(reference)[1]
-    return _standardised(*[np.exp(boxcox_transform(x, power)) for x in (reference, *others)])
-
-
-def _gennorm_standardised(reference: np.ndarray, *others: np.ndarray, max_shape: float) -> list[np.ndarray]:
-    """Like `_boxcox_standardised`, with the tail of a fitted generalised normal in place of the normal's: shape
-    2 is the normal, larger is lighter-tailed (fitted by maximum likelihood, kept within [1, max_shape]).
-    Returned as standard normal scores of the same upper-tail probability, so the max and the second
-    standardisation work as for the others."""
-    power = boxcox(reference)[1]
-    values = [boxcox_transform(x, power) for x in (reference, *others)]
-    shape = float(np.clip(gennorm.fit(values[0])[0], 1.0, max_shape))
-    _, loc, scale = gennorm.fit(values[0], f0=shape)
-    return [np.clip(norm.isf(gennorm.sf(v, shape, loc, scale)), -_Z_LIMIT, _Z_LIMIT) for v in values]
-
-
-def _max_standardised(first: list[np.ndarray], second: list[np.ndarray]) -> list[np.ndarray]:
-    """The larger of two standard scores, standardised again against the training images' (as shipped)."""
-    return _standardised(*[np.exp(np.maximum(a, b)) for a, b in zip(first, second, strict=True)])
-
-
 def _mahalanobis(queries: np.ndarray, train: np.ndarray, y: np.ndarray) -> np.ndarray:
     labels = np.unique(y)
     means = np.stack([train[y == c].mean(axis=0) for c in labels])
@@ -171,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default=f"onnx:{EMBEDDING_MODEL}", help="any name Classifier takes")
     parser.add_argument("--draws", type=int, default=3, help="random draws of the training images (seeds 0..N-1)")
+    parser.add_argument("--shots", default="5,10,15,30", help="images per class, comma-separated")
     parser.add_argument("--out", default="unknown", help="results file name (benchmarks/results/NAME.md)")
     args = parser.parse_args()
     require_shared()
@@ -183,7 +156,7 @@ def main() -> None:
     X_out = l2_normalize(probe.embed(unrelated_images()).vectors)
     truth = np.r_[np.zeros(len(X_test)), np.ones(len(X_out))]
     sections = []
-    for shots in SHOTS:
+    for shots in [int(s) for s in args.shots.split(",")]:
         results: dict[str, tuple[list, list, list, list]] = {}
         for draw in range(args.draws):
             rng = np.random.default_rng(draw)
@@ -196,19 +169,19 @@ def main() -> None:
             mean = [_class_mean(q, X, y, leave_one_out=q is X) for q in (X, X_test, X_out)]
             zk, zm = _standardised(*knn), _standardised(*mean)
             combined = _standardised(*[np.exp((a + b) / 2) for a, b in zip(zk, zm, strict=True)])
-            boxcox_max = _max_standardised(_boxcox_standardised(*knn), _boxcox_standardised(*mean))
-            gennorm_max = {
-                cap: _max_standardised(*(_gennorm_standardised(*d, max_shape=cap) for d in (knn, mean)))
-                for cap in (8.0, 3.0)
+            groups = np.eye(len(classes))[y]
+            variants = {  # the shipped scorer with one of its rules switched off or forced on
+                "sightline, normal tails (before)": NoveltyScorer(shape_min_reference=10**9),
+                "sightline, generalised-normal tails always": NoveltyScorer(shape_min_reference=0),
+                "sightline, log distances and normal tails (before)": NoveltyScorer(fit_power=False),
             }
-            before = NoveltyScorer(fit_power=False).fit(X, np.eye(len(classes))[y])
             reference = np.sort(knn[0])
             scores = {
                 "sightline (shipped)": (model.unknown_scores(X_test), model.unknown_scores(X_out)),
-                "sightline, log distances (before)": (before.score(X_test), before.score(X_out)),
-                "gauss-combined-boxcox-always": (norm.cdf(boxcox_max[1]), norm.cdf(boxcox_max[2])),
-                "gennorm-tails (candidate)": (norm.cdf(gennorm_max[8.0][1]), norm.cdf(gennorm_max[8.0][2])),
-                "gennorm-tails, shape <= 3 (candidate)": (norm.cdf(gennorm_max[3.0][1]), norm.cdf(gennorm_max[3.0][2])),
+                **{
+                    name: tuple(scorer.fit(X, groups).score(q) for q in (X_test, X_out))
+                    for name, scorer in variants.items()
+                },
                 "conformal-rank-knn5 (before)": tuple(
                     np.searchsorted(reference, d, side="left") / len(reference) for d in knn[1:]
                 ),

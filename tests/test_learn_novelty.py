@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import gennorm
 
 from sightline.learn import NoveltyScorer
-from sightline.learn.novelty import normalising_power
+from sightline.learn.novelty import SHAPE_MIN_REFERENCE, generalised_normal_fit, normal_score, normalising_power
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -106,3 +107,56 @@ def test_duplicate_training_images_keep_scores_finite_and_in_domain_images_unfla
     scores = scorer.score(held_out)
     assert np.isfinite(scores).all() and np.all(np.abs(scorer.powers_) <= 2.0)
     assert (scores >= 0.99).mean() < 0.05
+
+
+def light_tailed_clusters(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images of five clusters with bounded (uniform) noise; returns (embeddings, cluster of each)."""
+    centres = np.random.default_rng(2).normal(size=(5, 64))
+    labels = np.arange(n) % 5
+    return unit(centres[labels] + 0.8 * rng.uniform(-1.7, 1.7, size=(n, 64))), labels
+
+
+def test_light_tailed_references_get_a_fitted_shape_and_the_nominal_flag_rate():
+    """With enough reference images the tails' shape is fitted: these distances are lighter-tailed than a
+    normal (shape above 2), whose tail put the 0.99 cut too far out and flagged about half the nominal 1%."""
+    rng = np.random.default_rng(0)
+    n = max(400, SHAPE_MIN_REFERENCE)
+    fitted, normal, shapes = [], [], []
+    for _ in range(8):
+        train, labels = light_tailed_clusters(rng, n)
+        held_out, _ = light_tailed_clusters(rng, 2000)
+        scorer = NoveltyScorer().fit(train, np.eye(5)[labels])
+        shapes.append(scorer.shapes_)
+        fitted.append((scorer.score(held_out) >= 0.99).mean())
+        normal_tails = NoveltyScorer(shape_min_reference=n + 1).fit(train, np.eye(5)[labels])
+        normal.append((normal_tails.score(held_out) >= 0.99).mean())
+    assert np.mean(shapes, axis=0)[0] > 2.4
+    assert 0.006 < np.mean(fitted) < 0.018
+    assert np.mean(normal) < np.mean(fitted)
+
+
+def test_small_reference_sets_keep_normal_tails():
+    """Below SHAPE_MIN_REFERENCE images the shape would be noise: the tails stay normal (shape 2) and the
+    scores are those of the normal-tail scorer."""
+    rng = np.random.default_rng(1)
+    train, labels = light_tailed_clusters(rng, 50)
+    scorer = NoveltyScorer().fit(train, np.eye(5)[labels])
+    np.testing.assert_array_equal(scorer.shapes_, [2.0, 2.0])
+    probe = np.r_[light_tailed_clusters(rng, 50)[0], unit(rng.normal(size=(5, 64)))]
+    normal_tails = NoveltyScorer(shape_min_reference=10**9).fit(train, np.eye(5)[labels])
+    np.testing.assert_array_equal(scorer.score(probe), normal_tails.score(probe))
+
+
+def test_the_generalised_normal_tail_is_the_normal_at_shape_2_and_monotone():
+    z = np.linspace(-12, 12, 49)
+    np.testing.assert_allclose(normal_score(z, 2.0), z, atol=1e-9)
+    light = normal_score(z, 4.0)
+    assert np.all(np.diff(light) >= 0) and np.all(np.abs(light) <= 37.0)
+    assert np.all(np.diff(light[np.abs(z) <= 5]) > 0)  # strictly monotone until the tail underflows (~1e-300)
+    assert normal_score(np.array([0.0]), 5.0)[0] == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    values = gennorm.rvs(4.0, loc=1.0, scale=0.5, size=4000, random_state=rng)  # lighter-tailed than normal
+    shape, centre, spread = generalised_normal_fit(values)
+    assert shape == pytest.approx(4.0, abs=0.5) and centre == pytest.approx(1.0, abs=0.02)
+    z = normal_score((values - centre) / spread, shape)
+    assert np.mean(z >= 2.326) == pytest.approx(0.01, abs=0.006)  # its 0.99 cut flags about 1%

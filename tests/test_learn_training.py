@@ -217,6 +217,19 @@ def test_saved_arrays_give_identical_predictions(which, request):
     assert loaded.decide(X[:5]) == model.decide(X[:5])
     assert loaded.report == model.report and loaded.warnings == model.warnings
     assert arrays["novelty_embeddings"].dtype == np.float16
+    np.testing.assert_array_equal(loaded.novelty.shapes_, model.novelty.shapes_)
+
+
+def test_a_model_saved_before_the_fitted_shapes_loads_and_scores_as_it_did(multiclass_model):
+    """Models saved without ``novelty_shapes`` had normal tails: shape 2, with their stored [mean, spread]."""
+    model, X, y = multiclass_model
+    before = NoveltyScorer(shape_min_reference=10**9).fit(model.novelty.embeddings_, np.eye(4)[y])
+    arrays, meta = dataclasses.replace(model, novelty=before).to_arrays()
+    del arrays["novelty_shapes"]
+    loaded = TrainedModel.from_arrays(arrays, meta)
+    np.testing.assert_array_equal(loaded.novelty.shapes_, [2.0, 2.0])
+    probe = np.r_[X[:10], unit(np.random.default_rng(3).normal(size=(5, X.shape[1])))]
+    np.testing.assert_array_equal(loaded.unknown_scores(probe), before.score(probe))
 
 
 def test_a_model_saved_before_the_fitted_powers_loads_and_scores_as_it_did(multiclass_model):
@@ -224,7 +237,7 @@ def test_a_model_saved_before_the_fitted_powers_loads_and_scores_as_it_did(multi
     model, X, y = multiclass_model
     before = NoveltyScorer(fit_power=False).fit(model.novelty.embeddings_, np.eye(4)[y])
     arrays, meta = dataclasses.replace(model, novelty=before).to_arrays()
-    del arrays["novelty_powers"]
+    del arrays["novelty_powers"], arrays["novelty_shapes"]
     loaded = TrainedModel.from_arrays(arrays, meta)
     np.testing.assert_array_equal(loaded.novelty.powers_, [0.0, 0.0])
     probe = np.r_[X[:10], unit(np.random.default_rng(3).normal(size=(5, X.shape[1])))]

@@ -139,6 +139,7 @@ class TrainedModel:
             "novelty_group_sums": self.novelty.group_sums_,
             "novelty_group_counts": self.novelty.group_counts_,
             "novelty_powers": self.novelty.powers_,
+            "novelty_shapes": self.novelty.shapes_,
             "novelty_stats": np.concatenate(
                 [self.novelty.knn_stats_, self.novelty.mean_stats_, self.novelty.combined_stats_]
             ),
@@ -200,6 +201,9 @@ class TrainedModel:
         # saved before the fitted Box-Cox powers: the log of both distances (power 0), as then
         powers = arrays["novelty_powers"] if "novelty_powers" in arrays else np.zeros(2)
         novelty.powers_ = np.asarray(powers, dtype=np.float64).reshape(2)
+        # saved before the fitted tail shapes: normal tails (shape 2), as then
+        shapes = arrays["novelty_shapes"] if "novelty_shapes" in arrays else np.full(2, 2.0)
+        novelty.shapes_ = np.asarray(shapes, dtype=np.float64).reshape(2)
         if "novelty_stats" in arrays:
             stats = np.asarray(arrays["novelty_stats"], dtype=np.float64).reshape(3, 2)
             novelty.knn_stats_, novelty.mean_stats_, novelty.combined_stats_ = stats
