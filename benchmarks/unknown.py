@@ -10,14 +10,16 @@ Scorers compared on the same draws (each flags at its own 0.99):
 * `sightline (shipped)`: the shipped `NoveltyScorer` (through the trained model): the larger of two
   standardised distances (k-NN and tag mean; each Box-Cox transformed), standardised again against the
   training images' own. From SHAPE_MIN_REFERENCE (150) training images on, each distance's tail is a
-  fitted generalised normal (maximum-likelihood power and shape); below, a normal (the log unless the
-  log is outside its 95% interval).
+  fitted generalised normal (maximum-likelihood power and shape); below, the log unless the log is
+  outside its 95% interval, and one generalised-normal shape shared by both distances, its log held toward
+  log 2 (the normal) by a Gaussian prior worth 30 pseudo-observations (`NoveltyScorer.shape_prior`).
+* `sightline, normal tails below 150 (before)`: normal tails below 150 (shipped before the shared shape).
 * `sightline, normal tails (before)`, `sightline, generalised-normal tails always`: the same scorer with
-  the normal tail at every size (as shipped before the fitted shapes), or the fitted shape at every size:
-  the comparison behind the cut-off. EfficientNet-Lite0's leave-one-out distances are lighter-tailed than
-  a normal (fitted shapes around 3.5), so the normal put the 0.99 cut far beyond the in-domain photos;
-  with 50, 100 or 120 reference images the fitted shape is too noisy (worst draws flag 10%, 4.6% and
-  3.8%; 12 and 20 shots: results/unknown*_cutoff_draws13.md).
+  the normal tail at every size (as shipped before the fitted shapes), or the maximum-likelihood shape of
+  each distance at every size: the comparison behind the cut-off. EfficientNet-Lite0's leave-one-out
+  distances are lighter-tailed than a normal (fitted shapes around 3.5), so the normal put the 0.99 cut
+  far beyond the in-domain photos; with 50, 100 or 120 reference images each distance's own fitted shape
+  is too noisy (worst draws flag 10%, 4.6% and 3.8%; 12 and 20 shots: results/unknown*_cutoff_draws13.md).
 * `sightline, log distances and normal tails (before)`: the log of both distances always, normal tails.
 * `conformal-rank-knn5 (before)`: what shipped before issue 13: the rank of the mean cosine distance to the
   5 nearest training images among the training images' leave-one-out distances.
@@ -171,7 +173,8 @@ def main() -> None:
             combined = _standardised(*[np.exp((a + b) / 2) for a, b in zip(zk, zm, strict=True)])
             groups = np.eye(len(classes))[y]
             variants = {  # the shipped scorer with one of its rules switched off or forced on
-                "sightline, normal tails (before)": NoveltyScorer(shape_min_reference=10**9),
+                "sightline, normal tails below 150 (before)": NoveltyScorer(shape_prior=np.inf),
+                "sightline, normal tails (before)": NoveltyScorer(shape_min_reference=10**9, shape_prior=np.inf),
                 "sightline, generalised-normal tails always": NoveltyScorer(shape_min_reference=0),
                 "sightline, log distances and normal tails (before)": NoveltyScorer(fit_power=False),
             }

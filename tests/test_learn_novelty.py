@@ -7,7 +7,13 @@ import pytest
 from scipy.stats import gennorm
 
 from sightline.learn import NoveltyScorer
-from sightline.learn.novelty import SHAPE_MIN_REFERENCE, generalised_normal_fit, normal_score, normalising_power
+from sightline.learn.novelty import (
+    SHAPE_MIN_REFERENCE,
+    generalised_normal_fit,
+    normal_score,
+    normalising_power,
+    shared_shape_fit,
+)
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -135,16 +141,37 @@ def test_light_tailed_references_get_a_fitted_shape_and_the_nominal_flag_rate():
     assert np.mean(normal) < np.mean(fitted)
 
 
-def test_small_reference_sets_keep_normal_tails():
-    """Below SHAPE_MIN_REFERENCE images the shape would be noise: the tails stay normal (shape 2) and the
-    scores are those of the normal-tail scorer."""
+def test_small_reference_sets_share_one_shape_held_toward_the_normal():
+    """Below SHAPE_MIN_REFERENCE images both evidences share one shape, between the normal's 2 and what
+    the distances alone would say; an infinite prior keeps the normal tails exactly."""
     rng = np.random.default_rng(1)
     train, labels = light_tailed_clusters(rng, 50)
     scorer = NoveltyScorer().fit(train, np.eye(5)[labels])
-    np.testing.assert_array_equal(scorer.shapes_, [2.0, 2.0])
+    assert scorer.shapes_[0] == scorer.shapes_[1]
+    unheld = NoveltyScorer(shape_prior=0.0).fit(train, np.eye(5)[labels])
+    assert abs(scorer.shapes_[0] - 2.0) < abs(unheld.shapes_[0] - 2.0)
+    assert (scorer.shapes_[0] - 2.0) * (unheld.shapes_[0] - 2.0) > 0
+    normal = NoveltyScorer(shape_prior=np.inf).fit(train, np.eye(5)[labels])
+    np.testing.assert_array_equal(normal.shapes_, [2.0, 2.0])
     probe = np.r_[light_tailed_clusters(rng, 50)[0], unit(rng.normal(size=(5, 64)))]
-    normal_tails = NoveltyScorer(shape_min_reference=10**9).fit(train, np.eye(5)[labels])
-    np.testing.assert_array_equal(scorer.score(probe), normal_tails.score(probe))
+    everywhere = NoveltyScorer(shape_min_reference=10**9, shape_prior=np.inf).fit(train, np.eye(5)[labels])
+    np.testing.assert_array_equal(normal.score(probe), everywhere.score(probe))
+    assert np.all(scorer.score(probe)[-5:] > 0.99)
+
+
+def test_the_shared_shape_prior_fades_as_the_samples_grow():
+    rng = np.random.default_rng(0)
+    small = [gennorm.rvs(4.0, loc=c, scale=s, size=50, random_state=rng) for c, s in ((1.0, 0.5), (-2.0, 0.1))]
+    large = [gennorm.rvs(4.0, loc=c, scale=s, size=5000, random_state=rng) for c, s in ((1.0, 0.5), (-2.0, 0.1))]
+    shape, stats = shared_shape_fit(large, 30.0)
+    assert shape == pytest.approx(4.0, abs=0.4)
+    assert stats[0][0] == pytest.approx(1.0, abs=0.02) and stats[1][0] == pytest.approx(-2.0, abs=0.005)
+    assert stats[1][1] == pytest.approx(0.1 / np.sqrt(2.0), rel=0.05)  # the scale as a normal's spread
+    held, _ = shared_shape_fit(small, 30.0)
+    free, _ = shared_shape_fit(small, 0.0)
+    assert 2.0 < held < free and shared_shape_fit(small, 1e9)[0] == pytest.approx(2.0, abs=1e-3)
+    constant, stats = shared_shape_fit([np.ones(10)], 30.0)
+    assert constant == 2.0 and np.all(np.isfinite(stats[0]))
 
 
 def test_the_generalised_normal_tail_is_the_normal_at_shape_2_and_monotone():

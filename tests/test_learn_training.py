@@ -223,7 +223,7 @@ def test_saved_arrays_give_identical_predictions(which, request):
 def test_a_model_saved_before_the_fitted_shapes_loads_and_scores_as_it_did(multiclass_model):
     """Models saved without ``novelty_shapes`` had normal tails: shape 2, with their stored [mean, spread]."""
     model, X, y = multiclass_model
-    before = NoveltyScorer(shape_min_reference=10**9).fit(model.novelty.embeddings_, np.eye(4)[y])
+    before = NoveltyScorer(shape_min_reference=10**9, shape_prior=np.inf).fit(model.novelty.embeddings_, np.eye(4)[y])
     arrays, meta = dataclasses.replace(model, novelty=before).to_arrays()
     del arrays["novelty_shapes"]
     loaded = TrainedModel.from_arrays(arrays, meta)

@@ -19,24 +19,32 @@ than normal (shapes around 3.5), and a normal tail put the 0.99 cut far beyond t
 clothing (13 draws, 15 and 30 images per tag; unrelated flagged / in-domain flagged / unrelated above
 threshold unflagged) it took EfficientNet-Lite0 from 0.92/0.003/0.053 to 0.99/0.008/0.007 at 15 and
 0.97/0.004/0.023 to 0.99/0.009/0.008 at 30, MobileNetV1 from 0.89/0.006/0.050 to 0.92/0.008/0.034 and
-0.92/0.005/0.033 to 0.94/0.009/0.023. Below 150 the fitted shape is noise: at 100 images its worst draw
-flagged 4.6% of in-domain photos (Lite0), at 50 10%, so a normal is kept, fitted to the log distances,
-or to the maximum-likelihood power's transform where the log is outside its 95% confidence interval (a
-power fitted anyway flagged fewer unrelated images at 50: 0.83 vs 0.86).
+0.92/0.005/0.033 to 0.94/0.009/0.023. Below 150 each evidence's own fitted shape is noise (at 100 images
+its worst draw flagged 4.6% of in-domain photos (Lite0), at 50 10%), so the power is the log unless the
+log is outside its 95% confidence interval (a power fitted anyway flagged fewer unrelated images at 50:
+0.83 vs 0.86), and the two evidences share one shape (fitted on both samples: twice the data), its
+maximum a posteriori under a Gaussian prior on log(shape) centred at log 2 (the normal) worth
+SHAPE_PRIOR (30) pseudo-observations, so it fades as the sample grows. Against normal tails (13 draws,
+5 and 10 images per tag; as above, the in-domain worst draw in brackets) it took EfficientNet-Lite0 from
+0.84/0.010 (0.067)/0.076 to 0.89/0.011 (0.070)/0.055 at 5 and 0.88/0.004 (0.011)/0.075 to
+0.92/0.006 (0.013)/0.056 at 10, MobileNetV1 from 0.86/0.013 (0.035)/0.055 to 0.86/0.014 (0.043)/0.053
+and 0.86/0.005 (0.011)/0.049 to 0.85/0.004 (0.011)/0.053. Of the prior weights tried (3, 10, 30), 30
+was the only one that kept MobileNetV1's mean in-domain flags within 1.5% and its worst draw within a
+point of the normal's at 5 images; per-evidence shapes under the same prior flagged fewer (Lite0 0.87).
 
 For images like the training set the score is then about uniform, so flagging from 0.99 flags about
 1% of them, also at 50 training images: a conformal rank over n reference points cannot exceed
 n/(n+1) (0.98 at n = 50), so a rank cannot honour 0.99 with few images, while a fitted tail can.
-Measured on clothing (13 draws) it flagged 0.4-1.3% of in-domain test photos on average from 5 to 30
-images per tag, the worst draw 2.4% from 150 images on; see benchmarks/unknown.py for what it catches.
+Measured on clothing (13 draws) it flagged 0.4-1.4% of in-domain test photos on average from 5 to 30
+images per tag, the worst draw 2.4% from 150 images on (7% at 50); see benchmarks/unknown.py for what it catches.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import boxcox as boxcox_transform
-from scipy.special import gammaincc, ndtr, ndtri
+from scipy.special import gammaincc, gammaln, ndtr, ndtri
 from scipy.stats import gennorm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -57,6 +65,8 @@ _SHAPE_RANGE = (1.0, 8.0)
 _Z_LIMIT = 37.0
 #: The fewest reference images (per evidence) from which the tails' shape is fitted; see the module docstring.
 SHAPE_MIN_REFERENCE = 150
+#: Below that, the weight (in pseudo-observations) of the prior that holds the shared shape toward the normal.
+SHAPE_PRIOR = 30.0
 
 
 class NoveltyScorer(BaseEstimator):
@@ -72,7 +82,9 @@ class NoveltyScorer(BaseEstimator):
     for the tag-mean evidence; without it only the k-NN evidence is used. ``fit_power=False`` keeps the
     log of both distances and normal tails (as before the fitted powers; models saved then load that way).
     ``shape_min_reference``: the fewest reference distances (per evidence) from which the tail's shape is
-    fitted (``shapes_``; 2, the normal, below).
+    fitted per evidence (``shapes_``); below, one shape shared by both evidences, its log held toward log 2
+    (the normal) by a Gaussian prior worth ``shape_prior`` pseudo-observations (``inf``: the normal, as
+    before that prior; models saved then keep their normal tails).
     """
 
     def __init__(
@@ -82,12 +94,14 @@ class NoveltyScorer(BaseEstimator):
         random_state: int = 0,
         fit_power: bool = True,
         shape_min_reference: int = SHAPE_MIN_REFERENCE,
+        shape_prior: float = SHAPE_PRIOR,
     ):
         self.k = k
         self.max_reference = max_reference
         self.random_state = random_state
         self.fit_power = fit_power
         self.shape_min_reference = shape_min_reference
+        self.shape_prior = shape_prior
 
     def fit(self, X: np.ndarray, groups: np.ndarray | None = None) -> NoveltyScorer:
         X = np.asarray(X, dtype=np.float32)
@@ -102,8 +116,8 @@ class NoveltyScorer(BaseEstimator):
         self.reference_distances_ = np.sort(knn)
         self.powers_ = np.zeros(2)  # the log, until a power is fitted
         self.shapes_ = np.full(2, 2.0)  # normal tails, until a shape is fitted
-        self.knn_stats_ = self._fit_tail(0, knn)
         if groups is None:
+            (self.knn_stats_,) = self._fit_tails([knn])
             self.group_sums_ = np.zeros((0, X.shape[1]))
             self.group_counts_ = np.zeros(0)
             self.mean_stats_ = np.array([0.0, 1.0])
@@ -115,7 +129,7 @@ class NoveltyScorer(BaseEstimator):
         self.group_counts_ = groups[:, keep].sum(axis=0)
         mean = self._mean_distance(ref, leave_out=groups[reference][:, keep])
         finite = np.isfinite(mean)  # an image alone in its tags has no tag mean to leave out to
-        self.mean_stats_ = self._fit_tail(1, mean[finite])
+        self.knn_stats_, self.mean_stats_ = self._fit_tails([knn, mean[finite]])
         self.combined_stats_ = spread_stats(np.maximum(self._knn_z(knn[finite]), self._mean_z(mean[finite])))
         return self
 
@@ -129,16 +143,26 @@ class NoveltyScorer(BaseEstimator):
             z = (z - self.combined_stats_[0]) / self.combined_stats_[1]
         return ndtr(z)
 
-    def _fit_tail(self, evidence: int, distances: np.ndarray) -> np.ndarray:
-        """Fit one evidence's power and tail shape (into ``powers_``, ``shapes_``); returns its [centre, spread]."""
-        fit_shape = self.fit_power and len(distances) >= self.shape_min_reference
-        if self.fit_power:
-            self.powers_[evidence] = normalising_power(distances, keep_log=not fit_shape)
-        values = boxcox_transform(distances, self.powers_[evidence])
-        if not fit_shape:
-            return spread_stats(values)
-        self.shapes_[evidence], centre, spread = generalised_normal_fit(values)
-        return np.array([centre, spread])
+    def _fit_tails(self, distances: list[np.ndarray]) -> list[np.ndarray]:
+        """Fit each evidence's power and tail shape (into ``powers_``, ``shapes_``); returns their [centre, spread].
+        From ``shape_min_reference`` distances on an evidence has its own maximum-likelihood shape; below, the
+        evidences share one shape, held toward the normal by ``shape_prior`` (see the module docstring)."""
+        large = [self.fit_power and len(d) >= self.shape_min_reference for d in distances]
+        values = []
+        for evidence, d in enumerate(distances):
+            if self.fit_power:
+                self.powers_[evidence] = normalising_power(d, keep_log=not large[evidence])
+            values.append(boxcox_transform(d, self.powers_[evidence]))
+        stats = [spread_stats(v) for v in values]
+        for evidence in [e for e in range(len(values)) if large[e]]:
+            self.shapes_[evidence], centre, spread = generalised_normal_fit(values[evidence])
+            stats[evidence] = np.array([centre, spread])
+        small = [e for e in range(len(values)) if not large[e]]
+        if self.fit_power and small and np.isfinite(self.shape_prior):
+            shape, fitted = shared_shape_fit([values[e] for e in small], self.shape_prior)
+            for evidence, fit in zip(small, fitted, strict=True):
+                self.shapes_[evidence], stats[evidence] = shape, fit
+        return stats
 
     def _knn_z(self, distances: np.ndarray) -> np.ndarray:
         return standardised(distances, self.powers_[0], self.knn_stats_, self.shapes_[0])
@@ -210,6 +234,39 @@ def generalised_normal_fit(values: np.ndarray) -> tuple[float, float, float]:
     shape = float(np.clip(gennorm.fit(values)[0], *_SHAPE_RANGE))
     _, centre, scale = gennorm.fit(values, f0=shape)  # centre and scale again, for the clipped shape
     return shape, float(centre), max(float(scale) / np.sqrt(2.0), _MIN_SPREAD)
+
+
+def shared_shape_fit(samples: list[np.ndarray], prior: float) -> tuple[float, list[np.ndarray]]:
+    """One generalised-normal shape for all `samples` (each its own centre and scale), maximum a posteriori
+    under a Gaussian prior on log(shape) centred at log 2 (the normal) adding ``prior / 2 * (log(shape) -
+    log 2) ** 2`` to the summed negative log-likelihood: worth `prior` observations, so it fades as the
+    samples grow. Returns (shape, [centre, spread] per sample), the shape within _SHAPE_RANGE and the spread
+    as in `generalised_normal_fit`."""
+    stats = [spread_stats(values) for values in samples]
+    if any(len(np.unique(values)) < 3 for values in samples):
+        return 2.0, stats
+    start = np.concatenate([[values[0], np.log(values[1] * np.sqrt(2.0))] for values in stats])
+
+    def objective(params: np.ndarray) -> float:  # params: log shape, then centre and log scale per sample
+        shape, total = np.exp(params[0]), prior / 2 * (params[0] - np.log(2.0)) ** 2
+        for i, values in enumerate(samples):
+            centre, log_scale = params[1 + 2 * i : 3 + 2 * i]
+            total += np.sum(np.abs((values - centre) * np.exp(-log_scale)) ** shape)
+            total -= len(values) * (np.log(shape / 2) - log_scale - gammaln(1 / shape))
+        return float(total)
+
+    bounds = [tuple(np.log(_SHAPE_RANGE))] + [(None, None)] * (2 * len(samples))
+    fits = [  # from the normal and from a light and a heavy tail: the likelihood in the shape may have two modes
+        minimize(objective, np.r_[np.log(shape), start], method="L-BFGS-B", bounds=bounds) for shape in (2.0, 3.5, 1.3)
+    ]
+    best = min((fit for fit in fits if np.isfinite(fit.fun)), key=lambda fit: fit.fun, default=None)
+    if best is None:
+        return 2.0, stats
+    fitted = [
+        np.array([best.x[1 + 2 * i], max(np.exp(best.x[2 + 2 * i]) / np.sqrt(2.0), _MIN_SPREAD)])
+        for i in range(len(samples))
+    ]
+    return float(np.exp(best.x[0])), fitted
 
 
 def normalising_power(distances: np.ndarray, keep_log: bool = True) -> float:
