@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> None:
     budgets = {"clothing15": args.budget15, "fabric15": args.budget15, "clothing50": args.budget50}
     for name in args.sets.split(","):
         shots = int(name[-2:])
-        for draw in range(args.draws):
+        for draw in range(args.first_draw, args.first_draw + args.draws):
             x_train, y_train, x_test, y_test = load_set(name, shots, draw, args.test_per_tag)
             with Timer() as frozen_time:
                 frozen = Classifier(BASE, cache=frozen_cache).fit(x_train, y_train)
@@ -153,6 +153,7 @@ def main() -> None:
     require_shared()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--first-draw", type=int, default=0, help="to split the draws over several processes")
     parser.add_argument("--resolution", type=int, default=96)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
