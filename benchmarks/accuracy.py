@@ -31,6 +31,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from _common import (
@@ -147,26 +148,47 @@ def _record(results: dict, name: str, metric: str, value: float, probs=None, tru
         entry.setdefault("floor", []).append(ece_noise_floor(probs, multilabel=multilabel))
 
 
-def single_label(embed: Embeddings, seeds: int, shots_list=SHOTS, on_row=None) -> str:
+@dataclass(frozen=True)
+class ClothingPool:
+    """A fixed pool of POOL_PER_CLASS training photos per class and every test/ photo, embedded once.
+
+    Each draw shuffles the pool by its seed and takes the first `shots` of each class (the rest are the
+    draw's untagged images for self-training); other benchmarks reuse the same draws."""
+
+    classes: list[str]
+    X_pool: dict[str, np.ndarray]  # view -> (len(classes) * POOL_PER_CLASS, d), class by class
+    X_test: dict[str, np.ndarray]
+    y_test: np.ndarray
+
+    def draw(self, shots: int, seed: int) -> tuple[list[int], np.ndarray]:
+        """Pool rows of one draw, and their class indices."""
+        order = np.random.default_rng(seed).permutation(POOL_PER_CLASS)
+        picked = [k * POOL_PER_CLASS + int(i) for k in range(len(self.classes)) for i in order[:shots]]
+        return picked, np.repeat(np.arange(len(self.classes)), shots)
+
+
+def clothing_pool(
+    embed: Embeddings, pool_views: tuple[str, ...] = ALL_VIEWS, test_views: tuple[str, ...] = ("image", TEST_TIME_VIEW)
+) -> ClothingPool:
     train, test = class_folders("train"), class_folders("test")
     classes = sorted(train)
-    # A fixed pool of POOL_PER_CLASS photos per class, embedded once with every view; each draw shuffles
-    # it and takes the first k (the rest are the draw's untagged images for self-training).
     chosen = np.random.default_rng(12345)
     pool = {c: [str(train[c][i]) for i in chosen.permutation(len(train[c]))[:POOL_PER_CLASS]] for c in classes}
-    paths = [p for c in classes for p in pool[c]]
-    X_pool = embed(paths)
-    orders = [np.random.default_rng(seed).permutation(POOL_PER_CLASS) for seed in range(seeds)]
-    test_paths = [str(p) for c in classes for p in test[c]]
+    X_pool = embed([p for c in classes for p in pool[c]], pool_views)
+    X_test = embed([str(p) for c in classes for p in test[c]], test_views)
     y_test = np.array([classes.index(c) for c in classes for _ in test[c]])
-    X_test = embed(test_paths, ("image", TEST_TIME_VIEW))
+    return ClothingPool(classes, X_pool, X_test, y_test)
+
+
+def single_label(embed: Embeddings, seeds: int, shots_list=SHOTS, on_row=None) -> str:
+    data = clothing_pool(embed)
+    classes, X_pool, X_test, y_test = data.classes, data.X_pool, data.X_test, data.y_test
     rows = []
     headers = ["shots", "method", "accuracy", "vs tuned LR (points)", "ECE (test)", "ECE floor", "ECE - floor"]
     for shots in shots_list:
         results: dict = {}
         for seed in range(seeds):
-            picked = [k * POOL_PER_CLASS + int(i) for k in range(len(classes)) for i in orders[seed][:shots]]
-            y = np.repeat(np.arange(len(classes)), shots)
+            picked, y = data.draw(shots, seed)
             X = {v: X_pool[v][picked] for v in X_pool}
             lr = _tuned_logreg(X["image"], y, scoring="accuracy", seed=seed).predict_proba(X_test["image"])
             _record(results, LR, "accuracy", accuracy_score(y_test, lr.argmax(1)), lr, y_test)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import EMBEDDING_MODEL, class_folders, markdown_table, require_shared, write_result
-from accuracy import POOL_PER_CLASS, SHOTS, Embeddings, _tuned_logreg
+from _common import EMBEDDING_MODEL, markdown_table, require_shared, write_result
+from accuracy import SHOTS, Embeddings, _tuned_logreg, clothing_pool
 from sklearn.metrics import accuracy_score
 
 from sightline.backbones import l2_normalize
@@ -43,22 +43,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     seeds = parser.parse_args().seeds
-    embed = Embeddings(f"onnx:{EMBEDDING_MODEL}")
-    train, test = class_folders("train"), class_folders("test")
-    classes = sorted(train)
-    chosen = np.random.default_rng(12345)  # the pool of benchmarks/accuracy.py
-    pool = {c: [str(train[c][i]) for i in chosen.permutation(len(train[c]))[:POOL_PER_CLASS]] for c in classes}
-    X_pool = embed([p for c in classes for p in pool[c]], ("image",))["image"]
-    test_paths = [str(p) for c in classes for p in test[c]]
-    y_test = np.array([classes.index(c) for c in classes for _ in test[c]])
-    X_test = embed(test_paths, ("image",))["image"]
-    orders = [np.random.default_rng(seed).permutation(POOL_PER_CLASS) for seed in range(seeds)]
+    data = clothing_pool(Embeddings(f"onnx:{EMBEDDING_MODEL}"), ("image",), ("image",))
+    classes, X_pool, X_test, y_test = data.classes, data.X_pool["image"], data.X_test["image"], data.y_test
     rows: list[list[object]] = []
     for shots in SHOTS:
         results: dict[str, list[float]] = {}
         for seed in range(seeds):
-            picked = [k * POOL_PER_CLASS + int(i) for k in range(len(classes)) for i in orders[seed][:shots]]
-            y = np.repeat(np.arange(len(classes)), shots)
+            picked, y = data.draw(shots, seed)
             for name, (power, centred) in TRANSFORMS.items():
                 mean = transformed(X_pool[picked], power, None).mean(axis=0) if centred else None
                 Z, Z_test = transformed(X_pool[picked], power, mean), transformed(X_test, power, mean)

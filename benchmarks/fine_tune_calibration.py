@@ -22,7 +22,7 @@ from unittest import mock
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, markdown_table, require_shared
+from _common import markdown_table, require_shared, write_result
 from fine_tune import BASE, load_set
 
 os.environ.setdefault("SIGHTLINE_THREADS", "1")
@@ -106,16 +106,13 @@ def main() -> None:
                          held_out_ece(draw, oracle), f"{t0:.2f} / {t5:.2f}"])  # fmt: skip
             print(rows[-1], flush=True)
     means = [["mean", "", "", *(float(np.mean([r[3 + i] for r in rows])) for i in range(len(STRENGTHS) + 1)), ""]]
-    out = RESULTS / "fine_tune_calibration.md"
-    out.write_text(
-        "# Fine-tuned calibration: held-out ECE by the prior on log T\n\n"
-        f"Machine: {machine()}. EfficientNet-Lite0 fine-tuned at {args.resolution} px, at most {args.epochs} "
-        f"epochs, patience {args.patience}; {args.test_per_tag} held-out images per tag. Each column refits "
-        "the temperature on the validation fold with that prior strength w (0: plain NLL, as before).\n\n"
+    body = (
+        f"EfficientNet-Lite0 fine-tuned at {args.resolution} px, at most {args.epochs} epochs, patience "
+        f"{args.patience}; {args.test_per_tag} held-out images per tag. Each column refits the temperature on the "
+        "validation fold with that prior strength w (0: plain NLL, as before).\n\n"
         + markdown_table(headers, rows + means)
-        + "\n"
     )
-    print(out.read_text())
+    write_result("fine_tune_calibration", "Fine-tuned calibration: held-out ECE by the prior on log T", body)
 
 
 if __name__ == "__main__":
